@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from '../logging/logger.ts';
+import type { ApiServices } from './context.ts';
+import { serveDocs } from './docs-page.ts';
+import type { HttpMetrics } from './http-metrics.ts';
+import type { MetricsRegistry } from './metrics.ts';
+import { clientIp, nodeHeaderReader, type RequestMeta } from './request-meta.ts';
+import { createRestHandler } from './rest-handler.ts';
+import type { AppRouter } from './routers/app-router.ts';
+import { routeLabel } from './route-label.ts';
+import { sendJson } from './send-json.ts';
+import { createTrpcHandler } from './trpc-handler.ts';
+
+/** A raw (non-tRPC) route: callbacks and signals are hot, unauthenticated paths. */
+export type RawRoute = {
+  method: string;
+  match: (pathname: string) => string | null;
+  handle: (req: IncomingMessage, res: ServerResponse, param: string, meta: RequestMeta) => Promise<void>;
+};
+
+export type HttpServerDeps = {
+  router: AppRouter;
+  services: ApiServices;
+  logger: Logger;
+  registry: MetricsRegistry;
+  httpMetrics: HttpMetrics;
+  maxBodyBytes: number;
+  trustProxy: number;
+  openApiDocument: () => unknown;
+  isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  rawRoutes: RawRoute[];
+};
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+export function createHttpServer(deps: HttpServerDeps): http.Server {
+  const rest = createRestHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
+  const trpc = createTrpcHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
+
+  const route = async (req: IncomingMessage, res: ServerResponse, pathname: string, meta: RequestMeta) => {
+    const method = req.method ?? 'GET';
+    for (const raw of deps.rawRoutes) {
+      const param = raw.method === method ? raw.match(pathname) : null;
+      if (param !== null) return raw.handle(req, res, param, meta);
+    }
+    if (pathname.startsWith('/trpc/')) return trpc(req, res, meta);
+    if (pathname === '/v1' || pathname.startsWith('/v1/')) return rest(req, res, meta);
+    if (method === 'GET') {
+      if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (pathname === '/readyz') {
+        const readiness = await deps.isReady();
+        return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', ...readiness });
+      }
+      if (pathname === '/metrics') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return void res.end(await deps.registry.render());
+      }
+      if (pathname === '/openapi.json') return sendJson(res, 200, deps.openApiDocument());
+      if (await serveDocs(pathname, res)) return;
+    }
+    sendJson(res, 404, { error: `Not found: ${method} ${routeLabel(pathname)}; see /docs for the API`, code: 'not_found' });
+  };
+
+  return http.createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const incomingId = nodeHeaderReader(req)('x-request-id');
+    const controller = new AbortController();
+    res.on('close', () => controller.abort());
+    const meta: RequestMeta = {
+      requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+      clientIp: clientIp(req, deps.trustProxy),
+      header: nodeHeaderReader(req),
+      responseHeaders: {},
+      successStatus: undefined,
+      signal: controller.signal,
+    };
+    res.setHeader('X-Request-Id', meta.requestId);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const label = routeLabel(pathname);
+      deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
+      deps.logger.info(
+        { reqId: meta.requestId, method: req.method, route: label, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        'request',
+      );
+    });
+    route(req, res, pathname, meta).catch((error: unknown) => {
+      deps.logger.error({ reqId: meta.requestId, err: error }, 'unhandled error in request');
+      if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error', code: 'internal_error' });
+      else res.destroy();
+    });
+  });
+}

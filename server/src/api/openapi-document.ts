@@ -1,0 +1,20 @@
+import { generateOpenApiDocument } from 'trpc-to-openapi';
+import type { AppRouter } from './routers/app-router.ts';
+
+/** The OpenAPI document of the REST surface, with `servers` = PUBLIC_URL and full /v1 paths. */
+export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: string; version: string }) {
+  const doc = generateOpenApiDocument(router, {
+    title: 'AsyncQueue API',
+    description:
+      'Durable HTTP calls for slow AI providers: create a task, AsyncQueue dispatches it, retries it, waits for the provider callback or polls it, and notifies you with a signed webhook.',
+    version: opts.version,
+    baseUrl: opts.publicUrl,
+    license: { name: 'MIT', identifier: 'MIT' },
+    tags: ['tasks'],
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer async_…' },
+      apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'X-API-Key: async_…' },
+    },
+  });
+  return doc;
+}

@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+
+/** What the HTTP layer knows about a request before tRPC sees it. */
+export type RequestMeta = {
+  requestId: string;
+  clientIp: string;
+  header(name: string): string | undefined;
+  /** Headers to add to the response (rate limit, Idempotent-Replayed…), filled by procedures. */
+  responseHeaders: Record<string, string>;
+  /** Status for a successful response when not 200 (201 for create). */
+  successStatus: number | undefined;
+  signal: AbortSignal;
+};
+
+/**
+ * tRPC's context factory receives a Node IncomingMessage (tRPC handler) or a Fetch Request (REST
+ * handler). Both are registered here by the HTTP server, so the context never parses headers twice.
+ */
+const metas = new WeakMap<object, RequestMeta>();
+
+export function attachMeta(req: object, meta: RequestMeta): void {
+  metas.set(req, meta);
+}
+
+export function metaOf(req: object): RequestMeta {
+  const meta = metas.get(req);
+  if (!meta) throw new Error('request reached tRPC without going through the HTTP server');
+  return meta;
+}
+
+/** Client IP: the socket address, or X-Forwarded-For's entry `trustProxy` hops from the right. */
+export function clientIp(req: IncomingMessage, trustProxy: number): string {
+  const socketIp = req.socket.remoteAddress ?? 'unknown';
+  if (trustProxy <= 0) return socketIp;
+  const forwarded = String(req.headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return forwarded[forwarded.length - trustProxy] ?? forwarded[0] ?? socketIp;
+}
+
+export function nodeHeaderReader(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const value = req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value[0] : value;
+  };
+}

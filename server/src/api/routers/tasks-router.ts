@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { AppError } from '../../shared/app-error.ts';
+import { createTaskInputSchema } from '../../tasks/task-input-schema.ts';
+import { TASK_STATUSES } from '../../tasks/task-types.ts';
+import { createTaskResponseSchema, taskEnvelopeSchema, taskListSchema } from '../schemas/task-schemas.ts';
+import { authedProcedure, router } from '../trpc.ts';
+
+const taskId = z.uuid({ error: 'id must be a task id (UUID)' }).describe('Task id');
+const TAG = ['tasks'];
+
+/** The Idempotency-Key header and the idempotencyKey field must agree when both are sent. */
+function resolveIdempotencyKey(header: string | undefined, field: string | null | undefined): string | null {
+  if (header !== undefined && field != null && header !== field) {
+    throw new AppError('validation_failed', 'Idempotency-Key header and idempotencyKey field differ; send one', {
+      details: [{ path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' }],
+    });
+  }
+  const key = field ?? header ?? null;
+  if (key !== null && (key.length === 0 || key.length > 255)) {
+    throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 characters', {
+      details: [{ path: 'idempotencyKey', message: 'must be 1–255 characters' }],
+    });
+  }
+  return key;
+}
+
+export const tasksRouter = router({
+  create: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/v1/tasks',
+        tags: TAG,
+        summary: 'Create a task',
+        description:
+          'Creates a durable HTTP call. Answers 201 (200 with Idempotent-Replayed: true when an Idempotency-Key replays).',
+        successDescription: 'The created task, with its one-time credentials',
+      },
+    })
+    .input(createTaskInputSchema)
+    .output(createTaskResponseSchema)
+    .mutation(async ({ ctx, input }) => {
+      const key = resolveIdempotencyKey(ctx.meta.header('idempotency-key'), input.idempotencyKey);
+      const outcome = await ctx.services.tasks.create(ctx.principal.teamId, input, key);
+      if (outcome.replayed) ctx.meta.responseHeaders['Idempotent-Replayed'] = 'true';
+      else ctx.meta.successStatus = 201;
+      return outcome.body;
+    }),
+
+  get: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/v1/tasks/{id}',
+        tags: TAG,
+        summary: 'Get a task',
+        description: 'Reads a task of your team. Secret header values are masked.',
+      },
+    })
+    .input(z.object({ id: taskId }))
+    .output(taskEnvelopeSchema)
+    .query(async ({ ctx, input }) => ({ task: await ctx.services.tasks.get(ctx.principal.teamId, input.id) })),
+
+  list: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/v1/tasks',
+        tags: TAG,
+        summary: 'List tasks',
+        description: 'Newest first, with an opaque cursor that is stable under concurrent inserts.',
+      },
+    })
+    .input(
+      z.object({
+        status: z.enum(TASK_STATUSES, { error: `status must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
+        limit: z.coerce
+          .number({ error: 'limit must be a number' })
+          .int('limit must be a whole number')
+          .min(1, 'limit must be 1–100')
+          .max(100, 'limit must be 1–100')
+          .default(20),
+        cursor: z.string().max(200).optional().describe('pagination.nextCursor of the previous page'),
+      }),
+    )
+    .output(taskListSchema)
+    .query(({ ctx, input }) => ctx.services.tasks.list(ctx.principal.teamId, input)),
+
+  cancel: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/v1/tasks/{id}/cancel',
+        tags: TAG,
+        summary: 'Cancel a task',
+        description:
+          'Cancels a pending, delayed, waiting or polling task at once; a processing task ends as cancelled when its current attempt ends (cancelRequested: true).',
+      },
+    })
+    .input(z.object({ id: taskId }))
+    .output(taskEnvelopeSchema)
+    .mutation(async ({ ctx, input }) => ({ task: await ctx.services.tasks.cancel(ctx.principal.teamId, input.id) })),
+});

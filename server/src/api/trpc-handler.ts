@@ -1,0 +1,26 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { type ApiServices, contextFactory } from './context.ts';
+import { attachMeta, type RequestMeta } from './request-meta.ts';
+import type { AppRouter } from './routers/app-router.ts';
+
+/** Why +64 KiB: the same envelope allowance as REST, so both transports accept the same tasks. */
+const ENVELOPE_ALLOWANCE = 64 * 1024;
+
+/** tRPC at /trpc/* (the SDK's transport), same procedures and context as REST. */
+export function createTrpcHandler(opts: { router: AppRouter; services: ApiServices; maxBodyBytes: number }) {
+  const handler = createHTTPHandler({
+    router: opts.router,
+    basePath: '/trpc/',
+    maxBodySize: opts.maxBodyBytes + ENVELOPE_ALLOWANCE,
+    createContext: contextFactory(opts.services) as never,
+    responseMeta: ({ ctx, errors }) => {
+      const meta = (ctx as { meta?: RequestMeta } | undefined)?.meta;
+      return { status: errors.length === 0 ? meta?.successStatus : undefined, headers: meta?.responseHeaders ?? {} } as never;
+    },
+  });
+  return (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): void => {
+    attachMeta(req, meta);
+    handler(req, res);
+  };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const positiveInt = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be greater than 0`);
+
+/** JSON object of preset id → origin, e.g. {"replicate":"http://127.0.0.1:9000"}. */
+const providerBaseUrls = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"replicate":"http://127.0.0.1:9000"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.url({ protocol: /^https?$/, error: 'each value must be an http(s) URL' })));
+
+/**
+ * Every environment variable the server reads, with its default. This is the only schema of
+ * process.env; `loadConfig` turns it into the frozen `Config` the rest of the code receives.
+ */
+export const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+    .optional(),
+  PORT: z.coerce
+    .number({ error: 'PORT must be a number' })
+    .int()
+    .min(0, 'PORT must be 0–65535')
+    .max(65535, 'PORT must be 0–65535')
+    .default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  ASYNCQUEUE_ROLE: z.enum(['all', 'api', 'worker'], { error: 'must be all, api or worker' }).default('all'),
+  ASYNCQUEUE_DATA_DIR: z.string().min(1).default('./.asyncqueue'),
+  ASYNCQUEUE_ALLOWED_CIDRS: z.string().optional(),
+  ASYNCQUEUE_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 bytes (openssl rand -base64 32)')
+    .optional(),
+  ASYNCQUEUE_BOOTSTRAP_API_KEY: z
+    .string()
+    .regex(/^async_[0-9A-Za-z]{48}$/, 'must be async_ followed by 48 letters or digits')
+    .optional(),
+  ASYNCQUEUE_PROVIDER_BASE_URLS: providerBaseUrls.optional(),
+  TRUST_PROXY: z.coerce
+    .number({ error: 'TRUST_PROXY must be the number of proxy hops to trust' })
+    .int()
+    .min(0)
+    .max(10)
+    .default(0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: positiveInt('ASYNCQUEUE_RATE_LIMIT_PER_MINUTE').default(600),
+  ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: positiveInt('ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE').default(30),
+  ASYNCQUEUE_MAX_BODY_BYTES: positiveInt('ASYNCQUEUE_MAX_BODY_BYTES').default(MiB),
+  ASYNCQUEUE_MAX_CALLBACK_BYTES: positiveInt('ASYNCQUEUE_MAX_CALLBACK_BYTES').default(5 * MiB),
+  ASYNCQUEUE_MAX_RESPONSE_BYTES: positiveInt('ASYNCQUEUE_MAX_RESPONSE_BYTES').default(5 * MiB),
+  ASYNCQUEUE_MAX_WAIT_TIME: positiveInt('ASYNCQUEUE_MAX_WAIT_TIME').default(86_400),
+  ASYNCQUEUE_RETENTION_DAYS: positiveInt('ASYNCQUEUE_RETENTION_DAYS').default(30),
+  ASYNCQUEUE_DB_POOL_SIZE: positiveInt('ASYNCQUEUE_DB_POOL_SIZE').default(10),
+  ASYNCQUEUE_JOB_TAKEOVER_SECONDS: positiveInt('ASYNCQUEUE_JOB_TAKEOVER_SECONDS').default(60),
+});
+
+export type Env = z.output<typeof envSchema>;

@@ -1,0 +1,54 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import type { AttemptRecord, PollConfig, TaskResult, TaskStatus, WebhookDeliveryRecord } from '../../tasks/task-types.ts';
+
+/** One durable HTTP call and everything that happened to it. */
+export const TaskSchema = defineEntity({
+  name: 'Task',
+  tableName: 'tasks',
+  properties: {
+    /** UUIDv7: time-ordered, so `ORDER BY id DESC` is newest first and cursors are stable. */
+    id: p.uuid().primary(),
+    teamId: p.uuid(),
+    status: p.text().$type<TaskStatus>(),
+    targetUrl: p.text(),
+    method: p.text(),
+    headers: p.json<Record<string, string>>(),
+    body: p.text().nullable(),
+    timeout: p.integer(),
+    maxRetries: p.integer(),
+    retryBackoff: p.text().$type<'exponential' | 'linear'>(),
+    delayUntil: p.datetime().nullable(),
+    priority: p.integer(),
+    waitForSignal: p.boolean(),
+    maxWaitTime: p.integer(),
+    onCompleteUrl: p.text().nullable(),
+    provider: p.text().nullable(),
+    pollConfig: p.json<PollConfig>().nullable(),
+    /** 64 hex chars; the credential of the callback URL. Looked up by index, never logged. */
+    callbackId: p.text().nullable().unique('tasks_callback_id_unique'),
+    callbackConsumed: p.boolean().default(false),
+    /** SHA-256 of the signal token; the token itself is only in the 201 response. */
+    signalTokenHash: p.text().nullable().unique('tasks_signal_token_hash_unique'),
+    signalConsumed: p.boolean().default(false),
+    result: p.json<TaskResult>().nullable(),
+    error: p.text().nullable(),
+    progress: p.json<unknown>().nullable(),
+    retryCount: p.integer().default(0),
+    attempts: p.json<AttemptRecord[]>(),
+    webhookDeliveries: p.json<WebhookDeliveryRecord[]>(),
+    webhookId: p.text().nullable(),
+    cancelRequested: p.boolean().default(false),
+    idempotencyKey: p.text().nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    startedAt: p.datetime().nullable(),
+    completedAt: p.datetime().nullable(),
+  },
+  indexes: [
+    { name: 'tasks_team_id_id_index', properties: ['teamId', 'id'] },
+    { name: 'tasks_team_id_status_id_index', properties: ['teamId', 'status', 'id'] },
+    { name: 'tasks_status_completed_at_index', properties: ['status', 'completedAt'] },
+  ],
+});
+
+export type Task = InferEntity<typeof TaskSchema>;

@@ -1,0 +1,19 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+
+/** A tenant. Everything an API key sees belongs to its team. */
+export const TeamSchema = defineEntity({
+  name: 'Team',
+  tableName: 'teams',
+  properties: {
+    id: p.uuid().primary(),
+    name: p.text(),
+    /** `whsec_` + base64 of 32 bytes: signs completion webhooks and outbound calls. */
+    webhookSecret: p.text(),
+    /** The secret before the last rotation; still signs until `previousSecretExpiresAt`. */
+    previousWebhookSecret: p.text().nullable(),
+    previousSecretExpiresAt: p.datetime().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+
+export type Team = InferEntity<typeof TeamSchema>;

@@ -1,0 +1,54 @@
+import type pg from 'pg';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+
+/** Why 60 s: SPEC §1 fixes a one-minute window for every limit. */
+const WINDOW_SECONDS = 60;
+export const RATE_LIMIT_TABLE = 'rate_limits';
+
+export type RateDecision = {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Unix seconds when the window resets. */
+  resetAt: number;
+  /** Whole seconds to wait before retrying (≥ 1), meaningful when not allowed. */
+  retryAfter: number;
+};
+
+export type RateLimiter = { consume(key: string): Promise<RateDecision> };
+
+/**
+ * A fixed-window limiter on PostgreSQL (rate-limiter-flexible), so the limit holds across server
+ * instances. The table comes from our migration (`tableCreated: true`), so no request can race the
+ * library's lazy CREATE TABLE.
+ */
+export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPrefix: string }): RateLimiter {
+  const limiter = new RateLimiterPostgres({
+    storeClient: pool,
+    storeType: 'pool',
+    tableName: RATE_LIMIT_TABLE,
+    tableCreated: true,
+    keyPrefix: opts.keyPrefix,
+    points: opts.points,
+    duration: WINDOW_SECONDS,
+    // Why: stale rows are cleared by our retention job; the library's own timer is per-process noise.
+    clearExpiredByTimeout: false,
+  });
+  const decide = (res: RateLimiterRes, allowed: boolean): RateDecision => ({
+    allowed,
+    limit: opts.points,
+    remaining: Math.max(0, res.remainingPoints),
+    resetAt: Math.ceil((Date.now() + res.msBeforeNext) / 1000),
+    retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+  });
+  return {
+    async consume(key) {
+      try {
+        return decide(await limiter.consume(key), true);
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return decide(rejection, false);
+        throw rejection;
+      }
+    },
+  };
+}

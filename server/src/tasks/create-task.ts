@@ -1,0 +1,134 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SecretBox } from '../auth/secret-box.ts';
+import { TaskSchema } from '../db/entities/task.ts';
+import type { Enqueue } from '../jobs/queues.ts';
+import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
+import type { CreateTaskInput } from './task-input-schema.ts';
+import { buildTaskRow, sha256Hex } from './task-row.ts';
+import { type TaskView, toTaskView } from './task-view.ts';
+
+/** Why 24 h: SPEC §3 — a retried request within a day replays; after that the key is free again. */
+const IDEMPOTENCY_WINDOW = '24 hours';
+
+export type CreateTaskResponse = {
+  task: TaskView & { callbackId: string | null };
+  callbackUrl?: string;
+  signalToken?: string;
+};
+export type CreateOutcome = { body: CreateTaskResponse; replayed: boolean };
+
+export type CreateDeps = {
+  enqueue: Enqueue;
+  secretBox: SecretBox;
+  publicUrl: string;
+  maxBodyBytes: number;
+  maxWaitTime: number;
+  providerBaseUrls: Readonly<Record<string, string>>;
+  /** The network guard's creation-time check of IP literals: a reason string when refused. */
+  checkUrl: (url: string) => string | null;
+};
+
+/** Limits that depend on configuration, and the network guard; zod covered the static rules. */
+function checkConfiguredRules(input: CreateTaskInput, deps: CreateDeps): void {
+  const details: ErrorDetail[] = [];
+  if (input.body != null && Buffer.byteLength(input.body, 'utf8') > deps.maxBodyBytes) {
+    details.push({ path: 'body', message: `must be at most ${deps.maxBodyBytes} bytes in UTF-8` });
+  }
+  if (input.maxWaitTime > deps.maxWaitTime) {
+    details.push({ path: 'maxWaitTime', message: `must be at most ${deps.maxWaitTime} seconds on this server` });
+  }
+  for (const field of ['targetUrl', 'onCompleteUrl'] as const) {
+    const url = input[field];
+    const reason = url ? deps.checkUrl(url) : null;
+    if (reason) details.push({ path: field, message: reason });
+  }
+  if (details.length > 0) throw validationError(details);
+}
+
+/** Key order ignored, idempotencyKey left out: "the same request" of SPEC §3. */
+function requestHash(input: CreateTaskInput): string {
+  const { idempotencyKey: _ignored, ...rest } = input;
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+          )
+        : value;
+  return sha256Hex(JSON.stringify(canonical(rest)));
+}
+
+export async function createTask(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  input: CreateTaskInput,
+  idempotencyKey: string | null,
+): Promise<CreateOutcome> {
+  checkConfiguredRules(input, deps);
+  const { row, callbackId, signalToken } = buildTaskRow(teamId, input, {
+    providerBaseUrls: deps.providerBaseUrls,
+    idempotencyKey,
+    now: new Date(),
+  });
+  const body: CreateTaskResponse = { task: { ...toTaskView(row), callbackId } };
+  if (callbackId) body.callbackUrl = `${deps.publicUrl}/v1/callbacks/${callbackId}`;
+  if (signalToken) body.signalToken = signalToken;
+
+  return em.transactional(async (tem) => {
+    if (idempotencyKey) {
+      const claimed = await claimIdempotencyKey(tem, deps, teamId, idempotencyKey, requestHash(input), row.id, body);
+      if (claimed) return claimed;
+    }
+    await tem.insert(TaskSchema, row);
+    await deps.enqueue(tem, 'dispatch', { taskId: row.id }, dispatchJobOptions(row.priority, row.delayUntil ?? null));
+    return { body, replayed: false };
+  });
+}
+
+export function dispatchJobOptions(priority: number, delayUntil: Date | null) {
+  return delayUntil && delayUntil.getTime() > Date.now() ? { priority, startAfter: delayUntil } : { priority };
+}
+
+/**
+ * Claims the key inside the creating transaction. A concurrent request with the same key blocks on
+ * the primary key until this one commits, then sees the row and replays (or gets 409). Returns the
+ * replayed outcome, or null when this request owns the key and must create the task.
+ */
+async function claimIdempotencyKey(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  key: string,
+  hash: string,
+  taskId: string,
+  body: CreateTaskResponse,
+): Promise<CreateOutcome | null> {
+  const inserted = await em.execute<{ task_id: string }[]>(
+    `insert into idempotency_keys (team_id, key, request_hash, task_id, response_enc, created_at)
+     values (?, ?, ?, ?, ?, now())
+     on conflict (team_id, key) do update
+       set request_hash = excluded.request_hash, task_id = excluded.task_id,
+           response_enc = excluded.response_enc, created_at = excluded.created_at
+       where idempotency_keys.created_at < now() - interval '${IDEMPOTENCY_WINDOW}'
+     returning task_id`,
+    [teamId, key, hash, taskId, deps.secretBox.seal(JSON.stringify(body))],
+  );
+  if (inserted.length > 0) return null;
+  const rows = await em.execute<{ request_hash: string; response_enc: string }[]>(
+    'select request_hash, response_enc from idempotency_keys where team_id = ? and key = ?',
+    [teamId, key],
+  );
+  const existing = rows[0];
+  if (!existing) throw new AppError('conflict', 'Idempotency key is being used by a concurrent request; retry');
+  if (existing.request_hash !== hash) {
+    throw new AppError(
+      'idempotency_conflict',
+      'This Idempotency-Key was already used with a different request; use a new key for a new request',
+    );
+  }
+  return { body: JSON.parse(deps.secretBox.open(existing.response_enc)) as CreateTaskResponse, replayed: true };
+}

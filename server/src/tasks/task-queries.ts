@@ -1,0 +1,33 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Task, TaskSchema } from '../db/entities/task.ts';
+import type { TaskStatus } from './task-types.ts';
+
+/** Raw rows (snake_case) → entity objects, without putting them in the identity map. */
+export function mapTaskRows(em: EntityManager, rows: Record<string, unknown>[]): Task[] {
+  return rows.map((r) => em.map(TaskSchema, r) as Task);
+}
+
+export async function findTeamTask(em: EntityManager, teamId: string, id: string): Promise<Task | null> {
+  const rows = await em.execute('select * from tasks where id = ? and team_id = ?', [id, teamId]);
+  return mapTaskRows(em, rows)[0] ?? null;
+}
+
+export async function listTeamTasks(
+  em: EntityManager,
+  teamId: string,
+  opts: { status?: TaskStatus | undefined; beforeId?: string | undefined; limit: number },
+): Promise<Task[]> {
+  const where = ['team_id = ?'];
+  const params: unknown[] = [teamId];
+  if (opts.status) {
+    where.push('status = ?');
+    params.push(opts.status);
+  }
+  if (opts.beforeId) {
+    where.push('id < ?');
+    params.push(opts.beforeId);
+  }
+  params.push(opts.limit);
+  const rows = await em.execute(`select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
+  return mapTaskRows(em, rows);
+}

@@ -1,0 +1,85 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { AppError } from '../shared/app-error.ts';
+import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
+import type { CreateTaskInput } from './task-input-schema.ts';
+import { decodeCursor, encodeCursor } from './task-cursor.ts';
+import { notifyTaskChanged } from './task-events.ts';
+import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
+import { TRANSITIONS } from './task-status.ts';
+import type { TaskStatus } from './task-types.ts';
+import { type TaskView, toTaskView } from './task-view.ts';
+
+export type TaskListPage = {
+  tasks: TaskView[];
+  pagination: { limit: number; hasMore: boolean; nextCursor: string | null };
+};
+
+export type TaskService = ReturnType<typeof createTaskService>;
+
+/** Why 3: cancel re-reads after losing a race to a status change; three rounds always settle it. */
+const CANCEL_ROUNDS = 3;
+
+const notFound = (id: string) => new AppError('not_found', `Task ${id} not found`);
+
+/** The task use cases behind the API. Each call works on its own fork of the ORM. */
+export function createTaskService(orm: MikroORM, deps: CreateDeps) {
+  const fork = () => orm.em.fork();
+  return {
+    create(teamId: string, input: CreateTaskInput, idempotencyKey: string | null): Promise<CreateOutcome> {
+      return createTask(fork(), deps, teamId, input, idempotencyKey);
+    },
+
+    async get(teamId: string, id: string): Promise<TaskView> {
+      const task = await findTeamTask(fork(), teamId, id);
+      if (!task) throw notFound(id);
+      return toTaskView(task);
+    },
+
+    async list(
+      teamId: string,
+      opts: { status?: TaskStatus | undefined; limit: number; cursor?: string | undefined },
+    ): Promise<TaskListPage> {
+      const beforeId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+      const rows = await listTeamTasks(fork(), teamId, { status: opts.status, beforeId, limit: opts.limit + 1 });
+      const page = rows.slice(0, opts.limit);
+      const hasMore = rows.length > opts.limit;
+      const last = page.at(-1);
+      return {
+        tasks: page.map(toTaskView),
+        pagination: { limit: opts.limit, hasMore, nextCursor: hasMore && last ? encodeCursor(last.id) : null },
+      };
+    },
+
+    /**
+     * Cancels at once from pending/delayed/waiting/polling (callback ids and signal tokens die with
+     * the status); a processing task is flagged and ends as cancelled when its attempt ends.
+     */
+    async cancel(teamId: string, id: string): Promise<TaskView> {
+      const em = fork();
+      for (let round = 0; round < CANCEL_ROUNDS; round += 1) {
+        const cancelled = await em.transactional(async (tem) => {
+          const rows = await tem.execute(
+            `update tasks set status = 'cancelled', completed_at = now(), updated_at = now()
+             where id = ? and team_id = ? and status in (${TRANSITIONS.cancel.map(() => '?').join(', ')}) returning *`,
+            [id, teamId, ...TRANSITIONS.cancel],
+          );
+          if (rows.length > 0) await notifyTaskChanged(tem, id);
+          return mapTaskRows(tem, rows)[0];
+        });
+        if (cancelled) return toTaskView(cancelled);
+        const flagged = await em.execute(
+          `update tasks set cancel_requested = true, updated_at = now()
+           where id = ? and team_id = ? and status = 'processing' returning *`,
+          [id, teamId],
+        );
+        const task = mapTaskRows(em, flagged)[0] ?? (await findTeamTask(em, teamId, id));
+        if (!task) throw notFound(id);
+        if (task.status === 'processing') return toTaskView(task);
+        if (['completed', 'failed', 'timeout', 'cancelled'].includes(task.status)) {
+          throw new AppError('conflict', `Task is already ${task.status}`);
+        }
+      }
+      throw new AppError('conflict', 'Task changed state while cancelling; retry');
+    },
+  };
+}

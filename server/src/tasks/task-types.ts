@@ -1,0 +1,60 @@
+/** Domain types shared by the data model, the API view and the workers (no runtime code). */
+
+export const TASK_STATUSES = [
+  'pending',
+  'delayed',
+  'processing',
+  'waiting',
+  'polling',
+  'completed',
+  'failed',
+  'timeout',
+  'cancelled',
+] as const;
+
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['completed', 'failed', 'timeout', 'cancelled'] as const satisfies TaskStatus[];
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The one shape of `task.result`, whatever produced it (direct call, callback, signal, polling). */
+export type TaskResult = {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  duration: number;
+  bodyTruncated: boolean;
+};
+
+export type PollConfig = {
+  urlTemplate: string;
+  statusPath: string;
+  doneValues: string[];
+  failValues: string[];
+  interval: number;
+  maxDuration: number;
+  resultPath?: string | null;
+  resultUrlTemplate?: string | null;
+  errorPath?: string | null;
+  forwardAuth: boolean;
+  headers?: Record<string, string>;
+};
+
+export type AttemptRecord = {
+  number: number;
+  startedAt: string;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  willRetry: boolean;
+};
+
+export type WebhookDeliveryRecord = {
+  attempt: number;
+  webhookId: string;
+  sentAt: string;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+};

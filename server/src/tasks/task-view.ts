@@ -1,0 +1,70 @@
+import type { Task } from '../db/entities/task.ts';
+import { maskHeaders } from './header-masking.ts';
+import type { AttemptRecord, HttpMethod, PollConfig, TaskResult, TaskStatus, WebhookDeliveryRecord } from './task-types.ts';
+
+/** The task as every API response and webhook shows it. Absent values are null, never missing. */
+export type TaskView = {
+  id: string;
+  status: TaskStatus;
+  targetUrl: string;
+  method: HttpMethod;
+  headers: Record<string, string>;
+  body: string | null;
+  timeout: number;
+  maxRetries: number;
+  retryBackoff: 'exponential' | 'linear';
+  delayUntil: string | null;
+  priority: number;
+  waitForSignal: boolean;
+  maxWaitTime: number;
+  onCompleteUrl: string | null;
+  provider: string | null;
+  pollConfig: PollConfig | null;
+  hasCallback: boolean;
+  result: TaskResult | null;
+  error: string | null;
+  progress: unknown;
+  retryCount: number;
+  attempts: AttemptRecord[];
+  webhookDeliveries: WebhookDeliveryRecord[];
+  cancelRequested: boolean;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+};
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+export function toTaskView(task: Task): TaskView {
+  return {
+    id: task.id,
+    status: task.status,
+    targetUrl: task.targetUrl,
+    method: task.method as HttpMethod,
+    headers: maskHeaders(task.headers),
+    body: task.body ?? null,
+    timeout: task.timeout,
+    maxRetries: task.maxRetries,
+    retryBackoff: task.retryBackoff,
+    delayUntil: iso(task.delayUntil),
+    priority: task.priority,
+    waitForSignal: task.waitForSignal,
+    maxWaitTime: task.maxWaitTime,
+    onCompleteUrl: task.onCompleteUrl ?? null,
+    provider: task.provider ?? null,
+    pollConfig: task.pollConfig ?? null,
+    hasCallback: task.callbackId != null,
+    result: task.result ?? null,
+    error: task.error ?? null,
+    progress: task.progress ?? null,
+    retryCount: task.retryCount,
+    attempts: task.attempts ?? [],
+    webhookDeliveries: task.webhookDeliveries ?? [],
+    cancelRequested: task.cancelRequested,
+    createdAt: iso(task.createdAt) as string,
+    updatedAt: iso(task.updatedAt) as string,
+    startedAt: iso(task.startedAt),
+    completedAt: iso(task.completedAt),
+  };
+}

@@ -1,0 +1,52 @@
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedDatabase } from '../../server/src/db/embedded-database.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminDatabaseUrl: string;
+  }
+}
+
+export const TEST_DATABASE_PREFIX = 'aq_test_';
+
+/**
+ * One PostgreSQL for the whole run: DATABASE_URL when set (CI's PostgreSQL 15), else an embedded
+ * one. Each test file creates its own database on it (test/helpers/test-database.ts).
+ */
+export default async function setup(project: TestProject) {
+  let url = process.env.DATABASE_URL;
+  let stop: (() => Promise<void>) | undefined;
+  if (!url) {
+    const db = await startEmbeddedDatabase({
+      dataDir: path.join(os.tmpdir(), 'asyncqueue-test-postgres'),
+      log: (msg, extra) => process.stderr.write(`${msg} ${extra ? JSON.stringify(extra) : ''}\n`),
+      database: 'postgres',
+    });
+    url = db.url;
+    stop = db.stop;
+    process.stderr.write('tests: using an embedded PostgreSQL (set DATABASE_URL to use your own)\n');
+  }
+  project.provide('adminDatabaseUrl', url);
+  return async () => {
+    await dropTestDatabases(url);
+    await stop?.();
+  };
+}
+
+async function dropTestDatabases(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [
+      `${TEST_DATABASE_PREFIX}%`,
+    ]);
+    for (const { datname } of rows) {
+      await client.query(`drop database if exists ${client.escapeIdentifier(datname)} with (force)`).catch(() => {});
+    }
+  } finally {
+    await client.end();
+  }
+}
