@@ -1,25 +1,31 @@
-import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { ApiServices } from './api/context.ts';
+import { externalRoutes } from './api/external-routes.ts';
 import { registerHttpMetrics } from './api/http-metrics.ts';
 import { createHttpServer } from './api/http-server.ts';
 import { MetricsRegistry } from './api/metrics.ts';
 import { buildOpenApiDocument } from './api/openapi-document.ts';
 import { appRouter } from './api/routers/app-router.ts';
+import { registerTaskMetrics } from './api/task-metrics.ts';
 import { authenticate } from './auth/authenticate.ts';
 import { bootstrapFirstTeam } from './auth/bootstrap.ts';
 import { resolveEncryptionKey } from './auth/encryption-key.ts';
 import { createSecretBox } from './auth/secret-box.ts';
 import type { Config } from './config/config.ts';
 import { type Database, openOrm, resolveDatabase, runMigrations } from './db/database.ts';
+import { createHttpCaller } from './dispatch/http-caller.ts';
 import { checkLiteralUrlHost, parseAllowedCidrs } from './dispatch/network-guard.ts';
 import { startBoss } from './jobs/boss.ts';
 import { createEnqueue } from './jobs/queues.ts';
+import { startWorkers } from './jobs/workers.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createRateLimiter } from './ratelimit/rate-limiter.ts';
+import { startTaskChangeListener } from './tasks/task-change-listener.ts';
+import type { TaskEffects } from './tasks/task-effects.ts';
 import { createTaskService } from './tasks/task-service.ts';
 
 export type App = {
@@ -38,8 +44,10 @@ export type AppOptions = {
   announceApiKey?: (apiKey: string) => void;
 };
 
-/** Why 4: the rate limiter does one short statement per request; 4 connections carry thousands/s. */
-const SIDE_POOL_SIZE = 4;
+/** Why 6: rate limiters do one short statement per request; 6 connections carry thousands per second. */
+const SIDE_POOL_SIZE = 6;
+/** Why 10 s: running jobs get this long to finish on SIGTERM; pg-boss retries the rest elsewhere. */
+const JOB_DRAIN_MS = 10_000;
 
 /** Starts everything one instance runs, in dependency order, and returns how to stop it. */
 export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
@@ -72,22 +80,65 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   });
 
   const sidePool = new pg.Pool({ connectionString: database.url, max: SIDE_POOL_SIZE, application_name: 'asyncqueue-side' });
+  const listener = await startTaskChangeListener(database.url, (msg) => logger.warn(msg));
   const allowed = parseAllowedCidrs(config.allowedCidrs);
+  const registry = new MetricsRegistry();
+  const taskMetrics = registerTaskMetrics(registry, {
+    activeTasks: async () => {
+      const rows = await orm.em.fork().execute<{ status: string; n: number }[]>(
+        `select status, count(*)::int as n from tasks where status in ('pending','delayed','processing','waiting','polling') group by status`,
+      );
+      const counts: Record<string, number> = { pending: 0, delayed: 0, processing: 0, waiting: 0, polling: 0 };
+      for (const r of rows) counts[r.status] = r.n;
+      return counts;
+    },
+    queueJobs: async () =>
+      Object.fromEntries(
+        (await boss.getQueues()).map((q) => [q.name, { queued: q.queuedCount, active: q.activeCount, deferred: q.deferredCount }]),
+      ),
+  });
+  const enqueue = createEnqueue(boss);
+  const effects: TaskEffects = { enqueue, onTransition: (status) => taskMetrics.transition(status) };
+
+  const caller = createHttpCaller({ allowed });
+  if (config.role !== 'api') {
+    await startWorkers(
+      boss,
+      {
+        orm,
+        effects,
+        caller,
+        publicUrl: config.publicUrl,
+        version: config.version,
+        maxResponseBytes: config.maxResponseBytes,
+        retentionDays: config.retentionDays,
+        resolveVault: async (_teamId, headers) => headers,
+        observeDispatch: taskMetrics.dispatch,
+        observeWebhook: taskMetrics.webhook,
+      },
+      { onJobError: (queue, message) => logger.error({ queue, error: message }, 'job failed; pg-boss will retry it') },
+    );
+  }
+
   const services: ApiServices = {
-    tasks: createTaskService(orm, {
-      enqueue: createEnqueue(boss),
-      secretBox: createSecretBox(encryptionKey),
-      publicUrl: config.publicUrl,
-      maxBodyBytes: config.maxBodyBytes,
-      maxWaitTime: config.maxWaitTime,
-      providerBaseUrls: config.providerBaseUrls,
-      checkUrl: (url) => checkLiteralUrlHost(url, allowed),
-    }),
+    tasks: createTaskService(
+      orm,
+      {
+        enqueue,
+        secretBox: createSecretBox(encryptionKey),
+        publicUrl: config.publicUrl,
+        maxBodyBytes: config.maxBodyBytes,
+        maxWaitTime: config.maxWaitTime,
+        providerBaseUrls: config.providerBaseUrls,
+        checkUrl: (url) => checkLiteralUrlHost(url, allowed),
+      },
+      listener,
+    ),
     authenticate: (key) => authenticate(orm.em.fork(), key),
     teamRateLimit: createRateLimiter(sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' }),
   };
 
-  const registry = new MetricsRegistry();
+  let stopping = false;
   let openApi: unknown;
   const server = createHttpServer({
     router: appRouter,
@@ -97,19 +148,26 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     httpMetrics: registerHttpMetrics(registry),
     maxBodyBytes: config.maxBodyBytes,
     trustProxy: config.trustProxy,
+    apiEnabled: config.role !== 'worker',
     openApiDocument: () => {
       openApi ??= buildOpenApiDocument(appRouter, { publicUrl: config.publicUrl, version: config.version });
       return openApi;
     },
     isReady: async () => {
-      const database = await orm.em
+      const databaseUp = await orm.em
         .fork()
         .execute('select 1')
         .then(() => true)
         .catch(() => false);
-      return { ready: database && !stopping, checks: { database, queue: !stopping } };
+      return { ready: databaseUp && !stopping, checks: { database: databaseUp, queue: !stopping } };
     },
-    rawRoutes: [],
+    rawRoutes: externalRoutes({
+      orm,
+      effects,
+      callbackLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'callback' }),
+      signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
+      maxCallbackBytes: config.maxCallbackBytes,
+    }),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,14 +176,21 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, host: config.host, role: config.role, embedded: database.embedded }, 'AsyncQueue is listening');
 
-  let stopping = false;
   let stopped: Promise<void> | undefined;
+  /**
+   * SIGTERM order: stop accepting requests, answer open long-polls with the current state, let
+   * running jobs finish (bounded), then close connections. Unfinished jobs are retried elsewhere.
+   */
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
+      server.closeIdleConnections();
+      await boss.stop({ graceful: true, timeout: JOB_DRAIN_MS }).catch(() => {});
+      await caller.close().catch(() => {});
       server.closeAllConnections();
-      await boss.stop({ graceful: true, timeout: 10_000 }).catch(() => {});
+      await closed;
       await sidePool.end().catch(() => {});
       await orm.close(true);
       await database.stop();

@@ -63,7 +63,10 @@ async function run(orm: MikroORM, args: Args): Promise<Output> {
     }
     case 'teams rotate-secret': {
       const rotated = await rotateTeamSecret(em, need(id, 'TEAM_ID'));
-      return { json: rotated, text: `New webhook secret: ${rotated.webhookSecret}\n(The old one keeps signing for 24 h.)` };
+      return {
+        json: rotated,
+        text: `New webhook secret: ${rotated.webhookSecret}\n(The old one keeps signing for 24 h.)`,
+      };
     }
     case 'keys create': {
       const key = await createApiKey(em, need(args.team, '--team'), need(args.name, '--name'));
@@ -71,7 +74,10 @@ async function run(orm: MikroORM, args: Args): Promise<Output> {
     }
     case 'keys list': {
       const keys = await listApiKeys(em, need(args.team, '--team'));
-      const lines = keys.map((k) => `${k.id}  ${k.prefix}…  ${k.name}  created ${k.createdAt}${k.revokedAt ? `  revoked ${k.revokedAt}` : ''}`);
+      const lines = keys.map(
+        (k) =>
+          `${k.id}  ${k.prefix}…  ${k.name}  created ${k.createdAt}${k.revokedAt ? `  revoked ${k.revokedAt}` : ''}`,
+      );
       return { json: keys, text: lines.length ? lines.join('\n') : 'No keys.' };
     }
     case 'keys revoke': {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -7,6 +8,8 @@ import { startEmbeddedDatabase } from '../../server/src/db/embedded-database.ts'
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    /** Prefix of this run's databases: teardown drops only these, never another run's. */
+    testDatabasePrefix: string;
   }
 }
 
@@ -29,19 +32,21 @@ export default async function setup(project: TestProject) {
     stop = db.stop;
     process.stderr.write('tests: using an embedded PostgreSQL (set DATABASE_URL to use your own)\n');
   }
+  const prefix = `${TEST_DATABASE_PREFIX}${randomBytes(3).toString('hex')}_`;
   project.provide('adminDatabaseUrl', url);
+  project.provide('testDatabasePrefix', prefix);
   return async () => {
-    await dropTestDatabases(url);
+    await dropTestDatabases(url, prefix);
     await stop?.();
   };
 }
 
-async function dropTestDatabases(url: string): Promise<void> {
+async function dropTestDatabases(url: string, prefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [
-      `${TEST_DATABASE_PREFIX}%`,
+      `${prefix}%`,
     ]);
     for (const { datname } of rows) {
       await client.query(`drop database if exists ${client.escapeIdentifier(datname)} with (force)`).catch(() => {});

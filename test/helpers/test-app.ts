@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type App, startApp } from '../../server/src/app.ts';
@@ -24,9 +25,12 @@ export type TestApp = {
 export async function startTestApp(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestApp> {
   const url = databaseUrl ?? (await createTestDatabase());
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'aq-app-'));
+  // A known port up front, so PUBLIC_URL (the base of callback URLs) points at this very server.
+  const port = env.PORT ?? String(await freePort());
   const config = loadConfig({
     DATABASE_URL: url,
-    PORT: '0',
+    PORT: port,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
     HOST: '127.0.0.1',
     ASYNCQUEUE_DATA_DIR: dataDir,
     ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.0/8',
@@ -50,4 +54,12 @@ export async function startTestApp(env: Record<string, string> = {}, databaseUrl
     },
     stop: () => app.stop(),
   };
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 /** A fresh, empty database for one test file, on the run's PostgreSQL. Returns its URL. */
 export async function createTestDatabase(): Promise<string> {
   const admin = inject('adminDatabaseUrl');
-  const name = `aq_test_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('testDatabasePrefix')}${randomBytes(5).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {

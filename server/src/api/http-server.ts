@@ -7,8 +7,8 @@ import type { HttpMetrics } from './http-metrics.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import { clientIp, nodeHeaderReader, type RequestMeta } from './request-meta.ts';
 import { createRestHandler } from './rest-handler.ts';
-import type { AppRouter } from './routers/app-router.ts';
 import { routeLabel } from './route-label.ts';
+import type { AppRouter } from './routers/app-router.ts';
 import { sendJson } from './send-json.ts';
 import { createTrpcHandler } from './trpc-handler.ts';
 
@@ -27,6 +27,8 @@ export type HttpServerDeps = {
   httpMetrics: HttpMetrics;
   maxBodyBytes: number;
   trustProxy: number;
+  /** False for ASYNCQUEUE_ROLE=worker: only health, readiness and metrics are served. */
+  apiEnabled: boolean;
   openApiDocument: () => unknown;
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   rawRoutes: RawRoute[];
@@ -40,26 +42,33 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
 
   const route = async (req: IncomingMessage, res: ServerResponse, pathname: string, meta: RequestMeta) => {
     const method = req.method ?? 'GET';
-    for (const raw of deps.rawRoutes) {
+    const api = deps.apiEnabled;
+    for (const raw of api ? deps.rawRoutes : []) {
       const param = raw.method === method ? raw.match(pathname) : null;
       if (param !== null) return raw.handle(req, res, param, meta);
     }
-    if (pathname.startsWith('/trpc/')) return trpc(req, res, meta);
-    if (pathname === '/v1' || pathname.startsWith('/v1/')) return rest(req, res, meta);
+    if (api && pathname.startsWith('/trpc/')) return trpc(req, res, meta);
+    if (api && (pathname === '/v1' || pathname.startsWith('/v1/'))) return rest(req, res, meta);
     if (method === 'GET') {
       if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (pathname === '/readyz') {
         const readiness = await deps.isReady();
-        return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', ...readiness });
+        return sendJson(res, readiness.ready ? 200 : 503, {
+          status: readiness.ready ? 'ready' : 'not ready',
+          ...readiness,
+        });
       }
       if (pathname === '/metrics') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
         return void res.end(await deps.registry.render());
       }
-      if (pathname === '/openapi.json') return sendJson(res, 200, deps.openApiDocument());
-      if (await serveDocs(pathname, res)) return;
+      if (api && pathname === '/openapi.json') return sendJson(res, 200, deps.openApiDocument());
+      if (api && (await serveDocs(pathname, res))) return;
     }
-    sendJson(res, 404, { error: `Not found: ${method} ${routeLabel(pathname)}; see /docs for the API`, code: 'not_found' });
+    sendJson(res, 404, {
+      error: `Not found: ${method} ${routeLabel(pathname)}; see /docs for the API`,
+      code: 'not_found',
+    });
   };
 
   return http.createServer((req, res) => {
@@ -82,7 +91,13 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
       const label = routeLabel(pathname);
       deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
       deps.logger.info(
-        { reqId: meta.requestId, method: req.method, route: label, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+        {
+          reqId: meta.requestId,
+          method: req.method,
+          route: label,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
         'request',
       );
     });

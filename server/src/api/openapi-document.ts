@@ -1,5 +1,14 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { refineOpenApiDocument } from './openapi-refine.ts';
 import type { AppRouter } from './routers/app-router.ts';
+
+/** Error statuses each operation can answer besides 401/429 (authed) and 500. */
+const ERROR_STATUSES = {
+  'tasks-create': ['400', '409', '413', '415'],
+  'tasks-get': ['400', '404'],
+  'tasks-list': ['400'],
+  'tasks-cancel': ['400', '404', '409'],
+};
 
 /** The OpenAPI document of the REST surface, with `servers` = PUBLIC_URL and full /v1 paths. */
 export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: string; version: string }) {
@@ -10,11 +19,14 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
     version: opts.version,
     baseUrl: opts.publicUrl,
     license: { name: 'MIT', identifier: 'MIT' },
-    tags: ['tasks'],
     securitySchemes: {
       bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer async_…' },
       apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'X-API-Key: async_…' },
     },
   });
-  return doc;
+  return refineOpenApiDocument(doc as never, {
+    errorStatuses: ERROR_STATUSES,
+    created: ['tasks-create'],
+    tags: { tasks: 'Create, read, list and cancel tasks' },
+  });
 }

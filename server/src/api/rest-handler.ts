@@ -39,7 +39,9 @@ export function createRestHandler(opts: { router: AppRouter; services: ApiServic
     try {
       request = await toFetchRequest(req, meta, limit);
     } catch (error) {
-      const body = restErrorBody(error instanceof AppError ? error : new AppError('internal_error', 'Internal server error'));
+      const body = restErrorBody(
+        error instanceof AppError ? error : new AppError('internal_error', 'Internal server error'),
+      );
       sendJson(res, httpStatusOf(body), body);
       return;
     }

@@ -12,7 +12,16 @@ const PATTERNS: [RegExp, string][] = [
   [/^\/docs\/.+$/, '/docs/:asset'],
 ];
 
-const FIXED = new Set(['/v1/tasks', '/v1/providers', '/v1/tokens', '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']);
+const FIXED = new Set([
+  '/v1/tasks',
+  '/v1/providers',
+  '/v1/tokens',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+]);
 
 export function routeLabel(pathname: string): string {
   if (FIXED.has(pathname)) return pathname;

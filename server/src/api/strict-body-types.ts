@@ -25,15 +25,18 @@ function pin(schema: ZodLike | undefined, seen: Set<object>): void {
   seen.add(def);
   if (COERCIBLE.has(def.type)) {
     Object.defineProperty(def, 'coerce', { get: () => false, set: () => {}, configurable: false });
-    return;
-  }
-  if (WRAPPERS.has(def.type)) return pin(def.innerType, seen);
-  if (def.type === 'array') return pin(def.element, seen);
-  if (def.type === 'record') return pin(def.valueType, seen);
-  if (def.type === 'pipe') {
+  } else if (WRAPPERS.has(def.type)) {
+    pin(def.innerType, seen);
+  } else if (def.type === 'array') {
+    pin(def.element, seen);
+  } else if (def.type === 'record') {
+    pin(def.valueType, seen);
+  } else if (def.type === 'pipe') {
     pin(def.in, seen);
-    return pin(def.out, seen);
+    pin(def.out, seen);
+  } else if (def.type === 'union') {
+    for (const option of def.options ?? []) pin(option, seen);
+  } else if (def.type === 'object') {
+    for (const field of Object.values(def.shape ?? {})) pin(field as ZodLike, seen);
   }
-  if (def.type === 'union') for (const option of def.options ?? []) pin(option, seen);
-  if (def.type === 'object') for (const field of Object.values(def.shape ?? {})) pin(field as ZodLike, seen);
 }

@@ -16,7 +16,10 @@ export function createTrpcHandler(opts: { router: AppRouter; services: ApiServic
     createContext: contextFactory(opts.services) as never,
     responseMeta: ({ ctx, errors }) => {
       const meta = (ctx as { meta?: RequestMeta } | undefined)?.meta;
-      return { status: errors.length === 0 ? meta?.successStatus : undefined, headers: meta?.responseHeaders ?? {} } as never;
+      return {
+        status: errors.length === 0 ? meta?.successStatus : undefined,
+        headers: meta?.responseHeaders ?? {},
+      } as never;
     },
   });
   return (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): void => {

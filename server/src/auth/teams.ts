@@ -25,7 +25,10 @@ export async function createTeam(em: EntityManager, name: string): Promise<Creat
   return { id: team.id, name: team.name, webhookSecret: team.webhookSecret };
 }
 
-export async function rotateTeamSecret(em: EntityManager, teamId: string): Promise<{ id: string; webhookSecret: string }> {
+export async function rotateTeamSecret(
+  em: EntityManager,
+  teamId: string,
+): Promise<{ id: string; webhookSecret: string }> {
   const team = await em.findOne(TeamSchema, { id: teamId });
   if (!team) throw new AppError('not_found', `No team with id ${teamId}`);
   team.previousWebhookSecret = team.webhookSecret;

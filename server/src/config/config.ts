@@ -76,4 +76,3 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     version: VERSION,
   });
 }
-

@@ -21,7 +21,9 @@ describe('callback placeholder', () => {
   it('detects the placeholder in url, headers and body', () => {
     expect(usesCallbackPlaceholder({ targetUrl: 'https://a.test/', headers: {}, body: null })).toBe(false);
     expect(usesCallbackPlaceholder({ targetUrl: 'https://a.test/', headers: { 'X-Cb': P }, body: null })).toBe(true);
-    expect(usesCallbackPlaceholder({ targetUrl: 'https://a.test/', headers: {}, body: `{"webhook":"${P}"}` })).toBe(true);
+    expect(usesCallbackPlaceholder({ targetUrl: 'https://a.test/', headers: {}, body: `{"webhook":"${P}"}` })).toBe(
+      true,
+    );
   });
 
   it('encodes in the query string and inserts as is elsewhere', () => {

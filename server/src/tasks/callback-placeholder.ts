@@ -34,10 +34,9 @@ export function usesCallbackPlaceholder(input: {
  * Replaces every placeholder with the callback URL: percent-encoded (encodeURIComponent) inside
  * the target URL's query string, as is in header values and the body.
  */
-export function substitutePlaceholder<T extends { targetUrl: string; headers: Record<string, string>; body: string | null }>(
-  request: T,
-  callbackUrl: string,
-): T {
+export function substitutePlaceholder<
+  T extends { targetUrl: string; headers: Record<string, string>; body: string | null },
+>(request: T, callbackUrl: string): T {
   const all = (text: string, value: string) => text.split(CALLBACK_PLACEHOLDER).join(value);
   return {
     ...request,

@@ -84,7 +84,7 @@ export async function createTask(
       if (claimed) return claimed;
     }
     await tem.insert(TaskSchema, row);
-    await deps.enqueue(tem, 'dispatch', { taskId: row.id }, dispatchJobOptions(row.priority, row.delayUntil ?? null));
+    await deps.enqueue(tem, 'dispatch', { taskId: row.id }, { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) });
     return { body, replayed: false };
   });
 }

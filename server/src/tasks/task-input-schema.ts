@@ -11,7 +11,16 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Set by undici or by AsyncQueue itself; a client value would break framing or our signature. */
-const RESERVED_HEADERS = ['content-length', 'transfer-encoding', 'connection', 'upgrade', 'keep-alive', 'te', 'trailer', 'expect'];
+const RESERVED_HEADERS = [
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'te',
+  'trailer',
+  'expect',
+];
 
 function httpUrl(field: string, { allowPlaceholderInQuery }: { allowPlaceholderInQuery: boolean }) {
   return z
@@ -64,11 +73,16 @@ const headersSchema = z
     const seen = new Set<string>();
     for (const name of names) {
       const lower = name.toLowerCase();
-      if (!TOKEN.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a valid header name` });
+      if (!TOKEN.test(name))
+        ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a valid header name` });
       else if (RESERVED_HEADERS.includes(lower))
         ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the HTTP client; remove it` });
       else if (lower.startsWith('x-asyncqueue-'))
-        ctx.addIssue({ code: 'custom', path: [name], message: `${name} is reserved: AsyncQueue sets X-AsyncQueue-* headers` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `${name} is reserved: AsyncQueue sets X-AsyncQueue-* headers`,
+        });
       if (seen.has(lower)) ctx.addIssue({ code: 'custom', path: [name], message: `header ${name} appears twice` });
       seen.add(lower);
     }

@@ -31,3 +31,8 @@ export async function listTeamTasks(
   const rows = await em.execute(`select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
   return mapTaskRows(em, rows);
 }
+
+export async function findTaskById(em: EntityManager, id: string): Promise<Task | null> {
+  const rows = await em.execute('select * from tasks where id = ?', [id]);
+  return mapTaskRows(em, rows)[0] ?? null;
+}

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Task } from '../db/entities/task.ts';
 import { uuidv7 } from '../db/uuid-v7.ts';
 import { usesCallbackPlaceholder } from './callback-placeholder.ts';
@@ -50,13 +50,15 @@ export function buildTaskRow(
     callbackConsumed: false,
     signalTokenHash: signalToken ? sha256Hex(signalToken) : null,
     signalConsumed: false,
+    startResult: null,
     result: null,
     error: null,
     progress: null,
     retryCount: 0,
     attempts: [],
     webhookDeliveries: [],
-    webhookId: null,
+    dispatchJobId: randomUUID(),
+    dispatchLease: null,
     cancelRequested: false,
     idempotencyKey: opts.idempotencyKey,
     createdAt: opts.now,

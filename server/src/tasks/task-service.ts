@@ -1,11 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
-import type { CreateTaskInput } from './task-input-schema.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
 import { notifyTaskChanged } from './task-events.ts';
+import type { CreateTaskInput } from './task-input-schema.ts';
 import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
-import { TRANSITIONS } from './task-status.ts';
+import type { TaskChangeListener } from './task-change-listener.ts';
+import { isTerminal, TRANSITIONS } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 
@@ -22,17 +23,40 @@ const CANCEL_ROUNDS = 3;
 const notFound = (id: string) => new AppError('not_found', `Task ${id} not found`);
 
 /** The task use cases behind the API. Each call works on its own fork of the ORM. */
-export function createTaskService(orm: MikroORM, deps: CreateDeps) {
+export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: TaskChangeListener) {
   const fork = () => orm.em.fork();
+  const read = async (teamId: string, id: string) => {
+    const task = await findTeamTask(fork(), teamId, id);
+    if (!task) throw notFound(id);
+    return task;
+  };
   return {
     create(teamId: string, input: CreateTaskInput, idempotencyKey: string | null): Promise<CreateOutcome> {
       return createTask(fork(), deps, teamId, input, idempotencyKey);
     },
 
-    async get(teamId: string, id: string): Promise<TaskView> {
-      const task = await findTeamTask(fork(), teamId, id);
-      if (!task) throw notFound(id);
-      return toTaskView(task);
+    /**
+     * Reads a task; with `waitSeconds` > 0, long-polls: returns as soon as its status changes (at
+     * once when terminal), else after waitSeconds with the current state. The waiter registers
+     * before the re-read, so a change between the two is never missed.
+     */
+    async get(teamId: string, id: string, waitSeconds = 0, signal?: AbortSignal): Promise<TaskView> {
+      const initial = await read(teamId, id);
+      if (waitSeconds <= 0 || isTerminal(initial.status)) return toTaskView(initial);
+      const deadline = Date.now() + waitSeconds * 1000;
+      for (;;) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || signal?.aborted) break;
+        const wait = listener.waitForChange(id, remaining, signal);
+        const current = await read(teamId, id);
+        if (current.status !== initial.status) {
+          wait.cancel();
+          return toTaskView(current);
+        }
+        const outcome = await wait.promise;
+        if (outcome !== 'changed') break;
+      }
+      return toTaskView(await read(teamId, id));
     },
 
     async list(
@@ -51,8 +75,9 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps) {
     },
 
     /**
-     * Cancels at once from pending/delayed/waiting/polling (callback ids and signal tokens die with
-     * the status); a processing task is flagged and ends as cancelled when its attempt ends.
+     * Cancels at once from pending/delayed/waiting/polling, and from processing between attempts
+     * (a retry waiting for its backoff); callback ids and signal tokens die with the status. A task
+     * whose attempt is in flight is flagged and ends as cancelled when that attempt ends.
      */
     async cancel(teamId: string, id: string): Promise<TaskView> {
       const em = fork();
@@ -60,7 +85,10 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps) {
         const cancelled = await em.transactional(async (tem) => {
           const rows = await tem.execute(
             `update tasks set status = 'cancelled', completed_at = now(), updated_at = now()
-             where id = ? and team_id = ? and status in (${TRANSITIONS.cancel.map(() => '?').join(', ')}) returning *`,
+             where id = ? and team_id = ?
+               and (status in (${TRANSITIONS.cancel.map(() => '?').join(', ')})
+                    or (status = 'processing' and dispatch_lease is null))
+             returning *`,
             [id, teamId, ...TRANSITIONS.cancel],
           );
           if (rows.length > 0) await notifyTaskChanged(tem, id);

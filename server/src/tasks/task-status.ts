@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES, type TaskStatus } from './task-types.ts';
+import { type TaskStatus, TERMINAL_STATUSES } from './task-types.ts';
 
 /**
  * The status table: for each transition, the statuses it may start from. Every transition is a

@@ -1,6 +1,13 @@
 import type { Task } from '../db/entities/task.ts';
 import { maskHeaders } from './header-masking.ts';
-import type { AttemptRecord, HttpMethod, PollConfig, TaskResult, TaskStatus, WebhookDeliveryRecord } from './task-types.ts';
+import type {
+  AttemptRecord,
+  HttpMethod,
+  PollConfig,
+  TaskResult,
+  TaskStatus,
+  WebhookDeliveryRecord,
+} from './task-types.ts';
 
 /** The task as every API response and webhook shows it. Absent values are null, never missing. */
 export type TaskView = {

@@ -54,12 +54,26 @@ export const tasksRouter = router({
         path: '/v1/tasks/{id}',
         tags: TAG,
         summary: 'Get a task',
-        description: 'Reads a task of your team. Secret header values are masked.',
+        description:
+          'Reads a task of your team (secret header values masked). With `wait`, long-polls: answers as soon as the status changes, or after `wait` seconds.',
       },
     })
-    .input(z.object({ id: taskId }))
+    .input(
+      z.object({
+        id: taskId,
+        wait: z.coerce
+          .number({ error: 'wait must be a number of seconds' })
+          .int('wait must be a whole number of seconds')
+          .min(0, 'wait must be 0–25')
+          .max(25, 'wait must be 0–25')
+          .optional()
+          .describe('Long-poll up to this many seconds (0–25) for a status change'),
+      }),
+    )
     .output(taskEnvelopeSchema)
-    .query(async ({ ctx, input }) => ({ task: await ctx.services.tasks.get(ctx.principal.teamId, input.id) })),
+    .query(async ({ ctx, input }) => ({
+      task: await ctx.services.tasks.get(ctx.principal.teamId, input.id, input.wait ?? 0, ctx.meta.signal),
+    })),
 
   list: authedProcedure
     .meta({

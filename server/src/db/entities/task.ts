@@ -1,5 +1,11 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
-import type { AttemptRecord, PollConfig, TaskResult, TaskStatus, WebhookDeliveryRecord } from '../../tasks/task-types.ts';
+import type {
+  AttemptRecord,
+  PollConfig,
+  TaskResult,
+  TaskStatus,
+  WebhookDeliveryRecord,
+} from '../../tasks/task-types.ts';
 
 /** One durable HTTP call and everything that happened to it. */
 export const TaskSchema = defineEntity({
@@ -30,13 +36,18 @@ export const TaskSchema = defineEntity({
     /** SHA-256 of the signal token; the token itself is only in the 201 response. */
     signalTokenHash: p.text().nullable().unique('tasks_signal_token_hash_unique'),
     signalConsumed: p.boolean().default(false),
+    /** The dispatch response of a task that then waits or polls (poll templates read it). */
+    startResult: p.json<TaskResult>().nullable(),
     result: p.json<TaskResult>().nullable(),
     error: p.text().nullable(),
     progress: p.json<unknown>().nullable(),
     retryCount: p.integer().default(0),
     attempts: p.json<AttemptRecord[]>(),
     webhookDeliveries: p.json<WebhookDeliveryRecord[]>(),
-    webhookId: p.text().nullable(),
+    /** The pg-boss job allowed to run the next attempt; stale or duplicate jobs never match. */
+    dispatchJobId: p.uuid().nullable(),
+    /** pg-boss retryCount of the job running the current attempt; null between attempts. */
+    dispatchLease: p.integer().nullable(),
     cancelRequested: p.boolean().default(false),
     idempotencyKey: p.text().nullable(),
     createdAt: p.datetime(),

@@ -21,9 +21,9 @@ export class InitialSchema extends Migration {
       "delay_until" timestamptz null, "priority" int not null, "wait_for_signal" boolean not null,
       "max_wait_time" int not null, "on_complete_url" text null, "provider" text null, "poll_config" jsonb null,
       "callback_id" text null, "callback_consumed" boolean not null default false, "signal_token_hash" text null,
-      "signal_consumed" boolean not null default false, "result" jsonb null, "error" text null, "progress" jsonb null,
+      "signal_consumed" boolean not null default false, "start_result" jsonb null, "result" jsonb null, "error" text null, "progress" jsonb null,
       "retry_count" int not null default 0, "attempts" jsonb not null default '[]', "webhook_deliveries" jsonb not null default '[]',
-      "webhook_id" text null, "cancel_requested" boolean not null default false, "idempotency_key" text null,
+      "dispatch_job_id" uuid null, "dispatch_lease" int null, "cancel_requested" boolean not null default false, "idempotency_key" text null,
       "created_at" timestamptz not null, "updated_at" timestamptz not null, "started_at" timestamptz null,
       "completed_at" timestamptz null, primary key ("id"));`);
     this.addSql(`alter table "tasks" add constraint "tasks_callback_id_unique" unique ("callback_id");`);
@@ -38,6 +38,8 @@ export class InitialSchema extends Migration {
     this.addSql(`create index "idempotency_keys_created_at_index" on "idempotency_keys" ("created_at");`);
 
     // rate-limiter-flexible's own layout, created here so no request races its lazy CREATE TABLE.
-    this.addSql(`create table "rate_limits" ("key" varchar(255) primary key, "points" integer not null default 0, "expire" bigint);`);
+    this.addSql(
+      `create table "rate_limits" ("key" varchar(255) primary key, "points" integer not null default 0, "expire" bigint);`,
+    );
   }
 }

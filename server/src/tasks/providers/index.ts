@@ -30,7 +30,9 @@ export function effectivePollConfig(preset: ProviderPreset, baseUrls: Readonly<R
   if (!override || !preset.baseUrl) return preset.pollConfig;
   const origin = override.replace(/\/+$/, '');
   const swap = (template: string | null | undefined) =>
-    template?.startsWith(preset.baseUrl as string) ? origin + template.slice((preset.baseUrl as string).length) : template;
+    template?.startsWith(preset.baseUrl as string)
+      ? origin + template.slice((preset.baseUrl as string).length)
+      : template;
   return {
     ...preset.pollConfig,
     urlTemplate: swap(preset.pollConfig.urlTemplate) as string,

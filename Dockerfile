@@ -1,0 +1,12 @@
+# AsyncQueue server image. Node 24 runs the TypeScript sources directly (type stripping).
+FROM node:24-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY server/package.json server/package.json
+COPY sdk/package.json sdk/package.json
+RUN npm ci --omit=dev --workspace server --include-workspace-root=false --no-audit --no-fund
+COPY server server
+USER node
+EXPOSE 3000
+CMD ["node", "server/src/main.ts"]

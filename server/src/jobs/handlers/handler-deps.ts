@@ -1,0 +1,20 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { createHttpCaller } from '../../dispatch/http-caller.ts';
+import type { TaskEffects } from '../../tasks/task-effects.ts';
+
+/** What the job handlers share; built once in app.ts. */
+export type HandlerDeps = {
+  orm: MikroORM;
+  effects: TaskEffects;
+  caller: ReturnType<typeof createHttpCaller>;
+  publicUrl: string;
+  version: string;
+  maxResponseBytes: number;
+  retentionDays: number;
+  resolveVault: (teamId: string, headers: Record<string, string>) => Promise<Record<string, string>>;
+  observeDispatch?: (seconds: number, outcome: string) => void;
+  observeWebhook?: (seconds: number, statusCode: number | null) => void;
+};
+
+/** The part of a pg-boss job the handlers read. */
+export type JobRef<T> = { id: string; retryCount: number; data: T };

@@ -1,0 +1,88 @@
+import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
+import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
+import { findTaskById } from '../../tasks/task-queries.ts';
+import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
+import { toTaskView } from '../../tasks/task-view.ts';
+import { teamSigningSecrets } from '../../tasks/team-secrets.ts';
+import type { JobPayloads } from '../queues.ts';
+import type { HandlerDeps, JobRef } from './handler-deps.ts';
+
+/** Why 10 s: SPEC §10 — a receiver should answer at once and process later. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+/** Why 64 KiB: we only keep the status; a receiver's body is read just enough to free the socket. */
+const WEBHOOK_RESPONSE_CAP = 64 * 1024;
+/** Why 410: the receiver says the endpoint is gone for good; retrying would be noise. */
+const GONE = 410;
+
+const EVENTS = { completed: 'task.completed', failed: 'task.failed', timeout: 'task.timeout' } as const;
+
+/** The webhook-id is stable for a task across retries and redeliveries, so receivers can dedupe. */
+export function webhookIdOf(taskId: string): string {
+  return `msg_${taskId.replace(/-/g, '')}`;
+}
+
+/**
+ * Delivers the completion webhook once, records the delivery on the task, and schedules the next
+ * attempt on failure (5 s … 6 h, honoring Retry-After; 410 stops). Never changes the task status.
+ */
+export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhook']>): Promise<void> {
+  const em = deps.orm.em.fork();
+  const task = await findTaskById(em, job.data.taskId);
+  if (!task?.onCompleteUrl || !(task.status in EVENTS)) return;
+  const body = JSON.stringify({ event: EVENTS[task.status as keyof typeof EVENTS], task: toTaskView(task) });
+  const secrets = await teamSigningSecrets(em, task.teamId);
+  const webhookId = webhookIdOf(task.id);
+  const now = Math.floor(Date.now() / 1000);
+  const sentAt = new Date();
+  const result = await deps.caller.call({
+    url: task.onCompleteUrl,
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'User-Agent': `AsyncQueue/${deps.version}`,
+      'X-AsyncQueue-Signature': asyncQueueSignature(secrets, body, now),
+      ...standardWebhookHeaders(secrets, webhookId, now, body),
+    },
+    body,
+    timeoutMs: WEBHOOK_TIMEOUT_MS,
+    maxResponseBytes: WEBHOOK_RESPONSE_CAP,
+  });
+  const statusCode = result.ok ? result.response.statusCode : null;
+  const durationMs = result.ok ? result.response.durationMs : result.failure.durationMs;
+  deps.observeWebhook?.(durationMs / 1000, statusCode);
+  const delivered = statusCode !== null && statusCode >= 200 && statusCode < 300;
+  const delivery: WebhookDeliveryRecord = {
+    attempt: job.data.attempt,
+    webhookId,
+    sentAt: sentAt.toISOString(),
+    durationMs,
+    statusCode,
+    error: delivered ? null : result.ok ? `Receiver answered ${statusCode}` : result.failure.message,
+  };
+  const retryAfterMs = result.ok ? retryAfterOf(result.response.headers['retry-after']) : null;
+  const nextDelay = delivered || statusCode === GONE ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
+  await em.transactional(async (tem) => {
+    await tem.execute(
+      'update tasks set webhook_deliveries = webhook_deliveries || ?::jsonb, updated_at = now() where id = ?',
+      [JSON.stringify([delivery]), task.id],
+    );
+    if (nextDelay !== null) {
+      await deps.effects.enqueue(
+        tem,
+        'webhook',
+        { taskId: task.id, attempt: job.data.attempt + 1 },
+        { startAfter: new Date(Date.now() + nextDelay) },
+      );
+    }
+  });
+}
+
+/** Why 1 h cap: a receiver asking for longer would stall the whole ~10 h schedule. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+function retryAfterOf(value: string | undefined): number | null {
+  if (!value) return null;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : null;
+}

@@ -1,0 +1,119 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { findPreset } from './providers/index.ts';
+import { afterTransition, type TaskEffects } from './task-effects.ts';
+import { isTerminal } from './task-status.ts';
+import { completeFromOutside, recordProgress } from './task-transitions.ts';
+import type { TaskResult, TaskStatus } from './task-types.ts';
+import { type TaskView, toTaskView } from './task-view.ts';
+
+export type ExternalOutcome =
+  | { status: 200 | 202; task: TaskView }
+  | { status: 404 | 409; error: string; code: 'not_found' | 'conflict' };
+
+const CALLBACK_NOT_FOUND = 'Invalid or expired callback ID';
+const SIGNAL_NOT_FOUND = 'Invalid or expired signal token';
+const notWaiting = (status: TaskStatus) => `Task is not in waiting/polling state (current: ${status})`;
+
+type Lookup = { status: TaskStatus; consumed: boolean; provider: string | null };
+
+/** Headers of a callback kept in the result: the content type and provider signature headers. */
+export function keptCallbackHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    const keep =
+      lower === 'content-type' ||
+      lower.startsWith('webhook-') ||
+      lower.startsWith('x-fal-webhook-') ||
+      lower === 'elevenlabs-signature';
+    if (keep && value !== undefined) kept[lower] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return kept;
+}
+
+/**
+ * A provider's callback: one conditional UPDATE consumes the id and completes the task, and in the
+ * same transaction enqueues the webhook and wakes long-polls. A preset's non-final payload is kept
+ * as progress (202) and leaves the id usable.
+ */
+export async function acceptCallback(
+  orm: MikroORM,
+  effects: TaskEffects,
+  callbackId: string,
+  payload: { raw: string; json: unknown; headers: Record<string, string> },
+): Promise<ExternalOutcome> {
+  const em = orm.em.fork();
+  const found = await em.execute<Lookup[]>(
+    'select status, callback_consumed as consumed, provider from tasks where callback_id = ?',
+    [callbackId],
+  );
+  const row = found[0];
+  if (!row || row.consumed) return { status: 404, error: CALLBACK_NOT_FOUND, code: 'not_found' };
+  if (isTerminal(row.status)) return { status: 409, error: notWaiting(row.status), code: 'conflict' };
+  const preset = row.provider ? findPreset(row.provider) : undefined;
+  if (preset && !preset.isFinalCallback(payload.json)) {
+    const updated = await em.transactional(async (tem) => {
+      const task = await recordProgress(tem, callbackId, payload.json);
+      if (task) await afterTransition(tem, { enqueue: effects.enqueue }, task);
+      return task;
+    });
+    return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id', callbackId);
+  }
+  const result: TaskResult = { statusCode: 200, headers: payload.headers, body: payload.raw, duration: 0, bodyTruncated: false };
+  return complete(orm, effects, { column: 'callback_id', value: callbackId }, { status: 'completed', result });
+}
+
+/** A signal for a waitForSignal task; same single-use rules as callbacks. */
+export async function acceptSignal(
+  orm: MikroORM,
+  effects: TaskEffects,
+  tokenHash: string,
+  signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
+): Promise<ExternalOutcome> {
+  const em = orm.em.fork();
+  const found = await em.execute<Lookup[]>(
+    'select status, signal_consumed as consumed, provider from tasks where signal_token_hash = ?',
+    [tokenHash],
+  );
+  const row = found[0];
+  if (!row || row.consumed) return { status: 404, error: SIGNAL_NOT_FOUND, code: 'not_found' };
+  if (isTerminal(row.status)) return { status: 409, error: notWaiting(row.status), code: 'conflict' };
+  const outcome =
+    signal.status === 'completed'
+      ? {
+          status: 'completed' as const,
+          result: { statusCode: 200, headers: {}, body: JSON.stringify(signal.result ?? null), duration: 0, bodyTruncated: false },
+        }
+      : { status: 'failed' as const, error: signal.error, result: null };
+  return complete(orm, effects, { column: 'signal_token_hash', value: tokenHash }, outcome);
+}
+
+async function complete(
+  orm: MikroORM,
+  effects: TaskEffects,
+  where: { column: 'callback_id' | 'signal_token_hash'; value: string },
+  outcome: Parameters<typeof completeFromOutside>[2],
+): Promise<ExternalOutcome> {
+  const task = await orm.em.fork().transactional(async (tem) => {
+    const done = await completeFromOutside(tem, where, outcome);
+    if (done) await afterTransition(tem, effects, done);
+    return done;
+  });
+  return task ? { status: 200, task: toTaskView(task) } : settleLoser(orm, where.column, where.value);
+}
+
+/** Our UPDATE matched nothing: someone else won the race. Say who, with the SPEC's answers. */
+async function settleLoser(
+  orm: MikroORM,
+  column: 'callback_id' | 'signal_token_hash',
+  value: string,
+): Promise<ExternalOutcome> {
+  const consumedColumn = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
+  const rows = await orm.em
+    .fork()
+    .execute<Lookup[]>(`select status, ${consumedColumn} as consumed, provider from tasks where ${column} = ?`, [value]);
+  const row = rows[0];
+  const notFound = column === 'callback_id' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
+  if (!row || row.consumed) return { status: 404, error: notFound, code: 'not_found' };
+  return { status: 409, error: notWaiting(row.status), code: 'conflict' };
+}

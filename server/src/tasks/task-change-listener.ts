@@ -1,0 +1,99 @@
+import pg from 'pg';
+import { TASK_CHANGED_CHANNEL } from './task-events.ts';
+
+export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
+
+export type TaskChangeListener = {
+  /** Resolves when a NOTIFY names this task (or on timeout, abort, shutdown). Registers at once. */
+  waitForChange(taskId: string, timeoutMs: number, signal?: AbortSignal): { promise: Promise<WaitResult>; cancel(): void };
+  waiterCount(): number;
+  close(): Promise<void>;
+};
+
+/** Why 1 s → 30 s: reconnect quickly after a blip, without hammering a database that is down. */
+const RECONNECT_MIN_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
+
+type Waiter = (result: WaitResult) => void;
+
+/**
+ * One LISTEN connection per process fans out to in-memory waiters keyed by task id, so a thousand
+ * long-polls hold no pool connection at all. Waiters re-read the task after a wake-up: a missed
+ * notification (e.g. during a reconnect) costs latency, never correctness; after a reconnect every
+ * waiter is woken to re-read.
+ */
+export async function startTaskChangeListener(url: string, log: (msg: string) => void): Promise<TaskChangeListener> {
+  const waiters = new Map<string, Set<Waiter>>();
+  let client: pg.Client | null = null;
+  let closed = false;
+  let delay = RECONNECT_MIN_MS;
+
+  const wakeAll = (result: WaitResult) => {
+    for (const set of waiters.values()) for (const w of set) w(result);
+  };
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url, application_name: 'asyncqueue-listen' });
+    next.on('notification', (msg) => {
+      for (const w of waiters.get(msg.payload ?? '') ?? []) w('changed');
+    });
+    next.on('error', () => reconnect());
+    next.on('end', () => reconnect());
+    await next.connect();
+    await next.query(`listen ${TASK_CHANGED_CHANNEL}`);
+    client = next;
+    delay = RECONNECT_MIN_MS;
+  };
+  const reconnect = () => {
+    if (closed || client === null) return;
+    const old = client;
+    client = null;
+    old.removeAllListeners('end');
+    old.end().catch(() => {});
+    log('task change listener lost its connection; reconnecting');
+    const retry = () => {
+      if (closed) return;
+      connect().then(
+        () => wakeAll('changed'),
+        () => {
+          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+          setTimeout(retry, delay).unref();
+        },
+      );
+    };
+    setTimeout(retry, delay).unref();
+  };
+  await connect();
+
+  return {
+    waitForChange(taskId, timeoutMs, signal) {
+      let settle: Waiter = () => {};
+      const promise = new Promise<WaitResult>((resolve) => {
+        const set = waiters.get(taskId) ?? new Set<Waiter>();
+        waiters.set(taskId, set);
+        const timer = setTimeout(() => settle('timeout'), timeoutMs);
+        const onAbort = () => settle('aborted');
+        settle = (result) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          set.delete(settle);
+          if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId);
+          resolve(result);
+        };
+        set.add(settle);
+        if (closed) settle('closed');
+        else if (signal?.aborted) settle('aborted');
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      return { promise, cancel: () => settle('aborted') };
+    },
+    waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
+    async close() {
+      closed = true;
+      wakeAll('closed');
+      const current = client;
+      client = null;
+      current?.removeAllListeners('end');
+      await current?.end().catch(() => {});
+    },
+  };
+}

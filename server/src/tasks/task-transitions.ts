@@ -1,0 +1,145 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Task } from '../db/entities/task.ts';
+import { mapTaskRows } from './task-queries.ts';
+import { TRANSITIONS } from './task-status.ts';
+import type { AttemptRecord, TaskResult } from './task-types.ts';
+
+/**
+ * The conditional UPDATEs of the dispatch path. Each names the job and lease that may act, so a
+ * stale or duplicate pg-boss delivery, a callback that won the race, or a cancel can never be
+ * overwritten: the loser's UPDATE matches no row.
+ */
+const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+const ACTIVE = inList(TRANSITIONS.complete);
+
+async function one(em: EntityManager, sql: string, params: unknown[]): Promise<Task | null> {
+  return mapTaskRows(em, await em.execute(sql, params))[0] ?? null;
+}
+
+/** pending/delayed → processing for this job; also a crashed attempt's redelivery (higher lease). */
+export function claimForDispatch(em: EntityManager, taskId: string, jobId: string, lease: number) {
+  return one(
+    em,
+    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now()
+     where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
+       and (dispatch_lease is null or dispatch_lease < ?)
+     returning *`,
+    [lease, taskId, jobId, lease],
+  );
+}
+
+const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;
+const APPEND = `attempts = attempts || ?::jsonb, updated_at = now()`;
+
+export type AttemptEnd =
+  | { kind: 'completed'; result: TaskResult }
+  | { kind: 'waiting'; startResult: TaskResult }
+  | { kind: 'polling'; startResult: TaskResult }
+  | { kind: 'failed'; error: string; result: TaskResult | null }
+  | { kind: 'retry'; nextJobId: string };
+
+/** Ends the attempt held by (jobId, lease), unless a cancel was requested meanwhile. */
+export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord, end: AttemptEnd) {
+  const base = [JSON.stringify([attempt])];
+  const where = `${HELD} and not cancel_requested`;
+  const keys = [held.taskId, held.jobId, held.lease];
+  switch (end.kind) {
+    case 'completed':
+      return one(
+        em,
+        `update tasks set status = 'completed', result = ?::jsonb, completed_at = now(), dispatch_lease = null, ${APPEND}
+         where ${where} returning *`,
+        [JSON.stringify(end.result), ...base, ...keys],
+      );
+    case 'waiting':
+    case 'polling':
+      return one(
+        em,
+        `update tasks set status = ?, start_result = ?::jsonb, dispatch_lease = null, ${APPEND} where ${where} returning *`,
+        [end.kind, JSON.stringify(end.startResult), ...base, ...keys],
+      );
+    case 'failed':
+      return one(
+        em,
+        `update tasks set status = 'failed', error = ?, result = ?::jsonb, completed_at = now(), dispatch_lease = null, ${APPEND}
+         where ${where} returning *`,
+        [end.error, end.result ? JSON.stringify(end.result) : null, ...base, ...keys],
+      );
+    case 'retry':
+      return one(
+        em,
+        `update tasks set dispatch_job_id = ?, dispatch_lease = null, retry_count = retry_count + 1, ${APPEND}
+         where ${where} returning *`,
+        [end.nextJobId, ...base, ...keys],
+      );
+  }
+}
+
+export type Held = { taskId: string; jobId: string; lease: number };
+
+/** The attempt ended while a cancel was requested: whatever its outcome, the task is cancelled. */
+export function cancelHeldAttempt(em: EntityManager, held: Held, attempt: AttemptRecord | null) {
+  return one(
+    em,
+    `update tasks set status = 'cancelled', completed_at = now(), dispatch_lease = null,
+       attempts = attempts || ?::jsonb, updated_at = now()
+     where ${HELD} and cancel_requested returning *`,
+    [JSON.stringify(attempt ? [attempt] : []), held.taskId, held.jobId, held.lease],
+  );
+}
+
+/** The task ended another way (a callback beat the HTTP response): keep only the attempt. */
+export function recordLostAttempt(em: EntityManager, taskId: string, attempt: AttemptRecord) {
+  return one(em, `update tasks set ${APPEND} where id = ? returning *`, [JSON.stringify([attempt]), taskId]);
+}
+
+/** waiting → timeout at maxWaitTime (the expire job); polling → timeout at maxDuration. */
+export function expireTask(em: EntityManager, taskId: string, from: 'waiting' | 'polling', error: string) {
+  return one(
+    em,
+    `update tasks set status = 'timeout', error = ?, completed_at = now(), updated_at = now()
+     where id = ? and status = ? returning *`,
+    [error, taskId, from],
+  );
+}
+
+/** A result from outside (callback, signal, poll): consumes the credential in the same UPDATE. */
+export function completeFromOutside(
+  em: EntityManager,
+  where: { column: 'callback_id' | 'signal_token_hash' | 'id'; value: string },
+  outcome: { status: 'completed'; result: TaskResult } | { status: 'failed'; error: string; result: TaskResult | null },
+) {
+  const consumed =
+    where.column === 'callback_id'
+      ? 'callback_consumed = true,'
+      : where.column === 'signal_token_hash'
+        ? 'signal_consumed = true,'
+        : '';
+  const unused =
+    where.column === 'callback_id'
+      ? 'and not callback_consumed'
+      : where.column === 'signal_token_hash'
+        ? 'and not signal_consumed'
+        : '';
+  return one(
+    em,
+    `update tasks set status = ?, result = ?::jsonb, error = ?, ${consumed} completed_at = now(), updated_at = now()
+     where ${where.column} = ? ${unused} and status in (${ACTIVE}) returning *`,
+    [
+      outcome.status,
+      outcome.result ? JSON.stringify(outcome.result) : null,
+      outcome.status === 'failed' ? outcome.error : null,
+      where.value,
+    ],
+  );
+}
+
+/** A non-final callback (e.g. Luma `dreaming`): kept as progress; the id stays usable. */
+export function recordProgress(em: EntityManager, callbackId: string, progress: unknown) {
+  return one(
+    em,
+    `update tasks set progress = ?::jsonb, updated_at = now()
+     where callback_id = ? and not callback_consumed and status in (${ACTIVE}) returning *`,
+    [JSON.stringify(progress), callbackId],
+  );
+}

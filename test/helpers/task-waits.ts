@@ -1,0 +1,19 @@
+import { api } from './http.ts';
+
+/**
+ * Waits for a task to reach `status` with the product's own long-poll (GET ?wait=), so a test
+ * neither sleeps nor burns the team's rate limit on tight polling.
+ */
+export async function waitForStatus(baseUrl: string, key: string, id: string, status: string | string[], timeoutMs = 20_000) {
+  const wanted = Array.isArray(status) ? status : [status];
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const remaining = Math.ceil((deadline - Date.now()) / 1000);
+    const res = await api(baseUrl, 'GET', `/v1/tasks/${id}?wait=${Math.max(0, Math.min(5, remaining))}`, { key });
+    if (res.status !== 200) throw new Error(`GET task ${id} answered ${res.status}: ${res.text}`);
+    last = res.body.task.status;
+    if (wanted.includes(last)) return res.body.task;
+    if (Date.now() > deadline) throw new Error(`task ${id} is ${last}, not ${wanted.join('/')} after ${timeoutMs} ms`);
+  }
+}
