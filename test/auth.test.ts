@@ -5,7 +5,12 @@ import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts
 
 let t: TestApp;
 let team: TestTeam;
-const task = { targetUrl: 'https://example.com/hook', body: '{}' };
+// Delayed a day: these tests are about visibility, not dispatch.
+const task = {
+  targetUrl: 'https://example.com/hook',
+  body: '{}',
+  delayUntil: new Date(Date.now() + 86_400_000).toISOString(),
+};
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -69,7 +74,7 @@ describe('authentication', () => {
     const list = await api(t.url, 'GET', '/v1/tasks', { key: stranger.apiKey });
     expect(list.body.tasks).toEqual([]);
     const still = await api(t.url, 'GET', `/v1/tasks/${id}`, { key: owner.apiKey });
-    expect(still.body.task.status).toBe('pending');
+    expect(still.body.task.status).toBe('delayed');
   });
 
   it('authenticates the tRPC transport the same way', async () => {

@@ -29,7 +29,8 @@ const create = async (body: Record<string, unknown>) => {
   return res.body as { task: { id: string }; callbackUrl?: string; signalToken?: string };
 };
 const getTask = async (id: string) => (await api(t.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey })).body.task;
-const until = (id: string, status: string, timeoutMs = 15_000) => waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
+const until = (id: string, status: string, timeoutMs = 15_000) =>
+  waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
 
 describe('dispatch', () => {
   it('calls the target and completes with its response, signed, then delivers a verified webhook', async () => {
@@ -51,7 +52,12 @@ describe('dispatch', () => {
     expect(seen.headers['x-asyncqueue-task-id']).toBe(task.id);
     expect(seen.headers['x-asyncqueue-attempt']).toBe('1');
     const delivery = await waitFor('webhook', () => sink.forTask(task.id)[0]);
-    expect(delivery).toMatchObject({ event: 'task.completed', status: 'completed', standardValid: true, asyncQueueValid: true });
+    expect(delivery).toMatchObject({
+      event: 'task.completed',
+      status: 'completed',
+      standardValid: true,
+      asyncQueueValid: true,
+    });
     const withDelivery = await waitFor('delivery recorded', async () => {
       const current = await getTask(task.id);
       return current.webhookDeliveries.length === 1 ? current : null;
@@ -60,7 +66,11 @@ describe('dispatch', () => {
   });
 
   it('retries 500s with backoff and completes', async () => {
-    const { task } = await create({ targetUrl: provider.url('/fail?times=2&key=r1'), maxRetries: 3, retryBackoff: 'linear' });
+    const { task } = await create({
+      targetUrl: provider.url('/fail?times=2&key=r1'),
+      maxRetries: 3,
+      retryBackoff: 'linear',
+    });
     const done = await until(task.id, 'completed', 20_000);
     expect(done.retryCount).toBe(2);
     expect(done.attempts.map((a: { statusCode: number; willRetry: boolean }) => [a.statusCode, a.willRetry])).toEqual([
@@ -112,7 +122,12 @@ describe('dispatch', () => {
   });
 
   it('times out a waiting task at maxWaitTime', async () => {
-    const created = await create({ targetUrl: provider.url('/ok'), waitForSignal: true, maxWaitTime: 1, onCompleteUrl: sink.url });
+    const created = await create({
+      targetUrl: provider.url('/ok'),
+      waitForSignal: true,
+      maxWaitTime: 1,
+      onCompleteUrl: sink.url,
+    });
     const done = await until(created.task.id, 'timeout');
     expect(done.error).toContain('maxWaitTime');
     const delivery = await waitFor('timeout webhook', () => sink.forTask(created.task.id)[0]);

@@ -15,6 +15,7 @@ import { authenticate } from './auth/authenticate.ts';
 import { bootstrapFirstTeam } from './auth/bootstrap.ts';
 import { resolveEncryptionKey } from './auth/encryption-key.ts';
 import { createSecretBox } from './auth/secret-box.ts';
+import { createVault } from './auth/vault.ts';
 import type { Config } from './config/config.ts';
 import { type Database, openOrm, resolveDatabase, runMigrations } from './db/database.ts';
 import { createHttpCaller } from './dispatch/http-caller.ts';
@@ -24,6 +25,7 @@ import { createEnqueue } from './jobs/queues.ts';
 import { startWorkers } from './jobs/workers.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createRateLimiter } from './ratelimit/rate-limiter.ts';
+import { effectivePollConfig, PROVIDER_PRESETS } from './tasks/providers/index.ts';
 import { startTaskChangeListener } from './tasks/task-change-listener.ts';
 import type { TaskEffects } from './tasks/task-effects.ts';
 import { createTaskService } from './tasks/task-service.ts';
@@ -79,28 +81,39 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     },
   });
 
-  const sidePool = new pg.Pool({ connectionString: database.url, max: SIDE_POOL_SIZE, application_name: 'asyncqueue-side' });
+  const sidePool = new pg.Pool({
+    connectionString: database.url,
+    max: SIDE_POOL_SIZE,
+    application_name: 'asyncqueue-side',
+  });
   const listener = await startTaskChangeListener(database.url, (msg) => logger.warn(msg));
   const allowed = parseAllowedCidrs(config.allowedCidrs);
   const registry = new MetricsRegistry();
   const taskMetrics = registerTaskMetrics(registry, {
     activeTasks: async () => {
-      const rows = await orm.em.fork().execute<{ status: string; n: number }[]>(
-        `select status, count(*)::int as n from tasks where status in ('pending','delayed','processing','waiting','polling') group by status`,
-      );
+      const rows = await orm.em
+        .fork()
+        .execute<{ status: string; n: number }[]>(
+          `select status, count(*)::int as n from tasks where status in ('pending','delayed','processing','waiting','polling') group by status`,
+        );
       const counts: Record<string, number> = { pending: 0, delayed: 0, processing: 0, waiting: 0, polling: 0 };
       for (const r of rows) counts[r.status] = r.n;
       return counts;
     },
     queueJobs: async () =>
       Object.fromEntries(
-        (await boss.getQueues()).map((q) => [q.name, { queued: q.queuedCount, active: q.activeCount, deferred: q.deferredCount }]),
+        (await boss.getQueues()).map((q) => [
+          q.name,
+          { queued: q.queuedCount, active: q.activeCount, deferred: q.deferredCount },
+        ]),
       ),
   });
   const enqueue = createEnqueue(boss);
   const effects: TaskEffects = { enqueue, onTransition: (status) => taskMetrics.transition(status) };
 
   const caller = createHttpCaller({ allowed });
+  const secretBox = createSecretBox(encryptionKey);
+  const vault = createVault(secretBox);
   if (config.role !== 'api') {
     await startWorkers(
       boss,
@@ -112,7 +125,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         version: config.version,
         maxResponseBytes: config.maxResponseBytes,
         retentionDays: config.retentionDays,
-        resolveVault: async (_teamId, headers) => headers,
+        resolveVault: (teamId, headers) => vault.resolve(orm.em.fork(), teamId, headers),
         observeDispatch: taskMetrics.dispatch,
         observeWebhook: taskMetrics.webhook,
       },
@@ -125,17 +138,32 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       orm,
       {
         enqueue,
-        secretBox: createSecretBox(encryptionKey),
+        secretBox,
         publicUrl: config.publicUrl,
         maxBodyBytes: config.maxBodyBytes,
         maxWaitTime: config.maxWaitTime,
         providerBaseUrls: config.providerBaseUrls,
         checkUrl: (url) => checkLiteralUrlHost(url, allowed),
+        missingVaultReferences: (em, teamId, headers) => vault.missingReferences(em, teamId, headers),
       },
       listener,
     ),
     authenticate: (key) => authenticate(orm.em.fork(), key),
     teamRateLimit: createRateLimiter(sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' }),
+    tokens: {
+      create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
+      list: (teamId) => vault.list(orm.em.fork(), teamId),
+      delete: (teamId, id) => vault.delete(orm.em.fork(), teamId, id),
+    },
+    providers: {
+      list: () =>
+        PROVIDER_PRESETS.map((p) => ({
+          id: p.id,
+          name: p.name,
+          description: p.description,
+          pollConfig: effectivePollConfig(p, config.providerBaseUrls),
+        })),
+    },
   };
 
   let stopping = false;
@@ -164,7 +192,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     rawRoutes: externalRoutes({
       orm,
       effects,
-      callbackLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'callback' }),
+      callbackLimiter: createRateLimiter(sidePool, {
+        points: config.callbackRateLimitPerMinute,
+        keyPrefix: 'callback',
+      }),
       signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
       maxCallbackBytes: config.maxCallbackBytes,
     }),

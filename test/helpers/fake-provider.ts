@@ -1,7 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type ReceivedRequest = { method: string; path: string; headers: http.IncomingHttpHeaders; body: string; at: number };
+export type ReceivedRequest = {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  at: number;
+};
 
 /**
  * A fake AI provider on loopback. The path picks the behaviour:
@@ -40,7 +46,13 @@ export async function startFakeProvider() {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://x');
-    received.push({ method: req.method ?? '', path: url.pathname + url.search, headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() });
+    received.push({
+      method: req.method ?? '',
+      path: url.pathname + url.search,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+      at: Date.now(),
+    });
     const q = (name: string) => url.searchParams.get(name) ?? '';
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -48,10 +60,13 @@ export async function startFakeProvider() {
     };
     const path = url.pathname;
     if (path === '/ok') return json(200, { ok: true, id: 'gen_1' });
-    if (path === '/fail') return bump(`fail:${q('key')}`) <= Number(q('times')) ? json(500, { error: 'boom' }) : json(200, { ok: true });
+    if (path === '/fail')
+      return bump(`fail:${q('key')}`) <= Number(q('times')) ? json(500, { error: 'boom' }) : json(200, { ok: true });
     if (path.startsWith('/status/')) return json(Number(path.slice(8)), { status: Number(path.slice(8)) });
     if (path === '/retry-after') {
-      return bump(`ra:${q('key')}`) === 1 ? json(429, { error: 'slow down' }, { 'retry-after': q('s') }) : json(200, { ok: true });
+      return bump(`ra:${q('key')}`) === 1
+        ? json(429, { error: 'slow down' }, { 'retry-after': q('s') })
+        : json(200, { ok: true });
     }
     if (path === '/hang') {
       hanging.add(res);

@@ -4,7 +4,13 @@ import { api } from './http.ts';
  * Waits for a task to reach `status` with the product's own long-poll (GET ?wait=), so a test
  * neither sleeps nor burns the team's rate limit on tight polling.
  */
-export async function waitForStatus(baseUrl: string, key: string, id: string, status: string | string[], timeoutMs = 20_000) {
+export async function waitForStatus(
+  baseUrl: string,
+  key: string,
+  id: string,
+  status: string | string[],
+  timeoutMs = 20_000,
+) {
   const wanted = Array.isArray(status) ? status : [status];
   const deadline = Date.now() + timeoutMs;
   let last = '';

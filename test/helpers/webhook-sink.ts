@@ -35,7 +35,10 @@ export function verifyAsyncQueueSignature(header: string | undefined, body: stri
  * independent implementation) and the hosted-compatible signature. `failFirst` answers 500 to the
  * first N deliveries; `status` forces an answer (e.g. 410).
  */
-export async function startWebhookSink(secret: () => string, opts: { failFirst?: number; status?: number; retryAfter?: string } = {}) {
+export async function startWebhookSink(
+  secret: () => string,
+  opts: { failFirst?: number; status?: number; retryAfter?: string } = {},
+) {
   const deliveries: Delivery[] = [];
   let count = 0;
   const server = http.createServer(async (req, res) => {

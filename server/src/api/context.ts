@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/authenticate.ts';
+import type { TokenView } from '../auth/vault.ts';
 import type { RateLimiter } from '../ratelimit/rate-limiter.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import type { PollConfig } from '../tasks/task-types.ts';
 import { metaOf, type RequestMeta } from './request-meta.ts';
 
 /** Everything the procedures may use; built once in main.ts. */
@@ -8,6 +10,12 @@ export type ApiServices = {
   tasks: TaskService;
   authenticate(key: string | undefined): Promise<Principal>;
   teamRateLimit: RateLimiter;
+  tokens: {
+    create(teamId: string, name: string, value: string): Promise<TokenView>;
+    list(teamId: string): Promise<TokenView[]>;
+    delete(teamId: string, id: string): Promise<TokenView>;
+  };
+  providers: { list(): { id: string; name: string; description: string; pollConfig: PollConfig }[] };
 };
 
 export type Context = { meta: RequestMeta; services: ApiServices };

@@ -21,7 +21,11 @@ const signalBodySchema = z.discriminatedUnion(
   'status',
   [
     z.strictObject({ status: z.literal('completed'), result: z.unknown().optional(), error: z.string().optional() }),
-    z.strictObject({ status: z.literal('failed'), result: z.unknown().optional(), error: z.string().max(10_000).optional() }),
+    z.strictObject({
+      status: z.literal('failed'),
+      result: z.unknown().optional(),
+      error: z.string().max(10_000).optional(),
+    }),
   ],
   { error: 'status must be "completed" or "failed"' },
 );
@@ -58,7 +62,8 @@ async function limit(limiter: RateLimiter, meta: RequestMeta): Promise<void> {
 }
 
 function pathParam(prefix: string) {
-  return (pathname: string) => (pathname.startsWith(prefix) && pathname.indexOf('/', prefix.length) === -1 ? pathname.slice(prefix.length) : null);
+  return (pathname: string) =>
+    pathname.startsWith(prefix) && pathname.indexOf('/', prefix.length) === -1 ? pathname.slice(prefix.length) : null;
 }
 
 async function guarded(res: ServerResponse, work: () => Promise<void>): Promise<void> {
@@ -71,7 +76,8 @@ async function guarded(res: ServerResponse, work: () => Promise<void>): Promise<
 }
 
 export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
-  const notFound = (res: ServerResponse, message: string) => sendJson(res, 404, { error: message, code: 'not_found' }, PRIVATE);
+  const notFound = (res: ServerResponse, message: string) =>
+    sendJson(res, 404, { error: message, code: 'not_found' }, PRIVATE);
   return [
     {
       method: 'POST',
@@ -83,7 +89,10 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
           const json = parseJson(raw);
           await limit(deps.callbackLimiter, meta);
           const headers = keptCallbackHeaders(req.headers);
-          reply(res, await acceptCallback(deps.orm, deps.effects, callbackId, { raw: raw.toString('utf8'), json, headers }));
+          reply(
+            res,
+            await acceptCallback(deps.orm, deps.effects, callbackId, { raw: raw.toString('utf8'), json, headers }),
+          );
         });
       },
     },
@@ -97,9 +106,13 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
           const parsed = signalBodySchema.safeParse(body);
           if (!parsed.success) {
             const details = zodIssuesToDetails(parsed.error.issues);
-            throw new AppError('validation_failed', `Invalid signal: ${details.map((d) => d.path || '(body)').join(', ')}`, {
-              details,
-            });
+            throw new AppError(
+              'validation_failed',
+              `Invalid signal: ${details.map((d) => d.path || '(body)').join(', ')}`,
+              {
+                details,
+              },
+            );
           }
           await limit(deps.signalLimiter, meta);
           const signal =

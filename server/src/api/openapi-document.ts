@@ -1,4 +1,5 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { RAW_ROUTE_ERRORS, rawRoutePaths } from './openapi-raw-routes.ts';
 import { refineOpenApiDocument } from './openapi-refine.ts';
 import type { AppRouter } from './routers/app-router.ts';
 
@@ -8,6 +9,12 @@ const ERROR_STATUSES = {
   'tasks-get': ['400', '404'],
   'tasks-list': ['400'],
   'tasks-cancel': ['400', '404', '409'],
+  'tasks-redeliverWebhook': ['400', '404', '409'],
+  'tokens-create': ['400', '413', '415'],
+  'tokens-list': [],
+  'tokens-delete': ['400', '404'],
+  'providers-list': [],
+  ...RAW_ROUTE_ERRORS,
 };
 
 /** The OpenAPI document of the REST surface, with `servers` = PUBLIC_URL and full /v1 paths. */
@@ -18,6 +25,7 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
       'Durable HTTP calls for slow AI providers: create a task, AsyncQueue dispatches it, retries it, waits for the provider callback or polls it, and notifies you with a signed webhook.',
     version: opts.version,
     baseUrl: opts.publicUrl,
+    paths: rawRoutePaths as never,
     license: { name: 'MIT', identifier: 'MIT' },
     securitySchemes: {
       bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer async_…' },
@@ -26,7 +34,13 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
   });
   return refineOpenApiDocument(doc as never, {
     errorStatuses: ERROR_STATUSES,
-    created: ['tasks-create'],
-    tags: { tasks: 'Create, read, list and cancel tasks' },
+    successStatus: { 'tasks-create': '201', 'tasks-redeliverWebhook': '202', 'tokens-create': '201' },
+    tags: {
+      tasks: 'Create, read, list and cancel tasks; long-poll for their result',
+      callbacks: 'Provider callbacks (no API key: the callback id is the credential)',
+      signals: 'Signals for tasks that wait for an external event',
+      tokens: 'The token vault: secrets referenced from task headers as tok_…',
+      providers: 'Provider polling presets',
+    },
   });
 }

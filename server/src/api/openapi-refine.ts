@@ -72,7 +72,7 @@ export type ErrorStatuses = Record<string, string[]>;
 
 export function refineOpenApiDocument(
   doc: Json,
-  opts: { errorStatuses: ErrorStatuses; created: string[]; tags: Record<string, string> },
+  opts: { errorStatuses: ErrorStatuses; successStatus: Record<string, string>; tags: Record<string, string> },
 ): Json {
   doc.tags = Object.entries(opts.tags).map(([name, description]) => ({ name, description }));
   const schemas: Json = doc.components?.schemas ?? {};
@@ -87,15 +87,20 @@ export function refineOpenApiDocument(
         ...(secured ? ['401', '429'] : []),
         '500',
       ];
-      const success = operation.responses['200'];
-      if (secured && success) success.headers = { ...RATE_HEADERS, ...(success.headers ?? {}) };
-      operation.responses = { ...(success ? { 200: success } : {}) };
-      if (opts.created.includes(operation.operationId) && success) {
-        operation.responses = {
-          201: success,
-          200: { ...success, description: 'Idempotent replay of the original 201 (header Idempotent-Replayed: true)' },
+      const successes = Object.entries(operation.responses as Json).filter(([code]) => code.startsWith('2'));
+      const mapped = opts.successStatus[operation.operationId];
+      operation.responses = {};
+      for (const [code, response] of successes) {
+        if (secured) response.headers = { ...RATE_HEADERS, ...(response.headers ?? {}) };
+        operation.responses[code === '200' && mapped ? mapped : code] = response;
+      }
+      if (mapped === '201' && operation.responses['201']) {
+        operation.responses['200'] = {
+          ...operation.responses['201'],
+          description: 'Idempotent replay of the original 201 (header Idempotent-Replayed: true)',
         };
       }
+      operation.security ??= [];
       for (const status of [...new Set(statuses)].sort()) operation.responses[status] = errorResponse(status, secured);
     }
   }

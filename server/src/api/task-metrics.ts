@@ -12,11 +12,22 @@ export type TaskMetrics = {
 /** Task counters and call latencies; gauges read at scrape time by the caller's collector. */
 export function registerTaskMetrics(
   registry: MetricsRegistry,
-  read: { activeTasks(): Promise<Record<string, number>>; queueJobs(): Promise<Record<string, Record<string, number>>> },
+  read: {
+    activeTasks(): Promise<Record<string, number>>;
+    queueJobs(): Promise<Record<string, Record<string, number>>>;
+  },
 ): TaskMetrics {
   const transitions = registry.counter('asyncqueue_task_transitions_total', 'Task status transitions by target status');
-  const dispatch = registry.histogram('asyncqueue_dispatch_duration_seconds', 'Outbound task calls by outcome', CALL_BUCKETS);
-  const webhook = registry.histogram('asyncqueue_webhook_duration_seconds', 'Completion webhook deliveries', CALL_BUCKETS);
+  const dispatch = registry.histogram(
+    'asyncqueue_dispatch_duration_seconds',
+    'Outbound task calls by outcome',
+    CALL_BUCKETS,
+  );
+  const webhook = registry.histogram(
+    'asyncqueue_webhook_duration_seconds',
+    'Completion webhook deliveries',
+    CALL_BUCKETS,
+  );
   const webhookResults = registry.counter('asyncqueue_webhook_deliveries_total', 'Webhook deliveries by result');
   const tasks = registry.gauge('asyncqueue_tasks', 'Tasks not yet terminal, by status');
   const jobs = registry.gauge('asyncqueue_queue_jobs', 'pg-boss jobs by queue and state (pg-boss monitor cache)');

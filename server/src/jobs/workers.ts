@@ -2,6 +2,7 @@ import type { Job, PgBoss, WorkOptions } from 'pg-boss';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
+import { handlePoll } from './handlers/poll-handler.ts';
 import { handleRetention } from './handlers/retention-handler.ts';
 import { handleWebhook } from './handlers/webhook-handler.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
@@ -39,6 +40,7 @@ export async function startWorkers(
   const handlers: { [Q in QueueName]?: Handler<Q> } = {
     dispatch: handleDispatch,
     expire: handleExpire,
+    poll: handlePoll,
     webhook: handleWebhook,
     retention: async (d) => {
       await handleRetention(d);
@@ -60,7 +62,8 @@ export async function startWorkers(
     await boss.work(queue, options, async (jobs: Job<object>[]) => {
       const refs = jobs as unknown as JobRef<JobPayloads[QueueName]>[];
       const settled = await Promise.allSettled(refs.map((job) => handler(deps, job)));
-      for (const s of settled) if (s.status === 'rejected') opts.onJobError(queue, String((s.reason as Error)?.message ?? s.reason));
+      for (const s of settled)
+        if (s.status === 'rejected') opts.onJobError(queue, String((s.reason as Error)?.message ?? s.reason));
       return settled.map((s, i) => ({
         id: refs[i]!.id,
         status: s.status === 'fulfilled' ? ('completed' as const) : ('failed' as const),

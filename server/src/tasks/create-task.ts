@@ -26,6 +26,12 @@ export type CreateDeps = {
   providerBaseUrls: Readonly<Record<string, string>>;
   /** The network guard's creation-time check of IP literals: a reason string when refused. */
   checkUrl: (url: string) => string | null;
+  /** Vault: `tok_` header values that name no live token of the team. */
+  missingVaultReferences: (
+    em: EntityManager,
+    teamId: string,
+    headers: Record<string, string>,
+  ) => Promise<ErrorDetail[]>;
 };
 
 /** Limits that depend on configuration, and the network guard; zod covered the static rules. */
@@ -69,6 +75,8 @@ export async function createTask(
   idempotencyKey: string | null,
 ): Promise<CreateOutcome> {
   checkConfiguredRules(input, deps);
+  const missing = await deps.missingVaultReferences(em, teamId, input.headers);
+  if (missing.length > 0) throw validationError(missing);
   const { row, callbackId, signalToken } = buildTaskRow(teamId, input, {
     providerBaseUrls: deps.providerBaseUrls,
     idempotencyKey,
@@ -84,7 +92,12 @@ export async function createTask(
       if (claimed) return claimed;
     }
     await tem.insert(TaskSchema, row);
-    await deps.enqueue(tem, 'dispatch', { taskId: row.id }, { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) });
+    await deps.enqueue(
+      tem,
+      'dispatch',
+      { taskId: row.id },
+      { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) },
+    );
     return { body, replayed: false };
   });
 }

@@ -59,7 +59,13 @@ export async function acceptCallback(
     });
     return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id', callbackId);
   }
-  const result: TaskResult = { statusCode: 200, headers: payload.headers, body: payload.raw, duration: 0, bodyTruncated: false };
+  const result: TaskResult = {
+    statusCode: 200,
+    headers: payload.headers,
+    body: payload.raw,
+    duration: 0,
+    bodyTruncated: false,
+  };
   return complete(orm, effects, { column: 'callback_id', value: callbackId }, { status: 'completed', result });
 }
 
@@ -82,7 +88,13 @@ export async function acceptSignal(
     signal.status === 'completed'
       ? {
           status: 'completed' as const,
-          result: { statusCode: 200, headers: {}, body: JSON.stringify(signal.result ?? null), duration: 0, bodyTruncated: false },
+          result: {
+            statusCode: 200,
+            headers: {},
+            body: JSON.stringify(signal.result ?? null),
+            duration: 0,
+            bodyTruncated: false,
+          },
         }
       : { status: 'failed' as const, error: signal.error, result: null };
   return complete(orm, effects, { column: 'signal_token_hash', value: tokenHash }, outcome);
@@ -111,7 +123,9 @@ async function settleLoser(
   const consumedColumn = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
   const rows = await orm.em
     .fork()
-    .execute<Lookup[]>(`select status, ${consumedColumn} as consumed, provider from tasks where ${column} = ?`, [value]);
+    .execute<Lookup[]>(`select status, ${consumedColumn} as consumed, provider from tasks where ${column} = ?`, [
+      value,
+    ]);
   const row = rows[0];
   const notFound = column === 'callback_id' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
   if (!row || row.consumed) return { status: 404, error: notFound, code: 'not_found' };

@@ -5,7 +5,11 @@ export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
 
 export type TaskChangeListener = {
   /** Resolves when a NOTIFY names this task (or on timeout, abort, shutdown). Registers at once. */
-  waitForChange(taskId: string, timeoutMs: number, signal?: AbortSignal): { promise: Promise<WaitResult>; cancel(): void };
+  waitForChange(
+    taskId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): { promise: Promise<WaitResult>; cancel(): void };
   waiterCount(): number;
   close(): Promise<void>;
 };

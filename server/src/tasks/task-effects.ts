@@ -11,7 +11,8 @@ export type TaskEffects = {
   onTransition?: (status: TaskStatus) => void;
 };
 
-const WEBHOOK_STATUSES: TaskStatus[] = ['completed', 'failed', 'timeout'];
+/** The statuses that send a completion webhook (a cancel is the client's own doing). */
+export const WEBHOOK_STATUSES: TaskStatus[] = ['completed', 'failed', 'timeout'];
 
 /**
  * After a status change committed by this transaction: wake long-polls everywhere, and for a

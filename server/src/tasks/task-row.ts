@@ -65,6 +65,7 @@ export function buildTaskRow(
     updatedAt: opts.now,
     startedAt: null,
     completedAt: null,
+    deadlineAt: null,
   } as Task;
   return { row, callbackId, signalToken };
 }

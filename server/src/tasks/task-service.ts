@@ -1,11 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
+import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
+import { WEBHOOK_STATUSES } from './task-effects.ts';
 import { notifyTaskChanged } from './task-events.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
-import type { TaskChangeListener } from './task-change-listener.ts';
 import { isTerminal, TRANSITIONS } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -108,6 +109,24 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
         }
       }
       throw new AppError('conflict', 'Task changed state while cancelling; retry');
+    },
+
+    /** Sends the completion webhook again (same webhook-id), starting a fresh retry schedule. */
+    async redeliverWebhook(teamId: string, id: string): Promise<TaskView> {
+      const task = await read(teamId, id);
+      if (!task.onCompleteUrl)
+        throw new AppError('conflict', 'Task has no onCompleteUrl; there is no webhook to redeliver');
+      if (!WEBHOOK_STATUSES.includes(task.status)) {
+        throw new AppError(
+          'conflict',
+          `Task is ${task.status}: webhooks are sent for completed, failed and timeout tasks`,
+        );
+      }
+      const em = fork();
+      await em.transactional((tem) =>
+        deps.enqueue(tem, 'webhook', { taskId: id, attempt: task.webhookDeliveries.length + 1 }),
+      );
+      return toTaskView(task);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
-import type { AttemptRecord, TaskResult } from './task-types.ts';
+import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
 
 /**
  * The conditional UPDATEs of the dispatch path. Each names the job and lease that may act, so a
@@ -55,7 +55,10 @@ export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord
     case 'polling':
       return one(
         em,
-        `update tasks set status = ?, start_result = ?::jsonb, dispatch_lease = null, ${APPEND} where ${where} returning *`,
+        `update tasks set status = ?, start_result = ?::jsonb, dispatch_lease = null,
+           deadline_at = now() + make_interval(secs => ${end.kind === 'waiting' ? 'max_wait_time' : "(poll_config->>'maxDuration')::int"}),
+           ${APPEND}
+         where ${where} returning *`,
         [end.kind, JSON.stringify(end.startResult), ...base, ...keys],
       );
     case 'failed':
@@ -93,13 +96,19 @@ export function recordLostAttempt(em: EntityManager, taskId: string, attempt: At
   return one(em, `update tasks set ${APPEND} where id = ? returning *`, [JSON.stringify([attempt]), taskId]);
 }
 
-/** waiting → timeout at maxWaitTime (the expire job); polling → timeout at maxDuration. */
-export function expireTask(em: EntityManager, taskId: string, from: 'waiting' | 'polling', error: string) {
+/**
+ * waiting → timeout at maxWaitTime; polling (incl. hybrid callback + polling) → timeout at
+ * maxDuration. Only once the deadline has passed, so an early or duplicate expire job is harmless.
+ */
+export function expireTask(em: EntityManager, taskId: string) {
   return one(
     em,
-    `update tasks set status = 'timeout', error = ?, completed_at = now(), updated_at = now()
-     where id = ? and status = ? returning *`,
-    [error, taskId, from],
+    `update tasks set status = 'timeout', completed_at = now(), updated_at = now(),
+       error = case when status = 'waiting'
+         then 'No callback or signal within maxWaitTime (' || max_wait_time || ' s)'
+         else 'Polling exceeded maxDuration (' || (poll_config->>'maxDuration') || ' s) without a final status' end
+     where id = ? and status in ('waiting', 'polling') and deadline_at <= now() returning *`,
+    [taskId],
   );
 }
 
@@ -108,6 +117,7 @@ export function completeFromOutside(
   em: EntityManager,
   where: { column: 'callback_id' | 'signal_token_hash' | 'id'; value: string },
   outcome: { status: 'completed'; result: TaskResult } | { status: 'failed'; error: string; result: TaskResult | null },
+  from: readonly TaskStatus[] = TRANSITIONS.complete,
 ) {
   const consumed =
     where.column === 'callback_id'
@@ -124,7 +134,7 @@ export function completeFromOutside(
   return one(
     em,
     `update tasks set status = ?, result = ?::jsonb, error = ?, ${consumed} completed_at = now(), updated_at = now()
-     where ${where.column} = ? ${unused} and status in (${ACTIVE}) returning *`,
+     where ${where.column} = ? ${unused} and status in (${inList(from)}) returning *`,
     [
       outcome.status,
       outcome.result ? JSON.stringify(outcome.result) : null,
@@ -141,5 +151,16 @@ export function recordProgress(em: EntityManager, callbackId: string, progress: 
     `update tasks set progress = ?::jsonb, updated_at = now()
      where callback_id = ? and not callback_consumed and status in (${ACTIVE}) returning *`,
     [JSON.stringify(progress), callbackId],
+  );
+}
+
+/** A non-final poll: keep the parsed status body as progress while the task is still polling. */
+export function recordPollProgress(em: EntityManager, taskId: string, progress: unknown) {
+  return one(
+    em,
+    progress === undefined
+      ? `update tasks set updated_at = now() where id = ? and status = 'polling' returning *`
+      : `update tasks set progress = ?::jsonb, updated_at = now() where id = ? and status = 'polling' returning *`,
+    progress === undefined ? [taskId] : [JSON.stringify(progress), taskId],
   );
 }

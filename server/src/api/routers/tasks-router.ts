@@ -114,4 +114,23 @@ export const tasksRouter = router({
     .input(z.object({ id: taskId }))
     .output(taskEnvelopeSchema)
     .mutation(async ({ ctx, input }) => ({ task: await ctx.services.tasks.cancel(ctx.principal.teamId, input.id) })),
+
+  redeliverWebhook: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/v1/tasks/{id}/webhook/redeliver',
+        tags: TAG,
+        summary: 'Redeliver the completion webhook',
+        description:
+          'Sends the completion webhook of a completed, failed or timed-out task again, with the same webhook-id. Answers 202; deliveries appear in webhookDeliveries.',
+      },
+    })
+    .input(z.object({ id: taskId }))
+    .output(taskEnvelopeSchema)
+    .mutation(async ({ ctx, input }) => {
+      const task = await ctx.services.tasks.redeliverWebhook(ctx.principal.teamId, input.id);
+      ctx.meta.successStatus = 202;
+      return { task };
+    }),
 });

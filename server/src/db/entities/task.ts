@@ -54,6 +54,8 @@ export const TaskSchema = defineEntity({
     updatedAt: p.datetime(),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),
+    /** When a waiting task times out (maxWaitTime) or a polling one gives up (maxDuration). */
+    deadlineAt: p.datetime().nullable(),
   },
   indexes: [
     { name: 'tasks_team_id_id_index', properties: ['teamId', 'id'] },

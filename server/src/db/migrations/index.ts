@@ -1,8 +1,12 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { InitialSchema } from './2026-11-27-initial-schema.ts';
+import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 
 /**
  * Every migration, in order. Listed explicitly (no folder scan) so the server runs them the same
  * way from source, from a package and under Node's type stripping.
  */
-export const migrationsList: MigrationObject[] = [{ name: '2026-11-27-initial-schema', class: InitialSchema }];
+export const migrationsList: MigrationObject[] = [
+  { name: '2026-11-27-initial-schema', class: InitialSchema },
+  { name: '2026-11-27-polling-and-vault', class: PollingAndVault },
+];

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import type { classifyOutcome } from '../../dispatch/outcome.ts';
-import type { Task } from '../../db/entities/task.ts';
 import type { AttemptEnd } from '../../tasks/task-transitions.ts';
 import type { AttemptRecord, TaskResult } from '../../tasks/task-types.ts';
 
@@ -11,7 +11,13 @@ export type Decision = { end: AttemptEnd; retryDelayMs: number | null; attempt: 
 export function toTaskResult(result: OutboundResult): TaskResult | null {
   if (!result.ok) return null;
   const r = result.response;
-  return { statusCode: r.statusCode, headers: r.headers, body: r.body, duration: r.durationMs, bodyTruncated: r.bodyTruncated };
+  return {
+    statusCode: r.statusCode,
+    headers: r.headers,
+    body: r.body,
+    duration: r.durationMs,
+    bodyTruncated: r.bodyTruncated,
+  };
 }
 
 /** What a successful call leads to: polling (incl. hybrid callback + polling), waiting, or done. */
@@ -47,10 +53,20 @@ export function decideAttempt(
   }
   if (outcome.kind === 'retry' && task.retryCount < task.maxRetries) {
     const delay = outcome.retryAfterMs ?? retryDelayMs(task.retryBackoff, task.retryCount + 1, random);
-    return { end: { kind: 'retry', nextJobId: randomUUID() }, retryDelayMs: delay, attempt: attempt(outcome.reason, true) };
+    return {
+      end: { kind: 'retry', nextJobId: randomUUID() },
+      retryDelayMs: delay,
+      attempt: attempt(outcome.reason, true),
+    };
   }
   const attempts = task.retryCount + 1;
   const error =
-    outcome.kind === 'retry' ? `Failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${outcome.reason}` : outcome.reason;
-  return { end: { kind: 'failed', error, result: taskResult }, retryDelayMs: null, attempt: attempt(outcome.reason, false) };
+    outcome.kind === 'retry'
+      ? `Failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${outcome.reason}`
+      : outcome.reason;
+  return {
+    end: { kind: 'failed', error, result: taskResult },
+    retryDelayMs: null,
+    attempt: attempt(outcome.reason, false),
+  };
 }

@@ -1,6 +1,6 @@
-import { classifyOutcome } from '../../dispatch/outcome.ts';
-import { dispatchHeaders } from '../../dispatch/outbound-headers.ts';
 import type { Task } from '../../db/entities/task.ts';
+import { dispatchHeaders } from '../../dispatch/outbound-headers.ts';
+import { classifyOutcome } from '../../dispatch/outcome.ts';
 import { afterTransition } from '../../tasks/task-effects.ts';
 import {
   cancelHeldAttempt,
@@ -24,7 +24,26 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   const task = await claim(deps, held);
   if (!task) return;
   const em = deps.orm.em.fork();
-  const request = await prepareRequest(task, { publicUrl: deps.publicUrl, resolveVault: deps.resolveVault });
+  let request: Awaited<ReturnType<typeof prepareRequest>>;
+  try {
+    request = await prepareRequest(task, { publicUrl: deps.publicUrl, resolveVault: deps.resolveVault });
+  } catch (error) {
+    // A vault token deleted after the task was created: nothing to send, and retrying cannot help.
+    const message = error instanceof Error ? error.message : String(error);
+    const attempt = {
+      number: task.retryCount + 1,
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      statusCode: null,
+      error: message,
+      willRetry: false,
+    };
+    await em.transactional(async (tem) => {
+      const ended = await endAttempt(tem, held, attempt, { kind: 'failed', error: message, result: null });
+      if (ended) await afterTransition(tem, deps.effects, ended);
+    });
+    return;
+  }
   const headers = dispatchHeaders({
     userHeaders: request.headers,
     taskId: task.id,
@@ -54,11 +73,15 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
           tem,
           'dispatch',
           { taskId: task.id },
-          { id: decision.end.nextJobId, priority: task.priority, startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)) },
+          {
+            id: decision.end.nextJobId,
+            priority: task.priority,
+            startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
+          },
         );
       }
-      if (ended.status === 'waiting') {
-        await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(Date.now() + ended.maxWaitTime * 1000) });
+      if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
+        await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
       }
       if (ended.status === 'polling') await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, pollStart(ended));
       if (decision.end.kind !== 'retry') await afterTransition(tem, deps.effects, ended);

@@ -1,0 +1,67 @@
+import type { OutboundResult } from '../../dispatch/http-caller.ts';
+import { parseJsonOrUndefined, readPath } from '../../tasks/poll-template.ts';
+import type { PollConfig } from '../../tasks/task-types.ts';
+
+export type PollStep =
+  | { kind: 'continue'; progress: unknown }
+  | { kind: 'transient'; reason: string }
+  | { kind: 'done'; progress: unknown }
+  | { kind: 'failed'; error: string; progress: unknown };
+
+/** Why 500: enough of a provider's error body to explain it, without storing a whole HTML page. */
+const SNIPPET = 500;
+const snippet = (text: string) => (text.length > SNIPPET ? `${text.slice(0, SNIPPET)}…` : text);
+const isTransient = (code: number) => code >= 500 || code === 429 || code === 408 || code === 425;
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * Pure: one status response → keep polling, done, failed, or a transient error (keep polling).
+ * `$httpStatus` reads the HTTP status code (Stability answers 202 while running, 200 when done).
+ */
+export function decidePoll(config: PollConfig, result: OutboundResult): PollStep {
+  if (!result.ok) {
+    const f = result.failure;
+    if (f.kind === 'timeout' || f.kind === 'network' || f.kind === 'dns')
+      return { kind: 'transient', reason: f.message };
+    return { kind: 'failed', error: `Polling the status URL failed: ${f.message}`, progress: null };
+  }
+  const { statusCode, body } = result.response;
+  const json = parseJsonOrUndefined(body);
+  const progress = json ?? null;
+  if (config.statusPath === '$httpStatus') {
+    const value = String(statusCode);
+    if (config.doneValues.includes(value)) return { kind: 'done', progress };
+    if (config.failValues.includes(value)) {
+      return { kind: 'failed', error: `Provider answered HTTP ${value}: ${snippet(body)}`, progress };
+    }
+    return isTransient(statusCode) ? { kind: 'transient', reason: `HTTP ${value}` } : { kind: 'continue', progress };
+  }
+  if (isTransient(statusCode)) return { kind: 'transient', reason: `Status URL answered ${statusCode}` };
+  if (statusCode >= 300) {
+    return { kind: 'failed', error: `Status URL answered ${statusCode}: ${snippet(body)}`, progress };
+  }
+  if (json === undefined) return { kind: 'failed', error: 'Status response is not JSON', progress: null };
+  const raw = readPath(json, config.statusPath);
+  if (raw === undefined || raw === null) {
+    return { kind: 'failed', error: `statusPath "${config.statusPath}" is missing from the status response`, progress };
+  }
+  const value = String(raw);
+  if (config.doneValues.includes(value)) return { kind: 'done', progress };
+  if (config.failValues.includes(value)) {
+    const detail = config.errorPath ? readPath(json, config.errorPath) : undefined;
+    const error =
+      detail !== undefined && detail !== null ? describe(detail) : `Provider reported ${config.statusPath} = ${value}`;
+    return { kind: 'failed', error, progress };
+  }
+  return { kind: 'continue', progress };
+}
+
+/** The final result's body: the JSON text of the value at resultPath, or the raw body without one. */
+export function resultBody(config: PollConfig, body: string): string {
+  if (!config.resultPath) return body;
+  const value = readPath(parseJsonOrUndefined(body), config.resultPath);
+  return JSON.stringify(value ?? null);
+}

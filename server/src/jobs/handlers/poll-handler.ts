@@ -1,0 +1,132 @@
+import type { Task } from '../../db/entities/task.ts';
+import type { OutboundResult } from '../../dispatch/http-caller.ts';
+import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
+import { afterTransition } from '../../tasks/task-effects.ts';
+import { findTaskById } from '../../tasks/task-queries.ts';
+import { completeFromOutside, recordPollProgress } from '../../tasks/task-transitions.ts';
+import type { PollConfig, TaskResult } from '../../tasks/task-types.ts';
+import type { JobPayloads } from '../queues.ts';
+import type { HandlerDeps, JobRef } from './handler-deps.ts';
+import { decidePoll, resultBody } from './poll-decision.ts';
+
+/** Headers sent on behalf of the task when forwardAuth is on (SPEC §7). */
+const AUTH_HEADERS = ['authorization', 'x-api-key', 'xi-api-key'];
+
+type Finish =
+  | { status: 'completed'; result: TaskResult }
+  | { status: 'failed'; error: string; result: TaskResult | null };
+
+/**
+ * One poll of a provider's status URL (a delayed pg-boss job, never a sleeping worker): done →
+ * fetch the result and complete; failed → fail; anything else → record progress and poll again
+ * after `interval`. A callback, cancel or timeout that ended the task first stops the chain.
+ */
+export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Promise<void> {
+  const task = await findTaskById(deps.orm.em.fork(), job.data.taskId);
+  if (task?.status !== 'polling' || !task.pollConfig || !task.startResult) return;
+  const config = task.pollConfig;
+  let finish: Finish | null = null;
+  let progress: unknown;
+  try {
+    const headers = await pollHeaders(deps, task, config);
+    const status = await get(
+      deps,
+      task,
+      fillTemplate(config.urlTemplate, task.startResult, 'pollConfig.urlTemplate'),
+      headers,
+    );
+    const step = decidePoll(config, status);
+    if (step.kind === 'failed') finish = { status: 'failed', error: step.error, result: toResult(status) };
+    if (step.kind === 'done') finish = await fetchResult(deps, task, config, status, headers);
+    progress = step.kind === 'transient' ? undefined : step.progress;
+  } catch (error) {
+    if (!(error instanceof TemplateError || error instanceof PollSetupError)) throw error;
+    finish = { status: 'failed', error: error.message, result: null };
+  }
+  await deps.orm.em.fork().transactional(async (tem) => {
+    if (finish) {
+      const done = await completeFromOutside(tem, { column: 'id', value: task.id }, finish, ['polling']);
+      if (done) await afterTransition(tem, deps.effects, done);
+      return;
+    }
+    const still = await recordPollProgress(tem, task.id, progress);
+    if (!still) return;
+    await afterTransition(tem, { enqueue: deps.effects.enqueue }, still);
+    await deps.effects.enqueue(
+      tem,
+      'poll',
+      { taskId: task.id },
+      { startAfter: new Date(Date.now() + config.interval * 1000) },
+    );
+  });
+}
+
+export class PollSetupError extends Error {}
+
+async function pollHeaders(deps: HandlerDeps, task: Task, config: PollConfig): Promise<Record<string, string>> {
+  const forwarded = config.forwardAuth
+    ? Object.fromEntries(Object.entries(task.headers).filter(([name]) => AUTH_HEADERS.includes(name.toLowerCase())))
+    : {};
+  try {
+    const resolved = await deps.resolveVault(task.teamId, forwarded);
+    return {
+      'User-Agent': `AsyncQueue/${deps.version}`,
+      Accept: 'application/json',
+      ...(config.headers ?? {}),
+      ...resolved,
+    };
+  } catch (error) {
+    throw new PollSetupError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function get(deps: HandlerDeps, task: Task, url: string, headers: Record<string, string>): Promise<OutboundResult> {
+  return deps.caller.call({
+    url,
+    method: 'GET',
+    headers,
+    body: null,
+    timeoutMs: task.timeout * 1000,
+    maxResponseBytes: deps.maxResponseBytes,
+  });
+}
+
+function toResult(result: OutboundResult, body?: string): TaskResult | null {
+  if (!result.ok) return null;
+  const r = result.response;
+  return {
+    statusCode: r.statusCode,
+    headers: r.headers,
+    body: body ?? r.body,
+    duration: r.durationMs,
+    bodyTruncated: r.bodyTruncated,
+  };
+}
+
+/** Done: the result is the status response itself, or a second fetch (fal's response_url). */
+async function fetchResult(
+  deps: HandlerDeps,
+  task: Task,
+  config: PollConfig,
+  status: OutboundResult,
+  headers: Record<string, string>,
+): Promise<Finish | null> {
+  if (!config.resultUrlTemplate) {
+    return {
+      status: 'completed',
+      result: toResult(status, status.ok ? resultBody(config, status.response.body) : '') as TaskResult,
+    };
+  }
+  const url = fillTemplate(config.resultUrlTemplate, task.startResult as TaskResult, 'pollConfig.resultUrlTemplate');
+  const result = await get(deps, task, url, headers);
+  if (!result.ok) {
+    if (result.failure.kind === 'network_guard')
+      return { status: 'failed', error: result.failure.message, result: null };
+    return null; // transient: the next poll fetches it again
+  }
+  const { statusCode, body } = result.response;
+  if (statusCode >= 500 || statusCode === 429) return null;
+  if (statusCode >= 300)
+    return { status: 'failed', error: body || `Result URL answered ${statusCode}`, result: toResult(result) };
+  return { status: 'completed', result: toResult(result, resultBody(config, body)) as TaskResult };
+}
