@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApiKey, createTeam } from '../../server/src/auth/teams.ts';
 import { openOrm } from '../../server/src/db/database.ts';
-import { freePort, type ServerProcess, spawnServer } from './server-process.ts';
+import { freePort, killPostgresFor, type ServerProcess, spawnServer } from './server-process.ts';
 import type { TestTeam } from './test-app.ts';
 
 // Why 60 s: a cold `node server/src/main.ts` (type stripping, migrations) on a loaded 2-core machine.
@@ -55,11 +55,19 @@ export function createCluster(databaseUrl: string, extraEnv: Record<string, stri
       const exit = await server.waitExit(EXIT_MS);
       if (exit.signal !== 'SIGKILL') throw new Error(`expected a SIGKILL exit: ${server.describe()}`);
     },
-    /** For afterAll: kills whatever still runs and removes the data dirs. */
-    async stopAll(): Promise<void> {
+    /**
+     * For afterAll: kills whatever still runs, stops any embedded postgres left under the data dirs
+     * (none is expected with DATABASE_URL set) and removes them. Returns the leftover pids found.
+     */
+    async stopAll(): Promise<number[]> {
       for (const server of servers) if (!server.exited()) server.child.kill('SIGKILL');
       for (const server of servers) await server.waitExit(EXIT_MS).catch(() => {});
-      for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+      const leftovers: number[] = [];
+      for (const dir of dataDirs) {
+        leftovers.push(...(await killPostgresFor(dir)));
+        await rm(dir, { recursive: true, force: true });
+      }
+      return leftovers;
     },
   };
 }

@@ -24,6 +24,8 @@ function pin(schema: ZodLike | undefined, seen: Set<object>): void {
   if (!def || seen.has(def)) return;
   seen.add(def);
   if (COERCIBLE.has(def.type)) {
+    // Already pinned by an earlier server in this process (tests start several): leave it.
+    if (Object.getOwnPropertyDescriptor(def, 'coerce')?.get) return;
     Object.defineProperty(def, 'coerce', { get: () => false, set: () => {}, configurable: false });
   } else if (WRAPPERS.has(def.type)) {
     pin(def.innerType, seen);
