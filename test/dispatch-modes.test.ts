@@ -14,7 +14,14 @@ import { startWebhookSink, verifyAsyncQueueSignature, type WebhookSink } from '.
 
 const MAX_RESPONSE_BYTES = 1_048_576;
 
-type Attempt = { number: number; startedAt: string; durationMs: number; statusCode: number | null; error: string | null; willRetry: boolean };
+type Attempt = {
+  number: number;
+  startedAt: string;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  willRetry: boolean;
+};
 
 let t: TestApp;
 let team: TestTeam;
@@ -50,7 +57,8 @@ const getTask = async (id: string) => {
   expect(res.status, res.text).toBe(200);
   return res.body.task;
 };
-const until = (id: string, status: string, timeoutMs = 15_000) => waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
+const until = (id: string, status: string, timeoutMs = 15_000) =>
+  waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
 const requestsFor = (taskId: string): ReceivedRequest[] =>
   provider.received.filter((r) => r.headers['x-asyncqueue-task-id'] === taskId);
 const key = () => randomBytes(4).toString('hex');
@@ -121,7 +129,10 @@ describe('dispatch modes', () => {
 
   for (const to of ['http://10.0.0.1/', 'http://169.254.169.254/latest/meta-data/']) {
     it(`refuses a redirect to ${to} at once: failed after 1 attempt, not retried, error naming the network guard`, async () => {
-      const { task } = await create({ targetUrl: provider.url(`/redirect?to=${encodeURIComponent(to)}`), maxRetries: 3 });
+      const { task } = await create({
+        targetUrl: provider.url(`/redirect?to=${encodeURIComponent(to)}`),
+        maxRetries: 3,
+      });
       const done = await until(task.id, 'failed');
       expect(done.attempts).toHaveLength(1);
       expect(done.attempts[0]).toMatchObject({ number: 1, statusCode: null, willRetry: false });
@@ -183,7 +194,9 @@ describe('dispatch modes', () => {
     expect(seen?.body).toBe('');
     expect(seen?.headers['content-length']).toBeUndefined();
     expect(seen?.headers['transfer-encoding']).toBeUndefined();
-    expect(verifyAsyncQueueSignature(seen?.headers['x-asyncqueue-signature'] as string, '', team.webhookSecret)).toBe(true);
+    expect(verifyAsyncQueueSignature(seen?.headers['x-asyncqueue-signature'] as string, '', team.webhookSecret)).toBe(
+      true,
+    );
   });
 
   it('delayUntil 2 s ahead: delayed, not called before that instant, then completed', async () => {

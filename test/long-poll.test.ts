@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
+import { waitForCurrentStatus } from './helpers/status-waits.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
@@ -61,7 +62,7 @@ const createWaiting = async (n: number): Promise<Created[]> => {
     expect(res.status, res.text).toBe(201);
     created.push(res.body);
   }
-  for (const c of created) await waitForStatus(t.url, team.apiKey, c.task.id, 'waiting', 30_000);
+  for (const c of created) await waitForCurrentStatus(t.url, team.apiKey, c.task.id, 'waiting', 30_000);
   return created;
 };
 
@@ -81,12 +82,14 @@ const longPoll = async (id: string, wait: number) => {
   return { statusCode: res.statusCode, status: body.task?.status, at: Date.now() };
 };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 
 const connectionCount = async () => {
-  const { rows } = await monitor.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [
-    appDatabase,
-  ]);
+  const { rows } = await monitor.query<{ n: number }>(
+    'select count(*)::int as n from pg_stat_activity where datname = $1',
+    [appDatabase],
+  );
   return rows[0]?.n ?? 0;
 };
 

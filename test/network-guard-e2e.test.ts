@@ -169,7 +169,10 @@ describe('with only 127.0.0.1/32 allowed', () => {
   };
 
   it('calls 127.0.0.1 itself (the allowed /32): the refusals below are the guard, not a dead target', async () => {
-    const res = await api(server.url, 'POST', '/v1/tasks', { key: team.apiKey, body: { targetUrl: provider.url('/ok') } });
+    const res = await api(server.url, 'POST', '/v1/tasks', {
+      key: team.apiKey,
+      body: { targetUrl: provider.url('/ok') },
+    });
     expect(res.status, res.text).toBe(201);
     const done = await waitForStatus(server.url, team.apiKey, res.body.task.id, 'completed', 15_000);
     expect(done.result.statusCode).toBe(200);

@@ -46,6 +46,7 @@ type Case = {
   body: unknown;
   /** Status responses until the final one (the scenario's sequence length). */
   polls: Record<'success' | 'failure', number>;
+  interval: number;
   maxDuration: number;
   /** Checks the stored result of a successful task against what the fake served. */
   expectSuccess: (result: any, job: FakeJob) => void;
@@ -61,6 +62,7 @@ const CASES: Case[] = [
     headers: { Authorization: 'Key fal-key-123:secret' },
     body: { prompt: 'a cat', image_url: 'https://example.com/cat.png' },
     polls: { success: 3, failure: 3 },
+    interval: 3,
     maxDuration: 600,
     expectSuccess: (result, job) => {
       // The result comes from the second fetch (response_url): its status code and its raw body.
@@ -78,6 +80,7 @@ const CASES: Case[] = [
     headers: { Authorization: 'Bearer r8_replicateSecret' },
     body: { version: '39ed52f2a78e', input: { prompt: 'a cat' } },
     polls: { success: 2, failure: 2 },
+    interval: 5,
     maxDuration: 600,
     expectSuccess: (result) => {
       expect(result.statusCode).toBe(200);
@@ -92,6 +95,7 @@ const CASES: Case[] = [
     headers: { Authorization: 'Bearer key_runwaySecret', 'X-Runway-Version': '2024-11-06' },
     body: { model: 'gen4_turbo', promptImage: 'https://example.com/cat.png', ratio: '1280:720', duration: 5 },
     polls: { success: 4, failure: 2 },
+    interval: 5,
     maxDuration: 600,
     expectSuccess: (result) => {
       expect(result.statusCode).toBe(200);
@@ -109,6 +113,7 @@ const CASES: Case[] = [
     headers: { Authorization: 'Bearer luma-secret-key' },
     body: { prompt: 'a cat surfing', model: 'ray-2' },
     polls: { success: 2, failure: 2 },
+    interval: 5,
     maxDuration: 600,
     expectSuccess: (result) => {
       expect(result.statusCode).toBe(200);
@@ -123,6 +128,7 @@ const CASES: Case[] = [
     headers: { 'xi-api-key': 'xi-eleven-secret' },
     body: { source_url: 'https://example.com/talk.mp4', target_lang: 'es' },
     polls: { success: 2, failure: 2 },
+    interval: 10,
     maxDuration: 1800,
     expectSuccess: (result, job) => {
       // No resultPath: the whole status body.
@@ -142,10 +148,15 @@ const CASES: Case[] = [
     headers: { Authorization: 'Bearer sk-stability-secret' },
     body: { image: 'base64-image', seed: 0, cfg_scale: 1.8, motion_bucket_id: 127 },
     polls: { success: 2, failure: 2 },
+    interval: 10,
     maxDuration: 600,
     expectSuccess: (result) => {
       expect(result.statusCode).toBe(200);
-      expect(JSON.parse(result.body)).toEqual({ video: FAKE_OUTPUTS.stabilityVideo, finish_reason: 'SUCCESS', seed: 42 });
+      expect(JSON.parse(result.body)).toEqual({
+        video: FAKE_OUTPUTS.stabilityVideo,
+        finish_reason: 'SUCCESS',
+        seed: 42,
+      });
     },
     expectedError: (job) =>
       `404: ${JSON.stringify({ id: job.id, name: 'not_found', errors: [`Generation ${job.id} not found`] })}`,
@@ -202,6 +213,10 @@ async function expectOneWebhook(taskId: string, event: string, status: string) {
 async function runScenario(c: Case, scenario: Scenario): Promise<void> {
   const { id, job } = await startPresetTask(c, scenario);
   expect(job.polls).toBe(0);
+  // The first poll is due one `interval` after the dispatch (the provider has only just accepted it).
+  const firstDue = await jobs.secondsUntilNextPoll(id);
+  expect(firstDue).toBeGreaterThan(c.interval - 3);
+  expect(firstDue).toBeLessThanOrEqual(c.interval);
 
   // First poll (backdated: the real first poll is `interval` s after dispatch).
   await jobs.pollNow(id);
@@ -211,6 +226,10 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
   // progress is the last parsed status body while polling (SPEC §14).
   expect(during.progress).toEqual(job.served[0]?.body);
   expect(during.result).toBeNull();
+  // …and each next poll one `interval` after the previous one.
+  const nextDue = await jobs.secondsUntilNextPoll(id);
+  expect(nextDue).toBeGreaterThan(c.interval - 3);
+  expect(nextDue).toBeLessThanOrEqual(c.interval);
 
   if (scenario === 'never') {
     const [row] = await jobs.sql<{ left: number }>(

@@ -38,7 +38,7 @@ beforeAll(async () => {
     // Limits high enough never to interfere: hundreds of callbacks and signals come from 127.0.0.1.
     ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
     ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
-    ASYNCQUEUE_DB_POOL_SIZE: '10',
+    ASYNCQUEUE_DB_POOL_SIZE: '6',
     LOG_LEVEL: 'info',
   });
   team = await t.newTeam();

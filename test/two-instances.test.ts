@@ -156,6 +156,8 @@ describe('two server processes on one database', () => {
       createMs: createdMs,
       allCompletedMs: allDoneMs,
       createPerSecond: Math.round((TASKS / createdMs) * 1000),
+      // From the provider's side: first to last call (bounded by how fast the creates came in).
+      providerCallWindowMs: (provider.received.at(-1)?.at ?? 0) - (provider.received[0]?.at ?? 0),
       throughputTasksPerSecond: Math.round((TASKS / allDoneMs) * 10_000) / 10,
     });
   });

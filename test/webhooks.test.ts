@@ -6,6 +6,7 @@ import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts
 import { api } from './helpers/http.ts';
 import { type AppDb, openAppDb } from './helpers/pgboss-jobs.ts';
 import { type RecordingServer, startRecordingServer } from './helpers/recording-server.ts';
+import { waitForCurrentStatus } from './helpers/status-waits.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { TASK_KEYS } from './helpers/tasks.ts';
 import { freePort, startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
@@ -33,7 +34,10 @@ const sinks: { stop(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   // Why the limit: waits below poll the API; the team limit is tested in rate-limit.test.ts.
-  t = await startTestApp({ ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000', ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000' });
+  t = await startTestApp({
+    ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
+    ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
+  });
   team = await t.newTeam();
   provider = await startFakeProvider();
   db = await openAppDb(t.databaseUrl);
@@ -51,7 +55,7 @@ const newSink = async (opts: Parameters<typeof startWebhookSink>[1] = {}, secret
   sinks.push(sink);
   return sink;
 };
-const newRecorder = async (answer?: Parameters<typeof startRecordingServer>[0]['answer']) => {
+const newRecorder = async (answer?: NonNullable<Parameters<typeof startRecordingServer>[0]>['answer']) => {
   const server = await startRecordingServer(answer ? { answer } : {});
   sinks.push(server);
   return server;
@@ -67,7 +71,8 @@ const getTask = async (id: string, apiKey = team.apiKey) => {
   return res.body.task;
 };
 const until = (id: string, status: string, apiKey = team.apiKey) => waitForStatus(t.url, apiKey, id, status, 15_000);
-const redeliver = (id: string, apiKey = team.apiKey) => api(t.url, 'POST', `/v1/tasks/${id}/webhook/redeliver`, { key: apiKey });
+const redeliver = (id: string, apiKey = team.apiKey) =>
+  api(t.url, 'POST', `/v1/tasks/${id}/webhook/redeliver`, { key: apiKey });
 
 /** Waits until the task has recorded `n` webhook deliveries (read from the row: no rate limit). */
 const deliveriesRecorded = async (taskId: string, n: number): Promise<DeliveryRecord[]> =>
@@ -103,10 +108,14 @@ describe('completion webhooks', () => {
     expect(retry2.delayMs).toBeGreaterThanOrEqual(30_000);
     expect(retry2.delayMs).toBeLessThanOrEqual(33_000 + 500);
     expect(await db.makeDue('webhook', task.id)).toBe(1);
-    console.log(`[webhooks] queued retry delays after a 500: ${retry1.delayMs} ms, ${retry2.delayMs} ms (nominal 5000, 30000)`);
+    console.log(
+      `[webhooks] queued retry delays after a 500: ${retry1.delayMs} ms, ${retry2.delayMs} ms (nominal 5000, 30000)`,
+    );
 
     const recorded = await deliveriesRecorded(task.id, 3);
-    const received = await waitFor('3 deliveries at the sink', () => sink.forTask(task.id).length === 3 && sink.forTask(task.id));
+    const received = await waitFor('3 deliveries at the sink', () =>
+      sink.forTask(task.id).length === 3 ? sink.forTask(task.id) : null,
+    );
     expect(received.map((d) => d.answered)).toEqual([500, 500, 200]);
     expect(new Set(received.map((d) => d.webhookId))).toEqual(new Set([recorded[0]!.webhookId]));
     expect(recorded[0]!.webhookId).toMatch(/^msg_[0-9a-f]{32}$/);
@@ -174,7 +183,9 @@ describe('completion webhooks', () => {
       [1, 200, first!.webhookId],
       [2, 200, first!.webhookId],
     ]);
-    const received = await waitFor('the redelivery', () => sink.forTask(task.id).length === 2 && sink.forTask(task.id));
+    const received = await waitFor('the redelivery', () =>
+      sink.forTask(task.id).length === 2 ? sink.forTask(task.id) : null,
+    );
     expect(received.map((d) => d.webhookId)).toEqual([first!.webhookId, first!.webhookId]);
     expect(received.every((d) => d.standardValid && d.asyncQueueValid)).toBe(true);
 
@@ -186,7 +197,7 @@ describe('completion webhooks', () => {
     expect(noUrl.body.error).toContain('onCompleteUrl');
 
     const waiting = await create({ targetUrl: provider.url('/ok'), waitForSignal: true, onCompleteUrl: sink.url });
-    await until(waiting.task.id, 'waiting');
+    await waitForCurrentStatus(t.url, team.apiKey, waiting.task.id, 'waiting');
     const notYet = await redeliver(waiting.task.id);
     expect(notYet.status, notYet.text).toBe(409);
     expect(notYet.body.code).toBe('conflict');
@@ -226,7 +237,10 @@ describe('completion webhooks', () => {
 
     // Nothing listens on this port: the delivery is a connection error.
     const closedPort = await freePort();
-    const refused = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: `http://127.0.0.1:${closedPort}/hook` });
+    const refused = await create({
+      targetUrl: provider.url('/ok'),
+      onCompleteUrl: `http://127.0.0.1:${closedPort}/hook`,
+    });
     const completed = await until(refused.task.id, 'completed');
     const [delivery] = await deliveriesRecorded(refused.task.id, 1);
     expect(delivery).toMatchObject({ attempt: 1, statusCode: null });
@@ -247,7 +261,7 @@ describe('completion webhooks', () => {
     });
     expect(created.task.callbackId).toMatch(/^[0-9a-f]{64}$/);
     expect(created.signalToken).toMatch(/^[0-9a-f]{64}$/);
-    await until(created.task.id, 'waiting');
+    await waitForCurrentStatus(t.url, team.apiKey, created.task.id, 'waiting');
     const signalled = await api(t.url, 'POST', `/v1/signals/${created.signalToken}`, {
       body: { status: 'completed', result: { approved: true } },
     });
@@ -292,7 +306,10 @@ describe('completion webhooks', () => {
     const stranger = `whsec_${randomBytes(32).toString('base64')}`;
 
     const recorder: RecordingServer = await newRecorder();
-    const { task } = await create({ targetUrl: provider.url('/ok?rotation=1'), body: '{"r":1}', onCompleteUrl: recorder.url('/hook') }, rotating.apiKey);
+    const { task } = await create(
+      { targetUrl: provider.url('/ok?rotation=1'), body: '{"r":1}', onCompleteUrl: recorder.url('/hook') },
+      rotating.apiKey,
+    );
     await until(task.id, 'completed', rotating.apiKey);
     const hook = await waitFor('the webhook', () => recorder.received[0]);
     const headers = hook.headers as Record<string, string>;

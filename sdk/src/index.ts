@@ -1,8 +1,48 @@
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import type { AppRouter } from '../../server/src/api/routers/app-router.ts';
-
-type Out = inferRouterOutputs<AppRouter>;
-type In = inferRouterInputs<AppRouter>;
-export type Task = Out['tasks']['get']['task'];
-export type CreateTaskParams = In['tasks']['create'];
-export const x = 1;
+export { type AsyncQueueOptions, AsyncQueue } from './client.ts';
+export {
+  APIError,
+  AsyncQueueError,
+  AuthenticationError,
+  ConflictError,
+  ConnectionError,
+  type ErrorDetail,
+  NotFoundError,
+  RateLimitError,
+  ValidationError,
+  WaitTimeoutError,
+  WebhookVerificationError,
+} from './errors.ts';
+export type {
+  CreatedTask,
+  CreateTaskParams,
+  CreateTaskResponse,
+  CreateTokenParams,
+  EffectivePollConfig,
+  Pagination,
+  PollConfig,
+  Provider,
+  Task,
+  TaskAttempt,
+  TaskPage,
+  TaskResult,
+  TaskStatus,
+  VaultToken,
+  WebhookDelivery,
+} from './generated/api-types.ts';
+export type { Providers } from './resources/providers.ts';
+export type { Signals } from './resources/signals.ts';
+export type { TaskListPromise, Tasks } from './resources/tasks.ts';
+export type { Tokens } from './resources/tokens.ts';
+export {
+  type GetTaskOptions,
+  isTerminalStatus,
+  type ListTasksParams,
+  type RequestOptions,
+  type SignalParams,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+  type WaitOptions,
+  type WebhookEvent,
+  type WebhookHeaders,
+} from './types.ts';
+export { type VerifyWebhookOptions, verifyWebhook, webhooks } from './webhooks.ts';

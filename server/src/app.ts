@@ -46,8 +46,8 @@ export type AppOptions = {
   announceApiKey?: (apiKey: string) => void;
 };
 
-/** Why 6: rate limiters do one short statement per request; 6 connections carry thousands per second. */
-const SIDE_POOL_SIZE = 6;
+/** Why 3: rate limiters run one short statement per request; 3 connections carry thousands per second. */
+const SIDE_POOL_SIZE = 3;
 /** Why 10 s: running jobs get this long to finish on SIGTERM; pg-boss retries the rest elsewhere. */
 const JOB_DRAIN_MS = 10_000;
 

@@ -39,6 +39,9 @@ export function createCluster(databaseUrl: string, extraEnv: Record<string, stri
           ASYNCQUEUE_JOB_TAKEOVER_SECONDS: '20',
           ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
           ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
+          // Why 4: each instance opens about 2 × pool + 7 connections (ORM, pg-boss, rate limiters,
+          // LISTEN); several instances and other test files share one PostgreSQL's max_connections.
+          ASYNCQUEUE_DB_POOL_SIZE: '4',
           LOG_LEVEL: 'info',
           ...extraEnv,
           ...env,

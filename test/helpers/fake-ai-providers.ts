@@ -25,7 +25,8 @@ import { waitFor } from './wait-for.ts';
  * The scenario of a created job comes from the create request's `X-Fake-Scenario` header:
  * `success` (default), `failure` or `never` (never finishes). Each status GET advances the job one
  * step along its scenario; the last step repeats. Like the real APIs, calls without the provider's
- * credentials header answer 401 (and Runway without X-Runway-Version answers 400).
+ * credentials header answer 401 (and Runway without X-Runway-Version answers 400). A Replicate create
+ * with `X-Fake-Callback-First: <status>` POSTs its webhook in that status before it answers.
  */
 export type FakeProviderId = 'fal' | 'replicate' | 'runwayml' | 'luma' | 'elevenlabs-dubbing' | 'stability-video';
 export type Scenario = 'success' | 'failure' | 'never';
@@ -56,6 +57,8 @@ export type FakeJob = {
   /** Every status response served: {statusCode, body (parsed)}. */
   served: { statusCode: number; body: unknown }[];
   resultFetches: number;
+  /** Replicate with `X-Fake-Callback-First: <status>`: what AsyncQueue answered the early webhook. */
+  earlyCallbackStatus: number | null;
 };
 
 const SEQUENCES: Record<FakeProviderId, Record<Scenario, string[]>> = {
@@ -132,6 +135,7 @@ export async function startFakeAiProviders() {
       polls: 0,
       served: [],
       resultFetches: 0,
+      earlyCallbackStatus: null,
     };
     jobs.set(id, job);
     return job;
@@ -196,9 +200,7 @@ export async function startFakeAiProviders() {
             status: state,
             ...(state === 'RUNNING' ? { progress: 0.42 } : {}),
             ...(state === 'SUCCEEDED' ? { output: FAKE_OUTPUTS.runwayOutput } : {}),
-            ...(state === 'FAILED'
-              ? { failure: FAKE_OUTPUTS.runwayFailure, failureCode: 'SAFETY.INPUT.IMAGE' }
-              : {}),
+            ...(state === 'FAILED' ? { failure: FAKE_OUTPUTS.runwayFailure, failureCode: 'SAFETY.INPUT.IMAGE' } : {}),
           },
         ];
       case 'luma':
@@ -304,6 +306,17 @@ export async function startFakeAiProviders() {
       const job = newJob('replicate', randomBytes(13).toString('hex'), req, parsed, parsed?.webhook ?? null);
       record.kind = 'create';
       record.jobId = job.id;
+      // A fast provider: its webhook reaches AsyncQueue before this HTTP response does.
+      const early = req.headers['x-fake-callback-first'];
+      if (typeof early === 'string' && job.callbackUrl) {
+        const cb = await fetch(job.callbackUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(replicatePrediction(job, early)),
+        });
+        job.earlyCallbackStatus = cb.status;
+        await cb.text();
+      }
       return json(201, replicatePrediction(job, 'starting'));
     }
     const prediction = /^\/v1\/predictions\/([^/]+)$/.exec(path);
@@ -329,7 +342,10 @@ export async function startFakeAiProviders() {
     }
 
     // Luma Dream Machine
-    if ((path === '/dream-machine/v1/generations' || path === '/dream-machine/v1/generations/video') && method === 'POST') {
+    if (
+      (path === '/dream-machine/v1/generations' || path === '/dream-machine/v1/generations/video') &&
+      method === 'POST'
+    ) {
       if (!auth?.startsWith('Bearer ')) return unauthorized();
       const job = newJob('luma', randomUUID(), req, parsed, parsed?.callback_url ?? null);
       record.kind = 'create';
@@ -377,7 +393,13 @@ export async function startFakeAiProviders() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const presetsWithOrigin: FakeProviderId[] = ['replicate', 'runwayml', 'luma', 'elevenlabs-dubbing', 'stability-video'];
+  const presetsWithOrigin: FakeProviderId[] = [
+    'replicate',
+    'runwayml',
+    'luma',
+    'elevenlabs-dubbing',
+    'stability-video',
+  ];
   const baseUrls = Object.fromEntries(presetsWithOrigin.map((id) => [id, origin]));
 
   return {
@@ -472,6 +494,16 @@ export function jobControl(orm: MikroORM) {
       await sql(`update tasks set deadline_at = now() - interval '1 second' where id = ?`, [taskId]);
       const job = await waitFor('a queued expire job', async () => (await queued('expire', taskId))[0], 15_000, 50);
       await runNow('expire', job);
+    },
+    /** Seconds from now until the task's next queued poll is due (null when none is queued). */
+    async secondsUntilNextPoll(taskId: string): Promise<number | null> {
+      const rows = await sql<{ s: number }>(
+        `select extract(epoch from start_after - now())::float as s from pgboss.job
+         where name = 'poll' and data->>'taskId' = ? and state::text in ('created', 'retry')
+         order by start_after limit 1`,
+        [taskId],
+      );
+      return rows[0]?.s ?? null;
     },
     /** How many jobs of `queue` exist for the task, whatever their state. */
     async count(queue: string, taskId: string): Promise<number> {

@@ -33,7 +33,8 @@ export async function openAppDb(databaseUrl: string) {
     client,
     jobs,
     /** Jobs of `queue` for the task that have not run yet. */
-    queued: async (queue: string, taskId: string) => (await jobs(queue, taskId)).filter((j) => QUEUED.includes(j.state)),
+    queued: async (queue: string, taskId: string) =>
+      (await jobs(queue, taskId)).filter((j) => QUEUED.includes(j.state)),
     /** Makes the task's queued jobs of `queue` due now; returns how many it moved. */
     async makeDue(queue: string, taskId: string): Promise<number> {
       const res = await client.query(

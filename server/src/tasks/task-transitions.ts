@@ -16,11 +16,24 @@ async function one(em: EntityManager, sql: string, params: unknown[]): Promise<T
   return mapTaskRows(em, await em.execute(sql, params))[0] ?? null;
 }
 
-/** pending/delayed → processing for this job; also a crashed attempt's redelivery (higher lease). */
+/**
+ * pending/delayed → processing for this job. Also a crashed attempt's redelivery (same job, higher
+ * pg-boss retry count): the interrupted attempt is recorded and counted as a retry, so attempt
+ * numbers never repeat and every attempt shows on the task.
+ */
 export function claimForDispatch(em: EntityManager, taskId: string, jobId: string, lease: number) {
+  const interrupted = `jsonb_build_array(jsonb_build_object(
+    'number', retry_count + 1,
+    'startedAt', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'durationMs', (extract(epoch from now() - updated_at) * 1000)::int,
+    'statusCode', null,
+    'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
+    'willRetry', true))`;
   return one(
     em,
-    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now()
+    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
+       attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
+       retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
      where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
        and (dispatch_lease is null or dispatch_lease < ?)
      returning *`,

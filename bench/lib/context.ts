@@ -1,0 +1,102 @@
+import type { BenchPostgres, FreshDatabase } from './postgres.ts';
+import { type Figure, figure } from './stats.ts';
+
+export const ALL_PARTS = ['ceilings', 'queue', 'create', 'e2e', 'callback', 'latency', 'footprint'] as const;
+export type Part = (typeof ALL_PARTS)[number];
+
+/** Counts and durations of one mode: the full run (~8 min) or --quick (< 2 min, CI smoke). */
+export type Sizes = {
+  runs: number;
+  warmupMs: number;
+  runMs: number;
+  /** Concurrent HTTP clients of the create and end-to-end loads. */
+  httpConcurrency: number;
+  claimSeed: number;
+  queueJobs: number;
+  e2eTasks: number;
+  callbackTasks: number;
+  latencySamples: number;
+  latencyWarmup: number;
+  waitingTasks: number;
+  longPolls: number;
+};
+
+export const FULL: Sizes = {
+  runs: 3,
+  warmupMs: 3_000,
+  runMs: 10_000,
+  httpConcurrency: 32,
+  claimSeed: 20_000,
+  queueJobs: 10_000,
+  e2eTasks: 3_000,
+  callbackTasks: 2_000,
+  latencySamples: 50,
+  latencyWarmup: 5,
+  waitingTasks: 10_000,
+  longPolls: 1_000,
+};
+
+export const QUICK: Sizes = {
+  runs: 3,
+  warmupMs: 1_000,
+  runMs: 2_000,
+  httpConcurrency: 32,
+  claimSeed: 2_000,
+  queueJobs: 1_000,
+  e2eTasks: 300,
+  callbackTasks: 200,
+  latencySamples: 15,
+  latencyWarmup: 3,
+  waitingTasks: 1_000,
+  longPolls: 200,
+};
+
+export type Ctx = {
+  quick: boolean;
+  sizes: Sizes;
+  pg: BenchPostgres;
+  /** ASYNCQUEUE_DB_POOL_SIZE of every server, and the pool size of the raw SQL ceilings. */
+  poolSize: number;
+  logDir: string;
+  /** Node flags for server processes (e.g. --cpu-prof). */
+  serverNodeArgs: string[];
+  progress(message: string): void;
+};
+
+/** Runs `work` on a fresh database, dropped afterwards whatever happens. */
+export async function withFreshDatabase<T>(ctx: Ctx, name: string, work: (db: FreshDatabase) => Promise<T>) {
+  const db = await ctx.pg.createDatabase(name);
+  try {
+    return await work(db);
+  } finally {
+    await db.drop().catch((error: unknown) => ctx.progress(`could not drop ${db.name}: ${String(error)}`));
+  }
+}
+
+/** A warm-up (not kept), then `ctx.sizes.runs` measured runs with one progress line each. */
+export async function measured(
+  ctx: Ctx,
+  label: string,
+  unit: string,
+  warmup: (() => Promise<unknown>) | null,
+  run: (index: number) => Promise<number>,
+): Promise<Figure> {
+  if (warmup) {
+    await warmup();
+    ctx.progress(`${label}: warm-up done`);
+  }
+  const values: number[] = [];
+  for (let i = 0; i < ctx.sizes.runs; i += 1) {
+    const value = await run(i);
+    values.push(value);
+    ctx.progress(`${label}: run ${i + 1}/${ctx.sizes.runs}: ${format(value)} ${unit}`);
+  }
+  return figure(values);
+}
+
+export function format(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}

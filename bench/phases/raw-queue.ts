@@ -1,0 +1,82 @@
+import { forkLoad } from '../lib/children.ts';
+import { type Ctx, measured, withFreshDatabase } from '../lib/context.ts';
+import { openCounter } from '../lib/postgres.ts';
+import type { Figure, Latency } from '../lib/stats.ts';
+
+export type RawQueueResults = {
+  /** Jobs per second from the first send to the last completion (completions from pgboss.job). */
+  throughput: Figure;
+  /** send() call → handler, under the throughput load (all runs' jobs). */
+  loadedLatencyMs: Latency[];
+  /** send() call → handler, one job at a time. */
+  latencyMs: Latency;
+  lost: number;
+};
+
+type Drain = { handled: number; latencyMs: Latency };
+
+export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
+  const { sizes, poolSize } = ctx;
+  return withFreshDatabase(ctx, 'raw_queue', async (db) => {
+    const worker = forkLoad('boss-queue.ts');
+    const sender = forkLoad('boss-queue.ts');
+    const counter = await openCounter(db.url);
+    try {
+      await worker.rpc.call('startWorker', { url: db.url, poolSize });
+      await sender.rpc.call('startSender', { url: db.url, poolSize });
+      let total = 0;
+      let lost = 0;
+      const loadedLatencyMs: Latency[] = [];
+      const batch = async (count: number, run: string) => {
+        const sent = await sender.rpc.call<{ sent: number; firstSendAt: number }>('sendBatch', {
+          count,
+          concurrency: sizes.httpConcurrency,
+          run,
+        });
+        total += sent.sent;
+        const drained = await worker.rpc.call<Drain>('drain', { count: total, timeoutMs: 60_000 });
+        // Completions as the database has them: pg-boss settles a batch after its handler returns.
+        const deadline = Date.now() + 30_000;
+        let row: { n: string; last_ms: string | null } | undefined;
+        for (;;) {
+          row = (
+            await counter.query<{ n: string; last_ms: string | null }>(
+              `select count(*) as n, extract(epoch from max(completed_on)) * 1000 as last_ms
+               from pgboss.job where name = 'dispatch' and state = 'completed' and data->>'run' = $1`,
+              [run],
+            )
+          ).rows[0];
+          if (Number(row?.n) >= sent.sent || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        lost += count - Number(row?.n ?? 0);
+        return { completed: Number(row?.n ?? 0), lastMs: Number(row?.last_ms), sent, drained };
+      };
+      const throughput = await measured(
+        ctx,
+        'pg-boss throughput',
+        'jobs/s',
+        () => batch(Math.ceil(sizes.queueJobs / 5), 'warmup'),
+        async (i) => {
+          const r = await batch(sizes.queueJobs, `run${i}`);
+          loadedLatencyMs.push(r.drained.latencyMs);
+          return r.completed / ((r.lastMs - r.sent.firstSendAt) / 1000);
+        },
+      );
+      await sender.rpc.call('sendOneByOne', { count: sizes.latencyWarmup, gapMs: 20, run: 'lat-warm' });
+      total += sizes.latencyWarmup;
+      await worker.rpc.call<Drain>('drain', { count: total, timeoutMs: 30_000 });
+      await sender.rpc.call('sendOneByOne', { count: sizes.latencySamples, gapMs: 20, run: 'lat' });
+      total += sizes.latencySamples;
+      const { latencyMs } = await worker.rpc.call<Drain>('drain', { count: total, timeoutMs: 30_000 });
+      ctx.progress(`pg-boss send→handler latency (one at a time): p50 ${latencyMs.p50.toFixed(2)} ms`);
+      return { throughput, loadedLatencyMs, latencyMs, lost };
+    } finally {
+      await counter.close();
+      await sender.rpc.call('stop').catch(() => {});
+      await worker.rpc.call('stop').catch(() => {});
+      await sender.stop();
+      await worker.stop();
+    }
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * `npm run bench` (full, ~8 min) / `npm run bench -- --quick` (< 2 min, CI smoke).
+ * Phases: 1 ceilings (raw SQL), 2 raw queue (pg-boss alone), 3 AsyncQueue; then the report.
+ * Each measurement gets a fresh database on one PostgreSQL; the server and the load generators
+ * run as separate processes. Writes bench/results/<date>.json and prints a markdown table.
+ * Options: --quick, --only=ceilings,queue,create,e2e,callback,latency,footprint, --cpu-prof
+ * (server CPU profiles into the log dir), --pool=N (ASYNCQUEUE_DB_POOL_SIZE, default 10).
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { killAllChildren, REPO_ROOT } from './lib/children.ts';
+import { ALL_PARTS, type Ctx, FULL, type Part, QUICK } from './lib/context.ts';
+import { machineInfo } from './lib/machine.ts';
+import { startBenchPostgres } from './lib/postgres.ts';
+import { type BenchResults, evaluate, markdownReport } from './lib/report.ts';
+import { runAsyncQueue } from './phases/asyncqueue.ts';
+import { runCeilings } from './phases/ceilings.ts';
+import { runRawQueue } from './phases/raw-queue.ts';
+
+function parseArgs(argv: string[]) {
+  const flag = (name: string) => argv.includes(`--${name}`);
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const only = value('only')?.split(',') as Part[] | undefined;
+  for (const part of only ?? []) if (!ALL_PARTS.includes(part)) throw new Error(`unknown part in --only: ${part}`);
+  return {
+    quick: flag('quick'),
+    cpuProf: flag('cpu-prof'),
+    parts: new Set<Part>(only ?? ALL_PARTS),
+    poolSize: Number(value('pool') ?? 10),
+  };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const progress = (message: string) =>
+    process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
+  const logDir = await mkdtemp(path.join(os.tmpdir(), 'aq-bench-'));
+  progress(`mode ${args.quick ? 'quick' : 'full'}; server logs in ${logDir}`);
+  const pg = await startBenchPostgres(process.env.DATABASE_URL, (m) => progress(m));
+  try {
+    const settings = await pg.settings();
+    const machine = await machineInfo();
+    progress(
+      `PostgreSQL ${settings.version} (${pg.kind}): shared_buffers=${settings.shared_buffers} ` +
+        `synchronous_commit=${settings.synchronous_commit} max_connections=${settings.max_connections} fsync=${settings.fsync}`,
+    );
+    progress(`machine: ${machine.nproc} cores, ${machine.memGb} GB, Node ${machine.node}, load ${machine.loadAvg}`);
+    const ctx: Ctx = {
+      quick: args.quick,
+      sizes: args.quick ? QUICK : FULL,
+      pg,
+      poolSize: args.poolSize,
+      logDir,
+      serverNodeArgs: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, 'profiles')}`] : [],
+      progress,
+    };
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      mode: args.quick ? 'quick' : 'full',
+      machine,
+      postgres: { kind: pg.kind, ...settings },
+      poolSize: args.poolSize,
+      sizes: ctx.sizes,
+    };
+    if (args.parts.has('ceilings')) {
+      progress('phase 1: ceilings (raw SQL)');
+      results.ceilings = await runCeilings(ctx);
+    }
+    if (args.parts.has('queue')) {
+      progress('phase 2: raw queue (pg-boss alone)');
+      results.rawQueue = await runRawQueue(ctx);
+    }
+    progress('phase 3: AsyncQueue');
+    results.asyncqueue = await runAsyncQueue(ctx, args.parts);
+    results.machine.loadAvgEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
+    const evaluation = evaluate(results);
+    results.evaluation = evaluation;
+    const report = markdownReport(results);
+    process.stdout.write(`\n${report}\n`);
+    await mkdir(path.join(REPO_ROOT, 'bench/results'), { recursive: true });
+    const stamp = results.date.slice(0, 19).replace(/:/g, '-');
+    // Quick runs are smoke tests: their JSON is git-ignored (*.tmp); only full runs are kept.
+    const file = path.join(REPO_ROOT, 'bench/results', args.quick ? `${stamp}-quick.json.tmp` : `${stamp}.json`);
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`results written to ${path.relative(REPO_ROOT, file)} (${results.elapsedSeconds} s)`);
+    const failedGates = evaluation.gates.filter((g) => !g.passed);
+    if (failedGates.length > 0) {
+      progress(`hard gates failed: ${failedGates.map((g) => g.name).join(', ')}${args.quick ? ' (quick: not fatal)' : ''}`);
+      return args.quick ? 0 : 1;
+    }
+    return 0;
+  } finally {
+    killAllChildren();
+    await pg.stop().catch(() => {});
+  }
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping child processes\n`);
+    killAllChildren();
+    // The embedded PostgreSQL is stopped by its own exit hook; external databases by the finally.
+    process.exit(130);
+  });
+}
+process.on('exit', () => killAllChildren());
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    killAllChildren();
+    process.exitCode = 2;
+  },
+);

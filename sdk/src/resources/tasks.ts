@@ -1,0 +1,178 @@
+import { linkedController } from '../abort.ts';
+import type { Core } from '../core.ts';
+import { WaitTimeoutError } from '../errors.ts';
+import type { CreateTaskParams, CreateTaskResponse, Task, TaskPage } from '../generated/api-types.ts';
+import {
+  type GetTaskOptions,
+  isTerminalStatus,
+  type ListTasksParams,
+  type RequestOptions,
+  type WaitOptions,
+} from '../types.ts';
+
+/** Why 25: the server holds a long-poll at most 25 s (SPEC §8). */
+const MAX_POLL_SECONDS = 25;
+const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
+/** Why +10 s: a long-poll answers after `wait` seconds by design; the attempt timeout must outlast it. */
+const LONG_POLL_GRACE_MS = 10_000;
+
+/**
+ * The answer of `tasks.list`: await it for one page, or iterate it with `for await` to walk every
+ * task across all pages (newest first), fetching the next page as needed.
+ */
+export class TaskListPromise extends Promise<TaskPage> implements AsyncIterable<Task> {
+  // `then` of a subclass builds plain promises: the page fetching below is not inherited.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+
+  #nextPage: ((cursor: string) => Promise<TaskPage>) | undefined;
+
+  /** @internal */
+  static start(first: Promise<TaskPage>, nextPage: (cursor: string) => Promise<TaskPage>): TaskListPromise {
+    const promise = new TaskListPromise((resolve, reject) => {
+      first.then(resolve, reject);
+    });
+    promise.#nextPage = nextPage;
+    return promise;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Task, void, undefined> {
+    let page: TaskPage = await this;
+    for (;;) {
+      yield* page.tasks;
+      const cursor = page.pagination.nextCursor;
+      if (!page.pagination.hasMore || cursor === null || !this.#nextPage) return;
+      page = await this.#nextPage(cursor);
+    }
+  }
+}
+
+/** `aq.tasks`: create, read, list, cancel and wait for tasks. */
+export class Tasks {
+  readonly #core: Core;
+
+  /** @internal Use `new AsyncQueue().tasks`. */
+  constructor(core: Core) {
+    this.#core = core;
+  }
+
+  /**
+   * Creates a task. Retried on connection errors, 429 and 5xx like read calls, because every
+   * create carries an idempotency key (yours, or a UUID the SDK generates): a retry of a create
+   * that did reach the server replays its answer instead of creating a second task.
+   *
+   * @returns `{task, callbackUrl?, signalToken?}`; `callbackUrl` when `{asyncqueue_callback_url}`
+   * was used, `signalToken` when `waitForSignal` is true.
+   */
+  create(params: CreateTaskParams, options: RequestOptions = {}): Promise<CreateTaskResponse> {
+    const input = { ...params, idempotencyKey: params.idempotencyKey ?? crypto.randomUUID() };
+    return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.createTask(input, signal));
+  }
+
+  /** Reads a task. With `wait` (seconds, ≤ 25) it long-polls until the status changes. */
+  async get(id: string, options: GetTaskOptions = {}): Promise<Task> {
+    const wait = options.wait === undefined ? undefined : Math.max(0, Math.min(MAX_POLL_SECONDS, options.wait));
+    const timeoutMs = Math.max(
+      options.timeoutMs ?? this.#core.options.timeoutMs,
+      (wait ?? 0) * 1000 + LONG_POLL_GRACE_MS,
+    );
+    const input = wait === undefined ? { id } : { id, wait };
+    const { task } = await this.#core.call({ ...options, timeoutMs, retryable: true }, (signal) =>
+      this.#core.api.getTask(input, signal),
+    );
+    return task;
+  }
+
+  /**
+   * Lists the team's tasks, newest first. `await` it for one page (`{tasks, pagination}`), or
+   * `for await (const task of aq.tasks.list())` to walk all pages.
+   */
+  list(params: ListTasksParams = {}, options: RequestOptions = {}): TaskListPromise {
+    const page = (cursor: string | undefined) =>
+      this.#core.call({ ...options, retryable: true }, (signal) =>
+        this.#core.api.listTasks(cursor === undefined ? params : { ...params, cursor }, signal),
+      );
+    return TaskListPromise.start(page(params.cursor), page);
+  }
+
+  /** Every task matching `params`, across all pages, newest first. */
+  listAll(params: Omit<ListTasksParams, 'cursor'> = {}, options: RequestOptions = {}): AsyncGenerator<Task> {
+    return this.list(params, options)[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Cancels a task. `pending`, `delayed`, `waiting` and `polling` tasks end as `cancelled` at
+   * once; a `processing` task gets `cancelRequested: true` and ends when its attempt ends.
+   * Not retried. Throws `ConflictError` for a task that already ended.
+   */
+  async cancel(id: string, options: RequestOptions = {}): Promise<Task> {
+    const { task } = await this.#core.call({ ...options, retryable: false }, (signal) =>
+      this.#core.api.cancelTask({ id }, signal),
+    );
+    return task;
+  }
+
+  /** Sends the completion webhook of an ended task again (same `webhook-id`). Not retried. */
+  async redeliverWebhook(id: string, options: RequestOptions = {}): Promise<Task> {
+    const { task } = await this.#core.call({ ...options, retryable: false }, (signal) =>
+      this.#core.api.redeliverWebhook({ id }, signal),
+    );
+    return task;
+  }
+
+  /**
+   * Yields the task now and then each time it changes (status, progress, attempts…), using
+   * long-polls (`?wait=`), and ends after yielding a terminal state. Throws `WaitTimeoutError`
+   * after `timeoutMs`; rejects with the signal's reason when `signal` aborts.
+   */
+  async *watch(id: string, options: WaitOptions = {}): AsyncGenerator<Task, void, undefined> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    const pollSeconds = Math.max(1, Math.min(MAX_POLL_SECONDS, Math.floor(options.pollSeconds ?? MAX_POLL_SECONDS)));
+    const endsAt = Date.now() + timeoutMs;
+    // One signal for the caller's abort and our own deadline; which one fired decides the error.
+    let last: Task | undefined;
+    const { controller, dispose } = linkedController(options.signal);
+    const deadline = setTimeout(() => controller.abort(new DOMException('wait deadline', 'TimeoutError')), timeoutMs);
+    try {
+      for (let first = true; ; first = false) {
+        const remainingMs = endsAt - Date.now();
+        if (remainingMs <= 0) throw new WaitTimeoutError(id, timeoutMs, last);
+        const wait = first ? 0 : Math.min(pollSeconds, Math.ceil(remainingMs / 1000));
+        let task: Task;
+        try {
+          task = await this.get(id, { wait, signal: controller.signal });
+        } catch (error) {
+          if (options.signal?.aborted) throw options.signal.reason;
+          if (controller.signal.aborted) throw new WaitTimeoutError(id, timeoutMs, last);
+          throw error;
+        }
+        if (!last || task.updatedAt !== last.updatedAt || task.status !== last.status) {
+          last = task;
+          yield task;
+        }
+        if (isTerminalStatus(task.status)) return;
+      }
+    } finally {
+      clearTimeout(deadline);
+      dispose();
+    }
+  }
+
+  /**
+   * Waits until the task ends (`completed`, `failed`, `timeout` or `cancelled`) and returns it,
+   * long-polling `?wait=` in a loop. Throws `WaitTimeoutError` after `timeoutMs` (default 2 min).
+   */
+  async wait(id: string, options: WaitOptions = {}): Promise<Task> {
+    let last: Task | undefined;
+    for await (const task of this.watch(id, options)) last = task;
+    if (!last) throw new WaitTimeoutError(id, options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, undefined);
+    return last;
+  }
+
+  /** `create` then `wait`: the ended task. `timeoutMs` bounds the wait, not the create. */
+  async createAndWait(params: CreateTaskParams, options: WaitOptions = {}): Promise<Task> {
+    const { task } = await this.create(params, { signal: options.signal });
+    return this.wait(task.id, options);
+  }
+}
