@@ -7,6 +7,7 @@ import { waitForCurrentStatus } from './helpers/status-waits.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 // GET /v1/tasks/:id?wait=N (SPEC §8): wake-up latency through LISTEN/NOTIFY, terminal and idle
 // answers, bounds of `wait`, and 1,000 concurrent long-polls holding no database connection.
@@ -167,6 +168,11 @@ describe('long-poll', () => {
     const tasks = await createWaiting(TASKS);
     const idle = await connectionCount();
 
+    let arrived = 0;
+    const onRequest = () => {
+      arrived += 1;
+    };
+    t.app.server.on('request', onRequest);
     let answered = 0;
     const opened = Date.now();
     const polls = tasks.flatMap((c) =>
@@ -177,38 +183,51 @@ describe('long-poll', () => {
         }),
       ),
     );
-    // Sample the app's connections while the 1,000 polls arrive and park (the pools are busiest
-    // then: each poll authenticates, is rate limited and reads its task before it waits).
+    // Sample the app's connections all the while the 1,000 polls arrive and park: the pools are
+    // busiest then (each poll authenticates, is rate limited, reads its task, registers, re-reads).
     const samples: number[] = [];
     let peakBreakdown = '';
-    const sampleUntil = opened + 4_000;
-    while (Date.now() < sampleUntil) {
-      const n = await connectionCount();
-      if (n > Math.max(0, ...samples)) peakBreakdown = await connectionsByApp();
-      samples.push(n);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const n = await connectionCount();
+        if (n > Math.max(0, ...samples)) peakBreakdown = await connectionsByApp();
+        samples.push(n);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await waitFor('all 1,000 long-polls to reach the server', () => arrived >= TASKS * POLLS_PER_TASK, 20_000, 20);
+    const arrivedAfter = Date.now() - opened;
+    t.app.server.off('request', onRequest);
+    // A plain GET sent now queues behind the polls' database work in the pools (first come, first
+    // served): once it is answered, the polls have done theirs and are parked.
+    const probe = await api(t.url, 'GET', `/v1/tasks/${tasks[0]!.task.id}`, { key: team.apiKey });
+    expect(probe.status).toBe(200);
+    const parkedAfter = Date.now() - opened;
+    // Why a sleep: a further second of samples with every poll parked (timing is the subject).
+    await new Promise((r) => setTimeout(r, 1_000));
+    sampling = false;
+    await sampler;
     const serverSockets = await new Promise<number>((resolve, reject) =>
       t.app.server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
     );
     const openBeforeSignals = polls.length - answered;
     const peak = Math.max(...samples);
     console.log(
-      `[long-poll] 1,000 long-polls: ${openBeforeSignals} open after ${Date.now() - opened} ms, ${serverSockets} server sockets; ` +
-        `app DB connections idle ${idle}, peak ${peak} over ${samples.length} samples (bound ${CONNECTION_BOUND}); at peak: ${peakBreakdown}`,
+      `[long-poll] 1,000 long-polls: all arrived after ${arrivedAfter} ms, parked after ${parkedAfter} ms, ` +
+        `${openBeforeSignals} open after ${Date.now() - opened} ms, ${serverSockets} server sockets; app DB connections ` +
+        `idle ${idle}, peak ${peak} over ${samples.length} samples (bound ${CONNECTION_BOUND}); at peak: ${peakBreakdown}`,
     );
     expect(answered).toBe(0);
     expect(openBeforeSignals).toBe(TASKS * POLLS_PER_TASK);
     expect(serverSockets).toBeGreaterThanOrEqual(TASKS * POLLS_PER_TASK);
     expect(peak).toBeLessThanOrEqual(CONNECTION_BOUND);
+    // The polls wait 25 s: signalling must start well before the first of them would time out.
+    expect(Date.now() - opened).toBeLessThan(20_000);
 
     const signalledAt = new Map<string, number>();
     const firstSignal = Date.now();
-    for (let i = 0; i < tasks.length; i += 10) {
-      await Promise.all(
-        tasks.slice(i, i + 10).map(async (c) => signalledAt.set(c.task.id, await signal(c.signalToken))),
-      );
-    }
+    await Promise.all(tasks.map(async (c) => signalledAt.set(c.task.id, await signal(c.signalToken))));
     const lastSignal = Date.now();
     const results = await Promise.all(polls);
     const done = Date.now();

@@ -192,7 +192,9 @@ async function startPresetTask(c: Case, scenario: Scenario, extraBody: Record<st
   });
   expect(res.status, res.text).toBe(201);
   const id = res.body.task.id as string;
-  const polling = await waitForStatus(t.url, team.apiKey, id, 'polling');
+  await jobs.untilStatus(id, 'polling');
+  const polling = await getTask(id);
+  expect(polling.status).toBe('polling');
   expect(polling.provider).toBe(c.provider);
   expect(polling.attempts).toHaveLength(1);
   expect(polling.attempts[0]).toMatchObject({ number: 1, error: null, willRetry: false });
@@ -240,7 +242,9 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
     expect(row?.left).toBeGreaterThan(c.maxDuration - 30);
     expect(row?.left).toBeLessThanOrEqual(c.maxDuration);
     await jobs.pollNow(id);
-    expect((await getTask(id)).status).toBe('polling');
+    const still = await getTask(id);
+    expect(still.status).toBe('polling');
+    expect(still.progress).toEqual(job.served[1]?.body);
     await jobs.expireNow(id);
     const done = await waitForStatus(t.url, team.apiKey, id, 'timeout', 10_000);
     expect(done.error).toContain('maxDuration');
@@ -255,6 +259,9 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
     expect((await getTask(id)).status).toBe('polling');
     await jobs.pollNow(id);
     expect(job.polls).toBe(n);
+    const now = await getTask(id);
+    // Until the final status, progress follows the latest status body.
+    if (now.status === 'polling') expect(now.progress).toEqual(job.served.at(-1)?.body);
   }
   const [status, event] = EVENTS[scenario];
   const done = await waitForStatus(t.url, team.apiKey, id, status, 10_000);

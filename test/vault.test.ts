@@ -232,7 +232,7 @@ describe('token vault', () => {
     });
     expect(created.status, created.text).toBe(201);
     const id = created.body.task.id as string;
-    await waitForStatus(t.url, teamA.apiKey, id, 'polling');
+    await jobs.untilStatus(id, 'polling');
     const job = fake.jobForTask(id) as FakeJob;
     expect(job).toBeDefined();
     for (let n = 0; n < 4; n += 1) await jobs.pollNow(id);
@@ -255,7 +255,7 @@ describe('token vault', () => {
     });
     expect(created.status, created.text).toBe(201);
     const id = created.body.task.id as string;
-    await waitForStatus(t.url, teamA.apiKey, id, 'polling');
+    await jobs.untilStatus(id, 'polling');
     const job = fake.jobForTask(id) as FakeJob;
     await jobs.pollNow(id);
     expect(job.polls).toBe(1);

@@ -127,12 +127,16 @@ function program(): { checker: ts.TypeChecker; file: ts.SourceFile } {
     'type Out = inferRouterOutputs<AppRouter>;',
     ...ROOTS.map((r) => `export type ${r.name} = ${r.expr};`),
   ].join('\n');
-  const config = ts.getParsedCommandLineOfConfigFile(path.join(root, 'tsconfig.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (!config) throw new Error('cannot read tsconfig.json');
   const host = ts.createCompilerHost(config.options);
   const getSourceFile = host.getSourceFile.bind(host);
@@ -227,8 +231,9 @@ function createPrinter(checker: ts.TypeChecker, names: Map<ts.Type, string>) {
       props = props.filter((p) => !own.has(p.name));
     }
     const indexes = checker.getIndexInfosOfType(type);
-    if (props.length === 0 && indexes.length === 1 && indexes[0]?.keyType.flags & ts.TypeFlags.String) {
-      return `Record<string, ${print(indexes[0].type, schema?.additionalProperties, depth)}>`;
+    const index = indexes.length === 1 ? indexes[0] : undefined;
+    if (props.length === 0 && index && index.keyType.flags & ts.TypeFlags.String) {
+      return `Record<string, ${print(index.type, schema?.additionalProperties, depth)}>`;
     }
     if (indexes.length > 0) throw new Error(`mixed index signatures: ${checker.typeToString(type)}`);
     if (props.length === 0) return 'Record<string, never>';

@@ -146,5 +146,5 @@ function defaultCode(status: number): string {
   if (status === 404) return 'not_found';
   if (status === 409) return 'conflict';
   if (status === 429) return 'rate_limited';
-  return status >= 500 ? 'internal_error' : 'http_error';
+  return status >= 500 ? 'server_error' : 'http_error';
 }

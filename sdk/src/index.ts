@@ -1,4 +1,4 @@
-export { type AsyncQueueOptions, AsyncQueue } from './client.ts';
+export { AsyncQueue, type AsyncQueueOptions } from './client.ts';
 export {
   APIError,
   AsyncQueueError,

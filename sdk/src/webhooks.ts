@@ -95,7 +95,8 @@ function parseEvent(body: Uint8Array): WebhookEvent {
   }
   const event = parsed as { event?: unknown; task?: { id?: unknown; status?: unknown } } | null;
   const name = event?.event;
-  const status = typeof name === 'string' && Object.hasOwn(EVENTS, name) ? EVENTS[name as keyof typeof EVENTS] : undefined;
+  const status =
+    typeof name === 'string' && Object.hasOwn(EVENTS, name) ? EVENTS[name as keyof typeof EVENTS] : undefined;
   if (!status || typeof event?.task?.id !== 'string' || event.task.status !== status) {
     throw new WebhookVerificationError('Webhook body is not an AsyncQueue task event');
   }

@@ -495,6 +495,20 @@ export function jobControl(orm: MikroORM) {
       const job = await waitFor('a queued expire job', async () => (await queued('expire', taskId))[0], 15_000, 50);
       await runNow('expire', job);
     },
+    /**
+     * Waits until the task row has `status`, read straight from the table. For a non-terminal
+     * status use this, not the GET ?wait= long-poll: a long-poll that starts after the change waits
+     * for the NEXT change (up to its full wait), which would let a delayed poll come due meanwhile.
+     */
+    async untilStatus(taskId: string, status: string, timeoutMs = 15_000): Promise<void> {
+      await waitFor(
+        `task ${taskId} to be ${status}`,
+        async () =>
+          (await sql<{ status: string }>('select status from tasks where id = ?', [taskId]))[0]?.status === status,
+        timeoutMs,
+        25,
+      );
+    },
     /** Seconds from now until the task's next queued poll is due (null when none is queued). */
     async secondsUntilNextPoll(taskId: string): Promise<number | null> {
       const rows = await sql<{ s: number }>(

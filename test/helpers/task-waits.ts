@@ -14,9 +14,11 @@ export async function waitForStatus(
   const wanted = Array.isArray(status) ? status : [status];
   const deadline = Date.now() + timeoutMs;
   let last = '';
-  for (;;) {
+  // A long-poll returns on the next *change*: look at the current status first, then long-poll.
+  for (let round = 0; ; round += 1) {
     const remaining = Math.ceil((deadline - Date.now()) / 1000);
-    const res = await api(baseUrl, 'GET', `/v1/tasks/${id}?wait=${Math.max(0, Math.min(5, remaining))}`, { key });
+    const wait = round === 0 ? 0 : Math.max(0, Math.min(5, remaining));
+    const res = await api(baseUrl, 'GET', `/v1/tasks/${id}?wait=${wait}`, { key });
     if (res.status !== 200) throw new Error(`GET task ${id} answered ${res.status}: ${res.text}`);
     last = res.body.task.status;
     if (wanted.includes(last)) return res.body.task;

@@ -73,10 +73,8 @@ export class Tasks {
   /** Reads a task. With `wait` (seconds, ≤ 25) it long-polls until the status changes. */
   async get(id: string, options: GetTaskOptions = {}): Promise<Task> {
     const wait = options.wait === undefined ? undefined : Math.max(0, Math.min(MAX_POLL_SECONDS, options.wait));
-    const timeoutMs = Math.max(
-      options.timeoutMs ?? this.#core.options.timeoutMs,
-      (wait ?? 0) * 1000 + LONG_POLL_GRACE_MS,
-    );
+    const base = options.timeoutMs ?? this.#core.options.timeoutMs;
+    const timeoutMs = wait ? Math.max(base, wait * 1000 + LONG_POLL_GRACE_MS) : base;
     const input = wait === undefined ? { id } : { id, wait };
     const { task } = await this.#core.call({ ...options, timeoutMs, retryable: true }, (signal) =>
       this.#core.api.getTask(input, signal),

@@ -45,3 +45,15 @@ export function nodeHeaderReader(req: IncomingMessage): (name: string) => string
     return Array.isArray(value) ? value[0] : value;
   };
 }
+
+/**
+ * tRPC `responseMeta` for both transports: the success status a procedure chose (201, 202) and the
+ * headers it set (rate limit, Idempotent-Replayed). Errors keep the status of their code.
+ */
+export function responseMetaFromContext({ ctx, errors }: { ctx?: unknown; errors: readonly unknown[] }) {
+  const meta = (ctx as { meta?: RequestMeta } | undefined)?.meta;
+  return {
+    status: errors.length === 0 ? meta?.successStatus : undefined,
+    headers: meta?.responseHeaders ?? {},
+  } as never;
+}

@@ -4,7 +4,7 @@ import { AppError } from '../shared/app-error.ts';
 import { type ApiServices, contextFactory } from './context.ts';
 import { httpStatusOf, type RestErrorBody, restErrorBody } from './error-mapping.ts';
 import { isJsonContentType, parseJson, readBody } from './read-body.ts';
-import { attachMeta, type RequestMeta } from './request-meta.ts';
+import { attachMeta, type RequestMeta, responseMetaFromContext } from './request-meta.ts';
 import type { AppRouter } from './routers/app-router.ts';
 import { sendJson } from './send-json.ts';
 import { keepBodyTypesStrict } from './strict-body-types.ts';
@@ -24,13 +24,7 @@ export function createRestHandler(opts: { router: AppRouter; services: ApiServic
   const handler = createOpenApiNodeHttpHandler({
     router: opts.router,
     createContext: contextFactory(opts.services) as never,
-    responseMeta: ({ ctx, errors }) => {
-      const meta = (ctx as { meta?: RequestMeta } | undefined)?.meta;
-      return {
-        status: errors.length === 0 ? meta?.successStatus : undefined,
-        headers: meta?.responseHeaders ?? {},
-      } as never;
-    },
+    responseMeta: responseMetaFromContext,
   });
   const limit = opts.maxBodyBytes + ENVELOPE_ALLOWANCE;
 

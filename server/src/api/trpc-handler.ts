@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type ApiServices, contextFactory } from './context.ts';
-import { attachMeta, type RequestMeta } from './request-meta.ts';
+import { attachMeta, type RequestMeta, responseMetaFromContext } from './request-meta.ts';
 import type { AppRouter } from './routers/app-router.ts';
 
 /** Why +64 KiB: the same envelope allowance as REST, so both transports accept the same tasks. */
@@ -14,13 +14,7 @@ export function createTrpcHandler(opts: { router: AppRouter; services: ApiServic
     basePath: '/trpc/',
     maxBodySize: opts.maxBodyBytes + ENVELOPE_ALLOWANCE,
     createContext: contextFactory(opts.services) as never,
-    responseMeta: ({ ctx, errors }) => {
-      const meta = (ctx as { meta?: RequestMeta } | undefined)?.meta;
-      return {
-        status: errors.length === 0 ? meta?.successStatus : undefined,
-        headers: meta?.responseHeaders ?? {},
-      } as never;
-    },
+    responseMeta: responseMetaFromContext,
   });
   return (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): void => {
     attachMeta(req, meta);

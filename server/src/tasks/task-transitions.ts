@@ -125,6 +125,9 @@ export function expireTask(em: EntityManager, taskId: string) {
   );
 }
 
+/** The single-use flag of each credential column (a poll result, by id, consumes nothing). */
+const CONSUMED_FLAG = { callback_id: 'callback_consumed', signal_token_hash: 'signal_consumed', id: null } as const;
+
 /** A result from outside (callback, signal, poll): consumes the credential in the same UPDATE. */
 export function completeFromOutside(
   em: EntityManager,
@@ -132,18 +135,9 @@ export function completeFromOutside(
   outcome: { status: 'completed'; result: TaskResult } | { status: 'failed'; error: string; result: TaskResult | null },
   from: readonly TaskStatus[] = TRANSITIONS.complete,
 ) {
-  const consumed =
-    where.column === 'callback_id'
-      ? 'callback_consumed = true,'
-      : where.column === 'signal_token_hash'
-        ? 'signal_consumed = true,'
-        : '';
-  const unused =
-    where.column === 'callback_id'
-      ? 'and not callback_consumed'
-      : where.column === 'signal_token_hash'
-        ? 'and not signal_consumed'
-        : '';
+  const flag = CONSUMED_FLAG[where.column];
+  const consumed = flag ? `${flag} = true,` : '';
+  const unused = flag ? `and not ${flag}` : '';
   return one(
     em,
     `update tasks set status = ?, result = ?::jsonb, error = ?, ${consumed} completed_at = now(), updated_at = now()
