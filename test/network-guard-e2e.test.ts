@@ -1,16 +1,13 @@
 import { lookup } from 'node:dns/promises';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, createCluster, createTeamOnDatabase } from './helpers/cluster.ts';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
 import { type AppDb, openAppDb } from './helpers/pgboss-jobs.ts';
 import { type RecordingServer, startRecordingServer } from './helpers/recording-server.ts';
-import type { ServerProcess } from './helpers/server-process.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { countTasks, detailPaths, expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
-import { createTestDatabase } from './helpers/test-database.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
 // The network guard end to end (SPEC §11, §14): a canary HTTP server on loopback counts every hit,
@@ -125,21 +122,15 @@ describe('with ASYNCQUEUE_ALLOWED_CIDRS unset (nothing private allowed)', () => 
 });
 
 describe('with only 127.0.0.1/32 allowed', () => {
-  // A server process of its own: a second startApp in this process throws "Cannot redefine
-  // property: coerce" (server/src/api/strict-body-types.ts pins the shared router's zod defs with
-  // configurable: false), so this instance runs as a child process on its own database.
-  let cluster: Cluster;
-  let server: ServerProcess;
+  let t: TestApp;
   let team: TestTeam;
   let provider: FakeProvider;
   let canary: RecordingServer | null = null;
   let bindError: NodeJS.ErrnoException | null = null;
 
   beforeAll(async () => {
-    const databaseUrl = await createTestDatabase();
-    cluster = createCluster(databaseUrl, { ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.1/32' });
-    server = await cluster.start();
-    team = await createTeamOnDatabase(databaseUrl);
+    t = await startTestApp({ ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.1/32', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
+    team = await t.newTeam();
     provider = await startFakeProvider();
     try {
       canary = await startRecordingServer({ host: '127.0.0.2' });
@@ -148,19 +139,19 @@ describe('with only 127.0.0.1/32 allowed', () => {
     }
   });
   afterAll(async () => {
-    await cluster?.stopAll();
+    await t?.stop();
     await provider?.stop();
     await canary?.stop();
   });
 
   const redirectTask = async (to: string) => {
-    const res = await api(server.url, 'POST', '/v1/tasks', {
+    const res = await api(t.url, 'POST', '/v1/tasks', {
       key: team.apiKey,
       body: { targetUrl: provider.url(`/redirect?to=${encodeURIComponent(to)}`), maxRetries: 3 },
     });
     expect(res.status, res.text).toBe(201);
     const id = res.body.task.id as string;
-    const done = await waitForStatus(server.url, team.apiKey, id, 'failed', 15_000);
+    const done = await waitForStatus(t.url, team.apiKey, id, 'failed', 15_000);
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ statusCode: null, willRetry: false });
     expect(done.error).toMatch(GUARD);
@@ -169,12 +160,12 @@ describe('with only 127.0.0.1/32 allowed', () => {
   };
 
   it('calls 127.0.0.1 itself (the allowed /32): the refusals below are the guard, not a dead target', async () => {
-    const res = await api(server.url, 'POST', '/v1/tasks', {
+    const res = await api(t.url, 'POST', '/v1/tasks', {
       key: team.apiKey,
       body: { targetUrl: provider.url('/ok') },
     });
     expect(res.status, res.text).toBe(201);
-    const done = await waitForStatus(server.url, team.apiKey, res.body.task.id, 'completed', 15_000);
+    const done = await waitForStatus(t.url, team.apiKey, res.body.task.id, 'completed', 15_000);
     expect(done.result.statusCode).toBe(200);
   });
 

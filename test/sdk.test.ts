@@ -67,7 +67,7 @@ describe('tasks', () => {
     expect('callbackUrl' in created).toBe(false);
     expect('signalToken' in created).toBe(false);
 
-    const done = await aq.tasks.wait(created.task.id, { timeoutMs: 20_000 });
+    const done = await aq.tasks.wait(created.task.id, { timeoutMs: 45_000 });
     expect(done.status).toBe('completed');
     expect(done.result?.statusCode).toBe(200);
     expect(JSON.parse(done.result?.body ?? '')).toEqual({ ok: true, id: 'gen_1' });
@@ -80,7 +80,7 @@ describe('tasks', () => {
   it('createAndWait: a callback task returns the callback payload as its result', async () => {
     const done = await aq.tasks.createAndWait(
       { targetUrl: provider.url('/callback-first'), headers: { 'X-Callback': '{asyncqueue_callback_url}' } },
-      { timeoutMs: 20_000 },
+      { timeoutMs: 45_000 },
     );
     expect(done.status).toBe('completed');
     expect(done.hasCallback).toBe(true);
@@ -134,7 +134,7 @@ describe('tasks', () => {
     expect(token).toMatch(/^[0-9a-f]{64}$/);
     const statuses: string[] = [];
     let signalled: Task | undefined;
-    for await (const task of aq.tasks.watch(created.task.id, { timeoutMs: 20_000 })) {
+    for await (const task of aq.tasks.watch(created.task.id, { timeoutMs: 45_000 })) {
       statuses.push(task.status);
       if (task.status === 'waiting' && !signalled) {
         signalled = await aq.signals.send(token, { status: 'completed', result: { approved: true } });
@@ -159,7 +159,7 @@ describe('tasks', () => {
     expect(error).toMatchObject({ code: 'wait_timeout', status: undefined, taskId: created.task.id });
     expect(['pending', 'processing', 'waiting']).toContain((error as WaitTimeoutError).task?.status);
     expect(elapsed).toBeGreaterThanOrEqual(1_500);
-    expect(elapsed).toBeLessThan(4_000);
+    expect(elapsed).toBeLessThan(10_000);
   });
 
   it('an AbortSignal stops wait in the middle of a long-poll', async () => {
@@ -325,7 +325,7 @@ describe('retries', () => {
     const started = Date.now();
     const read = await viaProxy(team.apiKey).tasks.get(task.id);
     expect(read.id).toBe(task.id);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
   });
 
   it('connection refused → ConnectionError after 1 + maxRetries attempts', async () => {
@@ -365,7 +365,7 @@ describe('webhooks.verify', () => {
     const receiver = await startRawWebhookReceiver();
     try {
       const { task } = await aq.tasks.create({ targetUrl: provider.url('/ok'), onCompleteUrl: receiver.url });
-      const delivery = await waitFor('the completion webhook', () => receiver.deliveries[0], 20_000);
+      const delivery = await waitFor('the completion webhook', () => receiver.deliveries[0], 45_000);
       const { rawBody, headers } = delivery;
 
       const event = AsyncQueue.webhooks.verify(rawBody, headers, team.webhookSecret);

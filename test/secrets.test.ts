@@ -25,11 +25,14 @@ const SHOWN_HEADERS = {
 /** Everything after the 4 visible characters: must never be readable anywhere. */
 const SECRET_TAILS = Object.values(SECRET_HEADERS).map(([sent]) => sent.slice(4));
 
+const DAY_AHEAD = new Date(Date.now() + 86_400_000).toISOString();
 const task = () => ({
   targetUrl: 'https://example.com/start?cb={asyncqueue_callback_url}',
   headers: SENT_HEADERS,
   body: '{"prompt":"a cat"}',
   waitForSignal: true,
+  // Delayed: these tests read, cancel and log tasks; a dispatch in flight would make cancel answer 200 twice.
+  delayUntil: DAY_AHEAD,
 });
 
 let t: TestApp;

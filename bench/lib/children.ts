@@ -13,6 +13,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const MAIN_TS = path.join(REPO_ROOT, 'server/src/main.ts');
 
 const live = new Set<ChildProcess>();
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 function track(child: ChildProcess): ChildProcess {
   live.add(child);
@@ -77,6 +79,8 @@ export type BenchServer = {
   /** Connections the server may open at most: two pools, the side pool and two LISTEN clients. */
   connectionBudget: number;
   rssMb(): Promise<{ rss: number; hwm: number }>;
+  /** CPU time (user + system) the server has used, in seconds: a figure the noisy neighbours do not inflate much. */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -147,6 +151,12 @@ export async function startServer(opts: ServerOptions): Promise<BenchServer> {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
       return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    },
+    async cpuSeconds() {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesized command name): utime, stime in ticks.
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
     },
     // Why 30 s: the server's own drain deadline is 25 s; a --cpu-prof profile is written at exit.
     stop: () => stopChild(child, 30_000),

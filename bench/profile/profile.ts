@@ -68,6 +68,7 @@ try {
   const idle = await dump();
   console.log('idle server memory (MB):', JSON.stringify(idle.memory), 'after GC:', JSON.stringify(idle.memoryAfterGc));
   const started = Date.now();
+  const cpuBefore = await server.cpuSeconds();
   if (spec.path) {
     await client.rpc.call('createLoad', { path: spec.path, concurrency: 32, durationMs: 5_000 });
   } else {
@@ -83,10 +84,11 @@ try {
     if (scenario === 'callback') await sleep(2_000);
   }
   const elapsed = (Date.now() - started) / 1000;
+  const cpu = (await server.cpuSeconds()) - cpuBefore;
   const tasks = await counter.scalar('select count(*) from tasks');
   const after = await dump();
   const total = Object.values(after.queries).reduce((a, b) => a + b, 0);
-  console.log(`${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task`);
+  console.log(`${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task; server CPU ${cpu.toFixed(1)} s (${((cpu / tasks) * 1000).toFixed(2)} ms per task)`);
   for (const [sql, n] of Object.entries(after.queries).slice(0, 25)) console.log(`  ${(n / tasks).toFixed(2)}  ${sql}`);
   console.log('server memory after (MB):', JSON.stringify(after.memory));
   console.log('server memory after a full GC (MB):', JSON.stringify(after.memoryAfterGc));

@@ -56,7 +56,7 @@ export async function withRetries<T>(policy: RetryPolicy, attempt: () => Promise
       return await attempt();
     } catch (error) {
       if (!policy.retryable || retry > policy.maxRetries || !isRetryable(error)) throw error;
-      if (policy.signal?.aborted) throw error;
+      if (policy.signal?.aborted) throw policy.signal.reason;
       const delay = retryDelayMs(retry, error);
       if (delay === null) throw error;
       await sleep(delay, policy.signal);

@@ -1,11 +1,10 @@
 import { api } from './http.ts';
 
 /**
- * Waits until a task is in `status`, also a non-terminal one (`waiting`, `processing`). Unlike
- * waitForStatus (task-waits.ts) it never parks on a task that is already there: GET ?wait answers
- * "as soon as the status changes", so a long-poll started after the task reached `waiting` holds
- * for its whole wait. Here a plain GET comes first, and the long-poll is short (1 s), which bounds
- * that blind spot when the change lands between the two requests.
+ * Waits until a task is in `status`, also a non-terminal one (`waiting`, `processing`). GET ?wait
+ * answers on the next status *change*, so a long-poll that starts just after the task got there
+ * holds for its whole wait; waitForStatus (task-waits.ts) looks first but then long-polls 5 s at a
+ * time. Here plain GETs alternate with 1 s long-polls, which bounds that blind spot to 1 s.
  */
 export async function waitForCurrentStatus(
   baseUrl: string,

@@ -132,6 +132,8 @@ export class Tasks {
     let last: Task | undefined;
     const { controller, dispose } = linkedController(options.signal);
     const deadline = setTimeout(() => controller.abort(new DOMException('wait deadline', 'TimeoutError')), timeoutMs);
+    // An abandoned watch must not keep a Node process alive; an active one has its request open.
+    (deadline as { unref?: () => void }).unref?.();
     try {
       for (let first = true; ; first = false) {
         const remainingMs = endsAt - Date.now();

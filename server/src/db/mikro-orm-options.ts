@@ -12,6 +12,8 @@ export function ormOptions({ url, poolSize }: OrmOptions) {
     entities,
     extensions: [Migrator],
     pool: { min: 0, max: poolSize },
+    // Named like our other pools, so pg_stat_activity tells them apart.
+    driverOptions: { application_name: 'asyncqueue-orm' },
     // Why: a request or job always works on its own fork; the global em must never hold state.
     allowGlobalContext: false,
     ensureDatabase: false,

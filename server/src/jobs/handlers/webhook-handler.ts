@@ -1,4 +1,5 @@
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
+import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
 import { findTaskById } from '../../tasks/task-queries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
@@ -59,8 +60,10 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
     statusCode,
     error: delivered ? null : result.ok ? `Receiver answered ${statusCode}` : result.failure.message,
   };
-  const retryAfterMs = result.ok ? retryAfterOf(result.response.headers['retry-after']) : null;
-  const nextDelay = delivered || statusCode === GONE ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
+  const retryAfterMs = result.ok ? parseRetryAfter(result.response.headers['retry-after'], Date.now()) : null;
+  // 410 (receiver gone) and a network-guard refusal (a private address) are final: no retries.
+  const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
+  const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
   await em.transactional(async (tem) => {
     await tem.execute(
       'update tasks set webhook_deliveries = webhook_deliveries || ?::jsonb, updated_at = now() where id = ?',
@@ -75,14 +78,4 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
       );
     }
   });
-}
-
-/** Why 1 h cap: a receiver asking for longer would stall the whole ~10 h schedule. */
-const MAX_RETRY_AFTER_MS = 3_600_000;
-
-function retryAfterOf(value: string | undefined): number | null {
-  if (!value) return null;
-  const seconds = Number(value);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : null;
 }
