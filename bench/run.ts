@@ -3,8 +3,9 @@
  * Phases: 1 ceilings (raw SQL), 2 raw queue (pg-boss alone), 3 AsyncQueue; then the report.
  * Each measurement gets a fresh database on one PostgreSQL; the server and the load generators
  * run as separate processes. Writes bench/results/<date>.json and prints a markdown table.
- * Options: --quick, --only=ceilings,queue,create,e2e,callback,latency,footprint, --cpu-prof
- * (server CPU profiles into the log dir), --pool=N (ASYNCQUEUE_DB_POOL_SIZE, default 10).
+ * Options: --quick; --only=ceilings,queue,create,e2e,callback,latency,footprint; --cpu-prof
+ * (server CPU profiles into the log dir); --pool=N (ASYNCQUEUE_DB_POOL_SIZE, default 10);
+ * --server-node-args="--max-semi-space-size=8 …" (node flags for the server, to try a fix).
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +21,10 @@ import { runRawQueue } from './phases/raw-queue.ts';
 
 function parseArgs(argv: string[]) {
   const flag = (name: string) => argv.includes(`--${name}`);
-  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const value = (name: string) => {
+    const arg = argv.find((a) => a.startsWith(`--${name}=`));
+    return arg?.slice(name.length + 3);
+  };
   const only = value('only')?.split(',') as Part[] | undefined;
   for (const part of only ?? []) if (!ALL_PARTS.includes(part)) throw new Error(`unknown part in --only: ${part}`);
   return {
@@ -28,6 +32,7 @@ function parseArgs(argv: string[]) {
     cpuProf: flag('cpu-prof'),
     parts: new Set<Part>(only ?? ALL_PARTS),
     poolSize: Number(value('pool') ?? 10),
+    serverNodeArgs: (value('server-node-args') ?? '').split(' ').filter(Boolean),
   };
 }
 
@@ -39,6 +44,7 @@ async function main(): Promise<number> {
   const logDir = await mkdtemp(path.join(os.tmpdir(), 'aq-bench-'));
   progress(`mode ${args.quick ? 'quick' : 'full'}; server logs in ${logDir}`);
   const pg = await startBenchPostgres(process.env.DATABASE_URL, (m) => progress(m));
+  stopPostgres = () => pg.stop();
   try {
     const settings = await pg.settings();
     const machine = await machineInfo();
@@ -53,7 +59,10 @@ async function main(): Promise<number> {
       pg,
       poolSize: args.poolSize,
       logDir,
-      serverNodeArgs: args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, 'profiles')}`] : [],
+      serverNodeArgs: [
+        ...args.serverNodeArgs,
+        ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, 'profiles')}`] : []),
+      ],
       progress,
     };
     const results: BenchResults = {
@@ -74,7 +83,10 @@ async function main(): Promise<number> {
     }
     progress('phase 3: AsyncQueue');
     results.asyncqueue = await runAsyncQueue(ctx, args.parts);
-    results.machine.loadAvgEnd = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    results.machine.loadAvgEnd = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     results.elapsedSeconds = Math.round((Date.now() - started) / 1000);
     const evaluation = evaluate(results);
     results.evaluation = evaluation;
@@ -88,36 +100,41 @@ async function main(): Promise<number> {
     progress(`results written to ${path.relative(REPO_ROOT, file)} (${results.elapsedSeconds} s)`);
     const failedGates = evaluation.gates.filter((g) => !g.passed);
     if (failedGates.length > 0) {
-      progress(`hard gates failed: ${failedGates.map((g) => g.name).join(', ')}${args.quick ? ' (quick: not fatal)' : ''}`);
+      progress(
+        `hard gates failed: ${failedGates.map((g) => g.name).join(', ')}${args.quick ? ' (quick: not fatal)' : ''}`,
+      );
       return args.quick ? 0 : 1;
     }
     return 0;
   } finally {
     killAllChildren();
     await pg.stop().catch(() => {});
+    stopPostgres = undefined;
   }
 }
+
+/** Drops this run's databases and stops an embedded PostgreSQL; set while one is running. */
+let stopPostgres: (() => Promise<void>) | undefined;
 
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stderr.write(`\n${signal}: stopping child processes\n`);
+    process.stderr.write(`\n${signal}: stopping child processes and dropping the run's databases\n`);
     killAllChildren();
-    // The embedded PostgreSQL is stopped by its own exit hook; external databases by the finally.
-    process.exit(130);
+    const stop = stopPostgres?.() ?? Promise.resolve();
+    const deadline = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    Promise.race([stop.catch(() => {}), deadline]).finally(() => process.exit(130));
   });
 }
 process.on('exit', () => killAllChildren());
 
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     killAllChildren();
-    process.exitCode = 2;
+    process.exit(2);
   },
 );

@@ -90,12 +90,13 @@ describe('npm run demo', () => {
       expect(image[0]?.status).toBe('pending');
       expect(image.map((p) => p.status)).toContain('waiting');
       expect(image.at(-1)?.status).toBe('completed');
-      const imageWaiting = image.find((p) => p.status === 'waiting');
+      // The provider calls back ~2 s after it gets the job: the first and last lines are at least
+      // that far apart, in the demo's own clock and in when they reached us (printed live, not at
+      // the end). Under load the gap only grows.
+      const imageFirst = image[0];
       const imageDone = image.at(-1);
-      // The provider calls back ~2 s after accepting the job: the two lines are that far apart, both
-      // in the demo's own clock and in when they reached us (printed live, not at the end).
-      expect((imageDone?.elapsed ?? 0) - (imageWaiting?.elapsed ?? 0)).toBeGreaterThanOrEqual(1.5);
-      expect((imageDone?.at ?? 0) - (imageWaiting?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+      expect((imageDone?.elapsed ?? 0) - (imageFirst?.elapsed ?? 0)).toBeGreaterThanOrEqual(1.8);
+      expect((imageDone?.at ?? 0) - (imageFirst?.at ?? 0)).toBeGreaterThanOrEqual(1_500);
 
       const transcript = progressOf(run, 'transcript');
       expect(transcript[0]?.status).toBe('pending');
@@ -104,8 +105,8 @@ describe('npm run demo', () => {
         true,
       );
       expect(transcript.at(-1)?.status).toBe('completed');
-      const firstPolling = transcript.find((p) => p.status === 'polling');
-      expect((transcript.at(-1)?.at ?? 0) - (firstPolling?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+      // The provider's job takes ~4 s; the transcript's lines arrive spread over that time.
+      expect((transcript.at(-1)?.at ?? 0) - (transcript[0]?.at ?? 0)).toBeGreaterThanOrEqual(3_000);
 
       expect(text).toMatch(
         /^ {2}image {7}completed in \d+\.\d s → \{"url":"https:\/\/cdn\.example\.com\/img_\d+\.png","prompt":"a lighthouse at dawn, watercolor"\}$/m,

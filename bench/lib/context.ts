@@ -8,13 +8,11 @@ export type Part = (typeof ALL_PARTS)[number];
 export type Sizes = {
   runs: number;
   warmupMs: number;
+  /** Length of one measured run of every throughput figure (creates or sends for this long, then drains). */
   runMs: number;
   /** Concurrent HTTP clients of the create and end-to-end loads. */
   httpConcurrency: number;
   claimSeed: number;
-  queueJobs: number;
-  e2eTasks: number;
-  callbackTasks: number;
   latencySamples: number;
   latencyWarmup: number;
   waitingTasks: number;
@@ -26,10 +24,7 @@ export const FULL: Sizes = {
   warmupMs: 3_000,
   runMs: 10_000,
   httpConcurrency: 32,
-  claimSeed: 20_000,
-  queueJobs: 10_000,
-  e2eTasks: 3_000,
-  callbackTasks: 2_000,
+  claimSeed: 10_000,
   latencySamples: 50,
   latencyWarmup: 5,
   waitingTasks: 10_000,
@@ -38,17 +33,14 @@ export const FULL: Sizes = {
 
 export const QUICK: Sizes = {
   runs: 3,
-  warmupMs: 1_000,
-  runMs: 2_000,
+  warmupMs: 500,
+  runMs: 1_500,
   httpConcurrency: 32,
   claimSeed: 2_000,
-  queueJobs: 1_000,
-  e2eTasks: 300,
-  callbackTasks: 200,
-  latencySamples: 15,
-  latencyWarmup: 3,
-  waitingTasks: 1_000,
-  longPolls: 200,
+  latencySamples: 10,
+  latencyWarmup: 2,
+  waitingTasks: 500,
+  longPolls: 100,
 };
 
 export type Ctx = {

@@ -22,21 +22,28 @@ export type BenchResults = {
 
 export type TargetCheck = { name: string; figure: string; target: string; met: boolean | null };
 export type GateCheck = { name: string; value: number | null; passed: boolean };
-export type Evaluation = { targets: TargetCheck[]; gates: GateCheck[]; ratios: Record<string, number | null> };
+export type Ratios = {
+  createRestVsCreateSql: number | null;
+  createTrpcVsCreateSql: number | null;
+  directVsClaimComplete: number | null;
+  callbackVsClaimComplete: number | null;
+  rawQueueVsClaimComplete: number | null;
+  pickupP50VsRawQueueP50: number | null;
+};
+export type Evaluation = { targets: TargetCheck[]; gates: GateCheck[]; ratios: Ratios };
 
 const ratio = (a: Figure | undefined, b: Figure | undefined) => (a && b ? a.median / b.median : null);
 
 /** Targets of the issue, each judged on this run's figures and this run's ceilings. */
 export function evaluate(r: BenchResults): Evaluation {
   const aq = r.asyncqueue ?? {};
-  const ratios = {
+  const ratios: Ratios = {
     createRestVsCreateSql: ratio(aq.createRest?.throughput, r.ceilings?.createSql),
     createTrpcVsCreateSql: ratio(aq.createTrpc?.throughput, r.ceilings?.createSql),
     directVsClaimComplete: ratio(aq.direct?.throughput, r.ceilings?.claimComplete),
     callbackVsClaimComplete: ratio(aq.callback?.throughput, r.ceilings?.claimComplete),
     rawQueueVsClaimComplete: ratio(r.rawQueue?.throughput, r.ceilings?.claimComplete),
-    pickupP50VsRawQueueP50:
-      aq.latency && r.rawQueue ? aq.latency.pickupMs.p50 / r.rawQueue.latencyMs.p50 : null,
+    pickupP50VsRawQueueP50: aq.latency && r.rawQueue ? aq.latency.pickupMs.p50 / r.rawQueue.latencyMs.p50 : null,
   };
   const fp = aq.footprint;
   const targets: TargetCheck[] = [
@@ -114,25 +121,79 @@ export function markdownReport(r: BenchResults): string {
   };
   fig('Ceiling: create SQL (task + job in one tx)', 'tx/s', c?.createSql, '', null, '');
   fig('Ceiling: claim-and-complete (SKIP LOCKED)', 'tasks/s', c?.claimComplete, '', null, '');
-  fig('pg-boss alone: send → completed', 'jobs/s', q?.throughput, 'claim-and-complete', e.ratios.rawQueueVsClaimComplete, '');
+  fig(
+    'pg-boss alone: send → completed',
+    'jobs/s',
+    q?.throughput,
+    'claim-and-complete',
+    e.ratios.rawQueueVsClaimComplete,
+    '',
+  );
   if (q) rows.push(['pg-boss alone: send → handler p50 / p99 (one at a time)', 'ms', lat(q.latencyMs), '', '', '', '']);
-  fig('Create over REST', 'tasks/s', aq.createRest?.throughput, 'create SQL', e.ratios.createRestVsCreateSql, '≥ 0.5 ×');
+  fig(
+    'Create over REST',
+    'tasks/s',
+    aq.createRest?.throughput,
+    'create SQL',
+    e.ratios.createRestVsCreateSql,
+    '≥ 0.5 ×',
+  );
   fig('Create over tRPC', 'tasks/s', aq.createTrpc?.throughput, 'create SQL', e.ratios.createTrpcVsCreateSql, '');
-  fig('End-to-end direct (created → completed)', 'tasks/s', aq.direct?.throughput, 'claim-and-complete', e.ratios.directVsClaimComplete, '≥ 0.25 ×');
-  fig('Callback mode (created → … → webhook delivered)', 'tasks/s', aq.callback?.throughput, 'claim-and-complete', e.ratios.callbackVsClaimComplete, '');
+  fig(
+    'End-to-end direct (created → completed)',
+    'tasks/s',
+    aq.direct?.throughput,
+    'claim-and-complete',
+    e.ratios.directVsClaimComplete,
+    '≥ 0.25 ×',
+  );
+  fig(
+    'Callback mode (created → … → webhook delivered)',
+    'tasks/s',
+    aq.callback?.throughput,
+    'claim-and-complete',
+    e.ratios.callbackVsClaimComplete,
+    '',
+  );
   if (aq.latency) {
     const vs = e.ratios.pickupP50VsRawQueueP50;
-    rows.push(['Pickup latency p50 / p99 (create → provider)', 'ms', lat(aq.latency.pickupMs), '', 'pg-boss p50', vs === null ? '—' : `${vs.toFixed(2)} ×`, 'p50 ≤ 10 ms']);
+    rows.push([
+      'Pickup latency p50 / p99 (create → provider)',
+      'ms',
+      lat(aq.latency.pickupMs),
+      '',
+      'pg-boss p50',
+      vs === null ? '—' : `${vs.toFixed(2)} ×`,
+      'p50 ≤ 10 ms',
+    ]);
     rows.push(['Callback → long-poll wake p50 / p99', 'ms', lat(aq.latency.wakeMs), '', '', '', 'p50 ≤ 5 ms']);
   }
   const fp = aq.footprint;
   if (fp) {
-    rows.push([`Server RSS, ${fp.waitingTasks} waiting + ${fp.longPolls} long-polls`, 'MB', format(fp.rssMb), `peak ${format(fp.peakRssMb)}`, '', '', '≤ 300 MB']);
-    rows.push([`DB connections, ${fp.longPolls} long-polls open`, 'conns', String(fp.connections), `before ${fp.connectionsBeforeLongPolls}`, `pool ${fp.poolSize} / all pools ${fp.connectionBudget}`, '', 'no growth; ≤ pools']);
+    rows.push([
+      `Server RSS, ${fp.waitingTasks} waiting + ${fp.longPolls} long-polls`,
+      'MB',
+      format(fp.rssMb),
+      `peak ${format(fp.peakRssMb)}`,
+      '',
+      '',
+      '≤ 300 MB',
+    ]);
+    rows.push([
+      `DB connections, ${fp.longPolls} long-polls open`,
+      'conns',
+      String(fp.connections),
+      `before ${fp.connectionsBeforeLongPolls}`,
+      `pool ${fp.poolSize} / all pools ${fp.connectionBudget}`,
+      '',
+      'no growth; ≤ pools',
+    ]);
   }
   const header = ['Measure', 'Unit', 'Median', 'Min–max', 'Ceiling', 'Ratio', 'Target'];
   const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
-  const checks = e.targets.map((t) => `| ${t.name} | ${t.figure} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`);
+  const checks = e.targets.map(
+    (t) => `| ${t.name} | ${t.figure} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`,
+  );
   const gates = e.gates.map((g) => `| ${g.name} | ${g.value ?? 'n/a'} | ${g.passed ? 'pass' : '**FAIL**'} |`);
   const pg = r.postgres;
   return [

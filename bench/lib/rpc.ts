@@ -102,7 +102,11 @@ export function serveRpc(handlers: Record<string, Handler>): {
     handler(msg.args).then(
       (result) => reply({ id: msg.id, ok: true, result }),
       (error: unknown) =>
-        reply({ id: msg.id, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+        reply({
+          id: msg.id,
+          ok: false,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        }),
     );
   });
   // Orphaned (the orchestrator died): never outlive it.

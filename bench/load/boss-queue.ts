@@ -60,15 +60,14 @@ async function startSender(args: { url: string; poolSize: number }) {
   return null;
 }
 
-/** Sends `count` jobs with `concurrency` concurrent send() calls (each its own INSERT + NOTIFY). */
-async function sendBatch(args: { count: number; concurrency: number; run: string }) {
+/** Sends jobs for `durationMs` with `concurrency` concurrent send() calls (each its own INSERT + NOTIFY). */
+async function sendBatch(args: { durationMs: number; concurrency: number; run: string }) {
   const b = boss as PgBoss;
-  let next = 0;
   let sent = 0;
   const firstSendAt = nowMs();
+  const deadline = firstSendAt + args.durationMs;
   const sender = async () => {
-    while (next < args.count) {
-      next += 1;
+    while (nowMs() < deadline) {
       if (await b.send(QUEUE, { sentAt: nowMs(), run: args.run } satisfies Payload)) sent += 1;
     }
   };

@@ -104,15 +104,20 @@ async function createLoad(args: { path: string; concurrency: number; durationMs:
   return { ok, statuses, elapsedMs: nowMs() - started, latencyMs: latency(latencies) };
 }
 
-/** Creates `count` tasks of one kind as fast as `concurrency` clients can; keeps their ids. */
-async function createBatch(args: { count: number; concurrency: number; kind: TaskKind }) {
+/**
+ * Creates tasks of one kind as fast as `concurrency` clients can: `count` of them, or as many as
+ * fit in `durationMs`. Keeps their ids (for the long-polls of the footprint scenario).
+ */
+async function createBatch(args: { count?: number; durationMs?: number; concurrency: number; kind: TaskKind }) {
   const body = taskBody(args.kind);
   const ids: string[] = [];
   const statuses: Record<string, number> = {};
   let next = 0;
   const firstSendAt = nowMs();
+  const deadline = args.durationMs === undefined ? Number.POSITIVE_INFINITY : firstSendAt + args.durationMs;
+  const limit = args.count ?? Number.POSITIVE_INFINITY;
   const client = async () => {
-    while (next < args.count) {
+    while (next < limit && nowMs() < deadline) {
       next += 1;
       try {
         const res = await post('/v1/tasks', body);

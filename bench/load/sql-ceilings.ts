@@ -120,7 +120,13 @@ async function setup(url: string, poolSize: number): Promise<Setup> {
 }
 
 /** Closed loop: `concurrency` workers each run BEGIN; insert task; insert job (+NOTIFY); COMMIT. */
-async function createSql(args: { url: string; poolSize: number; concurrency: number; durationMs: number; task: TaskShape }) {
+async function createSql(args: {
+  url: string;
+  poolSize: number;
+  concurrency: number;
+  durationMs: number;
+  task: TaskShape;
+}) {
   const s = await setup(args.url, args.poolSize);
   const insertJob = plans.insertJobs(SCHEMA, { table: s.table, name: QUEUE, returnId: true, notify: true });
   let done = 0;
@@ -179,11 +185,14 @@ async function seed(s: Setup, count: number, task: TaskShape): Promise<void> {
 
 function columnType(column: string): string {
   if (['id', 'team_id', 'dispatch_job_id'].includes(column)) return 'uuid';
-  if (['headers', 'poll_config', 'start_result', 'result', 'progress', 'attempts', 'webhook_deliveries'].includes(column))
+  if (
+    ['headers', 'poll_config', 'start_result', 'result', 'progress', 'attempts', 'webhook_deliveries'].includes(column)
+  )
     return 'jsonb';
   if (['timeout', 'max_retries', 'priority', 'max_wait_time', 'retry_count', 'dispatch_lease'].includes(column))
     return 'int';
-  if (['wait_for_signal', 'callback_consumed', 'signal_consumed', 'cancel_requested'].includes(column)) return 'boolean';
+  if (['wait_for_signal', 'callback_consumed', 'signal_consumed', 'cancel_requested'].includes(column))
+    return 'boolean';
   if (column.endsWith('_at') || column === 'delay_until') return 'timestamptz';
   return 'text';
 }
@@ -227,11 +236,7 @@ async function claimCycle(args: {
           ),
         ),
       );
-      await s.pool.query(complete, [
-        QUEUE,
-        rows.map((r) => r.id),
-        null,
-      ]);
+      await s.pool.query(complete, [QUEUE, rows.map((r) => r.id), null]);
       done += rows.length;
     }
   };

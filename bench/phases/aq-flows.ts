@@ -23,16 +23,16 @@ const DRAIN_TIMEOUT_MS = 120_000;
 
 /**
  * Direct tasks against the loopback provider, created → completed. `concurrency` clients create
- * `e2eTasks` tasks as fast as they can while the server's workers dispatch them. Throughput =
+ * tasks for `runMs` as fast as they can while the server's workers dispatch them. Throughput =
  * tasks / (last completed_at in the database − first create sent).
  */
 export function runDirect(ctx: Ctx): Promise<FlowResults> {
   return withSession(ctx, 'e2e_direct', 'all', async ({ client, counter }) => {
     let created = 0;
     let finished = 0;
-    const batch = async (count: number) => {
+    const batch = async (durationMs: number) => {
       const b = await client.rpc.call<Batch>('createBatch', {
-        count,
+        durationMs,
         concurrency: ctx.sizes.httpConcurrency,
         kind: 'direct',
       });
@@ -53,9 +53,9 @@ export function runDirect(ctx: Ctx): Promise<FlowResults> {
       ctx,
       'end-to-end direct',
       'tasks/s',
-      () => batch(Math.ceil(ctx.sizes.e2eTasks / 5)),
+      () => batch(ctx.sizes.warmupMs),
       async () => {
-        const { b, lastMs } = await batch(ctx.sizes.e2eTasks);
+        const { b, lastMs } = await batch(ctx.sizes.runMs);
         return b.created / ((lastMs - b.firstSendAt) / 1000);
       },
     );
@@ -72,9 +72,9 @@ export function runCallbackFlow(ctx: Ctx): Promise<FlowResults> {
   return withSession(ctx, 'e2e_callback', 'all', async ({ client, counter }) => {
     let created = 0;
     let finished = 0;
-    const batch = async (count: number) => {
+    const batch = async (durationMs: number) => {
       const b = await client.rpc.call<Batch>('createBatch', {
-        count,
+        durationMs,
         concurrency: ctx.sizes.httpConcurrency,
         kind: 'callback',
       });
@@ -95,9 +95,9 @@ export function runCallbackFlow(ctx: Ctx): Promise<FlowResults> {
       ctx,
       'callback flow',
       'tasks/s',
-      () => batch(Math.ceil(ctx.sizes.callbackTasks / 5)),
+      () => batch(ctx.sizes.warmupMs),
       async () => {
-        const { b, hooks } = await batch(ctx.sizes.callbackTasks);
+        const { b, hooks } = await batch(ctx.sizes.runMs);
         return b.created / ((hooks.lastAt - b.firstSendAt) / 1000);
       },
     );

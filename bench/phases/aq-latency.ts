@@ -16,9 +16,13 @@ export function runLatency(ctx: Ctx): Promise<LatencyResults> {
   return withSession(ctx, 'latency', 'all', async ({ client }) => {
     const { latencySamples: samples, latencyWarmup: warmup } = ctx.sizes;
     const pickup = await client.rpc.call<Measured>('pickup', { samples, warmup, gapMs: 50 });
-    ctx.progress(`pickup latency: p50 ${pickup.latencyMs.p50.toFixed(2)} ms, p99 ${pickup.latencyMs.p99.toFixed(2)} ms`);
+    ctx.progress(
+      `pickup latency: p50 ${pickup.latencyMs.p50.toFixed(2)} ms, p99 ${pickup.latencyMs.p99.toFixed(2)} ms`,
+    );
     const wake = await client.rpc.call<Measured>('wake', { samples, warmup, settleMs: 50 });
-    ctx.progress(`callback→wake latency: p50 ${wake.latencyMs.p50.toFixed(2)} ms, p99 ${wake.latencyMs.p99.toFixed(2)} ms`);
+    ctx.progress(
+      `callback→wake latency: p50 ${wake.latencyMs.p50.toFixed(2)} ms, p99 ${wake.latencyMs.p99.toFixed(2)} ms`,
+    );
     return { pickupMs: pickup.latencyMs, wakeMs: wake.latencyMs };
   });
 }

@@ -27,9 +27,9 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
       let total = 0;
       let lost = 0;
       const loadedLatencyMs: Latency[] = [];
-      const batch = async (count: number, run: string) => {
+      const batch = async (durationMs: number, run: string) => {
         const sent = await sender.rpc.call<{ sent: number; firstSendAt: number }>('sendBatch', {
-          count,
+          durationMs,
           concurrency: sizes.httpConcurrency,
           run,
         });
@@ -49,16 +49,16 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
           if (Number(row?.n) >= sent.sent || Date.now() > deadline) break;
           await new Promise((r) => setTimeout(r, 50));
         }
-        lost += count - Number(row?.n ?? 0);
+        lost += sent.sent - Number(row?.n ?? 0);
         return { completed: Number(row?.n ?? 0), lastMs: Number(row?.last_ms), sent, drained };
       };
       const throughput = await measured(
         ctx,
         'pg-boss throughput',
         'jobs/s',
-        () => batch(Math.ceil(sizes.queueJobs / 5), 'warmup'),
+        () => batch(sizes.warmupMs, 'warmup'),
         async (i) => {
-          const r = await batch(sizes.queueJobs, `run${i}`);
+          const r = await batch(sizes.runMs, `run${i}`);
           loadedLatencyMs.push(r.drained.latencyMs);
           return r.completed / ((r.lastMs - r.sent.firstSendAt) / 1000);
         },

@@ -16,8 +16,14 @@ const counts = new Map<string, number>();
 const file = process.env.BENCH_PROBE_FILE;
 const labelLength = Number(process.env.BENCH_PROBE_LABEL ?? 110);
 
+/** Inlined values (MikroORM inlines parameters) become `?`, so one statement shape is one line. */
 function label(sql: string): string {
-  return sql.replace(/\s+/g, ' ').trim().slice(0, labelLength);
+  return sql
+    .replace(/E?'(?:[^']|'')*'/g, '?')
+    .replace(/\b\d+(\.\d+)?\b/g, '?')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, labelLength);
 }
 
 function patch(client: typeof pg.Client): void {
@@ -51,6 +57,10 @@ process.on('SIGUSR2', () => {
   const memoryAfterGc = gc ? usage() : undefined;
   let snapshot: string | undefined;
   if (process.env.BENCH_HEAP_SNAPSHOT === '1' && file) snapshot = v8.writeHeapSnapshot(`${file}.heapsnapshot`);
-  if (file) writeFileSync(file, JSON.stringify({ seq, memory, memoryAfterGc, spaces, snapshot, queries: Object.fromEntries(sorted) }, null, 1));
+  if (file)
+    writeFileSync(
+      file,
+      JSON.stringify({ seq, memory, memoryAfterGc, spaces, snapshot, queries: Object.fromEntries(sorted) }, null, 1),
+    );
   counts.clear();
 });

@@ -49,7 +49,13 @@ try {
     env: { BENCH_PROBE_FILE: probeFile, ...(heap ? { BENCH_HEAP_SNAPSHOT: '1' } : {}) },
   });
   let seq = 0;
-  type Probe = { seq: number; memory: object; memoryAfterGc?: object; spaces?: object; queries: Record<string, number> };
+  type Probe = {
+    seq: number;
+    memory: object;
+    memoryAfterGc?: object;
+    spaces?: object;
+    queries: Record<string, number>;
+  };
   const dump = async (): Promise<Probe> => {
     process.kill(server.pid, 'SIGUSR2');
     seq += 1;
@@ -78,7 +84,10 @@ try {
   if (finalStatus) {
     await waitFor(
       'tasks to settle',
-      async () => ((await counter.scalar('select count(*) from tasks where status = $1', [finalStatus])) >= count ? true : undefined),
+      async () =>
+        (await counter.scalar('select count(*) from tasks where status = $1', [finalStatus])) >= count
+          ? true
+          : undefined,
       300_000,
     );
     if (scenario === 'callback') await sleep(2_000);
@@ -88,7 +97,9 @@ try {
   const tasks = await counter.scalar('select count(*) from tasks');
   const after = await dump();
   const total = Object.values(after.queries).reduce((a, b) => a + b, 0);
-  console.log(`${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task; server CPU ${cpu.toFixed(1)} s (${((cpu / tasks) * 1000).toFixed(2)} ms per task)`);
+  console.log(
+    `${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task; server CPU ${cpu.toFixed(1)} s (${((cpu / tasks) * 1000).toFixed(2)} ms per task)`,
+  );
   for (const [sql, n] of Object.entries(after.queries).slice(0, 25)) console.log(`  ${(n / tasks).toFixed(2)}  ${sql}`);
   console.log('server memory after (MB):', JSON.stringify(after.memory));
   console.log('server memory after a full GC (MB):', JSON.stringify(after.memoryAfterGc));
@@ -98,7 +109,11 @@ try {
   await client.rpc.call('close').catch(() => {});
   await client.stop();
   await server.stop();
-  if (cpuProf) console.log('cpu profiles:', (await readdir(path.join(dir, 'profiles'))).map((f) => path.join(dir, 'profiles', f)));
+  if (cpuProf)
+    console.log(
+      'cpu profiles:',
+      (await readdir(path.join(dir, 'profiles'))).map((f) => path.join(dir, 'profiles', f)),
+    );
   if (heap) console.log('heap snapshot:', `${probeFile}.heapsnapshot`);
   await db.drop();
 } finally {

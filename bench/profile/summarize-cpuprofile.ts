@@ -78,7 +78,9 @@ for (const [id, us] of selfUs) {
     cur = parent.get(cur);
   }
   const c = cur === undefined ? undefined : byId.get(cur)!.callFrame;
-  const caller = c ? `${c.functionName || '(anonymous)'} ${bucket(c.url, c.functionName)}:${c.lineNumber + 1}` : '(root)';
+  const caller = c
+    ? `${c.functionName || '(anonymous)'} ${bucket(c.url, c.functionName)}:${c.lineNumber + 1}`
+    : '(root)';
   const m = callers.get(fn) ?? new Map<string, number>();
   add(m, caller, us);
   callers.set(fn, m);
@@ -87,7 +89,10 @@ for (const [id, us] of selfUs) {
 const pct = (us: number) => `${((us / busyUs) * 100).toFixed(1).padStart(5)}%`;
 const list = (title: string, m: Map<string, number>, n: number, filter: (k: string) => boolean = () => true) => {
   console.log(`\n${title}`);
-  for (const [k, us] of [...m.entries()].filter(([k]) => filter(k)).sort((a, b) => b[1] - a[1]).slice(0, n)) {
+  for (const [k, us] of [...m.entries()]
+    .filter(([k]) => filter(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)) {
     console.log(`  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
   }
 };

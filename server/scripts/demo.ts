@@ -128,19 +128,6 @@ async function verifiedWebhooks(provider: DemoProvider, secret: string): Promise
   return received.map((w) => AsyncQueue.webhooks.verify(w.rawBody, w.headers, secret));
 }
 
-/**
- * Workaround, only while stopping: app.stop() ends its rate-limit pg.Pool without an 'error'
- * listener, and pool.end() does not wait for its clients to close, so when the embedded Postgres
- * shuts down right after, an idle client can receive "terminating connection due to administrator
- * command" (57P01) and the pool re-emits it as an uncaught 'error'. Remove once the server's pool
- * has an error listener. Anything else still ends the demo with exit code 1.
- */
-function ignorePostgresShutdown(error: unknown): void {
-  if ((error as { code?: unknown }).code === '57P01') return;
-  process.stderr.write(`Demo failed while stopping: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-}
-
 async function main(): Promise<number> {
   out('AsyncQueue demo');
   const provider = await startDemoProvider(PROVIDER_HOST);
@@ -153,7 +140,6 @@ async function main(): Promise<number> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    process.on('uncaughtException', ignorePostgresShutdown);
     await app.stop();
     await provider.stop();
   };

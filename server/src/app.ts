@@ -86,6 +86,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     max: SIDE_POOL_SIZE,
     application_name: 'asyncqueue-side',
   });
+  // An idle client can be terminated by the server (restart, shutdown): log it, never crash on it.
+  sidePool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'rate-limit pool connection error'));
   const listener = await startTaskChangeListener(database.url, (msg) => logger.warn(msg));
   const allowed = parseAllowedCidrs(config.allowedCidrs);
   const registry = new MetricsRegistry();
