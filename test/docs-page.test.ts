@@ -50,7 +50,7 @@ describe('/docs API reference', () => {
     const response = await page.goto(`${t.url}/docs`, { waitUntil: 'networkidle' });
     expect(response?.status()).toBe(200);
     await page.waitForSelector('.opblock', { timeout: 20_000 });
-    const text = await page.locator('#swagger-ui').innerText();
+    const text = (await page.locator('#swagger-ui').textContent()) ?? '';
     for (const route of [
       '/v1/tasks',
       '/v1/tasks/{id}',

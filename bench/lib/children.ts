@@ -109,6 +109,8 @@ export async function startServer(opts: ServerOptions): Promise<BenchServer> {
     ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '1000000000',
     ASYNCQUEUE_DB_POOL_SIZE: String(opts.poolSize),
     LOG_LEVEL: 'info',
+    // Profiling switches of bench/profile/probe.ts pass through (inert without --import of the probe).
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))),
     ...opts.env,
   };
   for (const name of Object.keys(env)) if (env[name] === undefined) delete env[name];

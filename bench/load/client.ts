@@ -138,6 +138,7 @@ async function createBatch(args: { count?: number; durationMs?: number; concurre
 /** One task at a time: create-request send → the provider receives the dispatch. */
 async function pickup(args: { samples: number; warmup: number; gapMs: number }) {
   const results: number[] = [];
+  const marks: { start: number; end: number }[] = [];
   const tag = Math.random().toString(36).slice(2, 8);
   for (let i = 0; i < args.warmup + args.samples; i += 1) {
     const sample = `${tag}-${i}`;
@@ -147,15 +148,19 @@ async function pickup(args: { samples: number; warmup: number; gapMs: number }) 
     if (res.status !== 201) throw new Error(`create answered ${res.status}: ${JSON.stringify(res.json)}`);
     const at = await Promise.race([arrived, sleep(30_000).then(() => Number.NaN)]);
     if (Number.isNaN(at)) throw new Error(`sample ${sample} never reached the provider`);
-    if (i >= args.warmup) results.push(at - t0);
+    if (i >= args.warmup) {
+      results.push(at - t0);
+      marks.push({ start: t0, end: at });
+    }
     await sleep(args.gapMs);
   }
-  return { samplesMs: results, latencyMs: latency(results) };
+  return { samplesMs: results, latencyMs: latency(results), marks };
 }
 
 /** A waiting task, an open long-poll, then the callback: callback send → long-poll answer. */
 async function wake(args: { samples: number; warmup: number; settleMs: number }) {
   const results: number[] = [];
+  const marks: { start: number; end: number }[] = [];
   for (let i = 0; i < args.warmup + args.samples; i += 1) {
     const res = await post('/v1/tasks', taskBody('hold'));
     const task = createdTask(res.json);
@@ -184,9 +189,12 @@ async function wake(args: { samples: number; warmup: number; settleMs: number })
     const polled = await poll;
     await (await cb).body.text();
     if (polled.task.status !== 'completed') throw new Error(`long-poll answered ${polled.task.status}`);
-    if (i >= args.warmup) results.push(answeredAt - t0);
+    if (i >= args.warmup) {
+      results.push(answeredAt - t0);
+      marks.push({ start: t0, end: answeredAt });
+    }
   }
-  return { samplesMs: results, latencyMs: latency(results) };
+  return { samplesMs: results, latencyMs: latency(results), marks };
 }
 
 /**

@@ -2,12 +2,18 @@
  * Profiling preload for the server, never loaded by a measured run:
  *   node --import ./bench/profile/probe.ts server/src/main.ts
  * Counts every statement sent through `pg` (both copies: the root one and MikroORM's own) by its
- * first words. On SIGUSR2 it writes to $BENCH_PROBE_FILE (JSON) the counts since the last dump,
- * process.memoryUsage() and V8 heap-space sizes, then starts counting over. With
- * BENCH_HEAP_SNAPSHOT=1 it also writes a heap snapshot next to that file; with --expose-gc it also
- * reports the memory after a full GC (live data versus garbage not yet collected).
+ * shape (inlined values become `?`). On SIGUSR2 it writes to $BENCH_PROBE_FILE (JSON) the counts
+ * since the last dump, process.memoryUsage() and V8 heap-space sizes, then starts over.
+ *   --expose-gc               also the memory after a full GC (live data versus uncollected garbage)
+ *   BENCH_HEAP_SNAPSHOT=1     also a heap snapshot next to that file
+ *   BENCH_PROBE_TRACE=1       also a timeline: every statement's start and end (with its pool's
+ *                             application_name), NOTIFY arrivals, HTTP requests in and answers out,
+ *                             on the wall clock the load generator uses
+ *   BENCH_ASYNC_COMMIT_APPS=a,b   EXPERIMENT: connections with these application_names run with
+ *                             synchronous_commit=off (what a server-side fix would configure)
  */
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import pg from 'pg';
@@ -15,6 +21,12 @@ import pg from 'pg';
 const counts = new Map<string, number>();
 const file = process.env.BENCH_PROBE_FILE;
 const labelLength = Number(process.env.BENCH_PROBE_LABEL ?? 110);
+const tracing = process.env.BENCH_PROBE_TRACE === '1';
+const asyncCommitApps = new Set((process.env.BENCH_ASYNC_COMMIT_APPS ?? '').split(',').filter(Boolean));
+
+export type TraceEvent = { t: number; ev: string; label: string; app?: string; ms?: number };
+let trace: TraceEvent[] = [];
+const now = () => performance.timeOrigin + performance.now();
 
 /** Inlined values (MikroORM inlines parameters) become `?`, so one statement shape is one line. */
 function label(sql: string): string {
@@ -26,6 +38,8 @@ function label(sql: string): string {
     .slice(0, labelLength);
 }
 
+type ClientLike = { connectionParameters?: { application_name?: string } };
+
 function patch(client: typeof pg.Client): void {
   const original = client.prototype.query as (...args: unknown[]) => unknown;
   client.prototype.query = function patched(this: pg.Client, ...args: unknown[]) {
@@ -33,14 +47,63 @@ function patch(client: typeof pg.Client): void {
     const text = typeof first === 'string' ? first : (first?.text ?? '?');
     const key = label(text);
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    return original.apply(this, args);
+    const result = original.apply(this, args);
+    if (tracing) {
+      const app = (this as unknown as ClientLike).connectionParameters?.application_name;
+      const t = now();
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).then(
+          () => trace.push({ t, ev: 'sql', label: key.slice(0, 60), app, ms: now() - t }),
+          () => trace.push({ t, ev: 'sql-error', label: key.slice(0, 60), app, ms: now() - t }),
+        );
+      } else {
+        trace.push({ t, ev: 'sql', label: key.slice(0, 60), app });
+      }
+    }
+    return result;
   } as typeof client.prototype.query;
+  const emit = client.prototype.emit;
+  client.prototype.emit = function tracedEmit(this: pg.Client, name: string | symbol, ...rest: unknown[]) {
+    if (tracing && name === 'notification') {
+      const msg = rest[0] as { channel?: string };
+      const app = (this as unknown as ClientLike).connectionParameters?.application_name;
+      trace.push({ t: now(), ev: 'notify-in', label: msg.channel ?? '?', app });
+    }
+    return emit.call(this, name, ...rest);
+  } as typeof client.prototype.emit;
+  // getStartupConf is internal to pg (the startup packet's parameters); not in its types.
+  const proto = client.prototype as unknown as { getStartupConf?: () => Record<string, string> };
+  const startup = proto.getStartupConf;
+  if (startup && asyncCommitApps.size > 0) {
+    proto.getStartupConf = function asyncCommit(this: pg.Client) {
+      const conf = startup.call(this);
+      if (conf.application_name && asyncCommitApps.has(conf.application_name)) {
+        conf.options = `${conf.options ?? ''} -c synchronous_commit=off`.trim();
+      }
+      return conf;
+    };
+  }
 }
 
 // MikroORM ships its own copy of pg (node_modules/@mikro-orm/postgresql/node_modules/pg): patch both.
 patch(pg.Client);
 const fromOrm = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as typeof pg;
 if (fromOrm.Client !== pg.Client) patch(fromOrm.Client);
+
+if (tracing) {
+  const emit = http.Server.prototype.emit as (this: http.Server, name: string | symbol, ...rest: unknown[]) => boolean;
+  http.Server.prototype.emit = function tracedRequest(this: http.Server, name: string | symbol, ...rest: unknown[]) {
+    if (name === 'request') {
+      const req = rest[0] as http.IncomingMessage;
+      const res = rest[1] as http.ServerResponse;
+      const path = (req.url ?? '').replace(/[0-9a-f-]{16,}/g, ':id');
+      const t = now();
+      trace.push({ t, ev: 'http-in', label: `${req.method} ${path}` });
+      res.once('finish', () => trace.push({ t: now(), ev: 'http-out', label: `${req.method} ${path}`, ms: now() - t }));
+    }
+    return emit.call(this, name, ...rest);
+  } as typeof http.Server.prototype.emit;
+}
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
 
@@ -57,10 +120,8 @@ process.on('SIGUSR2', () => {
   const memoryAfterGc = gc ? usage() : undefined;
   let snapshot: string | undefined;
   if (process.env.BENCH_HEAP_SNAPSHOT === '1' && file) snapshot = v8.writeHeapSnapshot(`${file}.heapsnapshot`);
-  if (file)
-    writeFileSync(
-      file,
-      JSON.stringify({ seq, memory, memoryAfterGc, spaces, snapshot, queries: Object.fromEntries(sorted) }, null, 1),
-    );
+  const out = { seq, memory, memoryAfterGc, spaces, snapshot, queries: Object.fromEntries(sorted), trace };
+  if (file) writeFileSync(file, JSON.stringify(out));
   counts.clear();
+  trace = [];
 });

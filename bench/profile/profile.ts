@@ -1,17 +1,22 @@
 /**
  * Where the server's time and memory go, for one scenario (not part of `npm run bench`):
  *   node bench/profile/profile.ts <create|trpc|direct|callback|waiting> [count] [--cpu-prof] [--heap]
- * Starts the server with the probe preload (statement counts, memory), runs `count` tasks of the
- * scenario through the bench load generator, and prints statements per task and the server's
- * memory. --cpu-prof writes a V8 CPU profile of the server (open it in Chrome DevTools or
- * speedscope); --heap writes a heap snapshot at the end.
+ *   node bench/profile/profile.ts <pickup|wake> [samples]
+ * Starts the server with the probe preload (statement counts, memory, timeline), runs the scenario
+ * through the bench load generator and prints statements per task, server CPU per task and the
+ * server's memory; for pickup/wake, the median timeline of one sample (every statement, NOTIFY
+ * and HTTP message between the client's send and the answer). --cpu-prof writes a V8 CPU profile
+ * of the server (summarize it with summarize-cpuprofile.ts); --heap writes a heap snapshot.
+ * BENCH_ASYNC_COMMIT_APPS / BENCH_SERVER_NODE_ARGS try a fix (see probe.ts).
  */
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { LoadProcess } from '../lib/children.ts';
 import { forkLoad, killAllChildren, startServer } from '../lib/children.ts';
 import { openCounter, startBenchPostgres } from '../lib/postgres.ts';
-import { sleep, waitFor } from '../lib/stats.ts';
+import { latency, percentile, sleep, waitFor } from '../lib/stats.ts';
+import type { TraceEvent } from './probe.ts';
 
 const [scenario = 'create', countArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const count = Number(countArg ?? 500);
@@ -23,6 +28,8 @@ const KINDS: Record<string, { kind: string; role: 'all' | 'api'; path?: string }
   direct: { kind: 'direct', role: 'all' },
   callback: { kind: 'callback', role: 'all' },
   waiting: { kind: 'waiting', role: 'all' },
+  pickup: { kind: 'latency', role: 'all' },
+  wake: { kind: 'latency', role: 'all' },
 };
 const spec = KINDS[scenario];
 if (!spec) throw new Error(`unknown scenario ${scenario}; one of ${Object.keys(KINDS).join(', ')}`);
@@ -46,7 +53,11 @@ try {
       ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profiles')}`] : []),
     ],
-    env: { BENCH_PROBE_FILE: probeFile, ...(heap ? { BENCH_HEAP_SNAPSHOT: '1' } : {}) },
+    env: {
+      BENCH_PROBE_FILE: probeFile,
+      ...(heap ? { BENCH_HEAP_SNAPSHOT: '1' } : {}),
+      ...(spec.kind === 'latency' ? { BENCH_PROBE_TRACE: '1' } : {}),
+    },
   });
   let seq = 0;
   type Probe = {
@@ -73,6 +84,13 @@ try {
   await client.rpc.call('init', { serverUrl: server.url, apiKey: server.apiKey, connections: 40 });
   const idle = await dump();
   console.log('idle server memory (MB):', JSON.stringify(idle.memory), 'after GC:', JSON.stringify(idle.memoryAfterGc));
+  if (spec.kind === 'latency') {
+    await latencyTimeline(scenario as 'pickup' | 'wake', count > 100 ? 30 : count, client, dump);
+    await client.rpc.call('close').catch(() => {});
+    await client.stop();
+    await server.stop();
+    process.exit(0);
+  }
   const started = Date.now();
   const cpuBefore = await server.cpuSeconds();
   if (spec.path) {
@@ -119,4 +137,54 @@ try {
 } finally {
   killAllChildren();
   await pg.stop();
+}
+
+type Mark = { start: number; end: number };
+
+/**
+ * pickup/wake one at a time with the probe's timeline on: prints, for the median sample, every
+ * server event between the client's send (0 ms) and the answer, and per step the median time.
+ */
+async function latencyTimeline(
+  which: 'pickup' | 'wake',
+  samples: number,
+  client: LoadProcess,
+  dump: () => Promise<{ trace: TraceEvent[] }>,
+) {
+  await dump();
+  const args = which === 'pickup' ? { samples, warmup: 3, gapMs: 50 } : { samples, warmup: 3, settleMs: 50 };
+  const r = await client.rpc.call<{ marks: Mark[]; samplesMs: number[] }>(which, args);
+  const { trace } = await dump();
+  console.log(`${which}: ${JSON.stringify(latency(r.samplesMs))}`);
+  const perSample = r.marks.map((m) => ({
+    total: m.end - m.start,
+    events: trace
+      .filter((e) => e.t >= m.start - 0.5 && e.t <= m.end + 0.5)
+      .sort((a, b) => a.t - b.t)
+      .map((e) => ({ ...e, at: e.t - m.start })),
+  }));
+  const sorted = [...perSample].sort((a, b) => a.total - b.total);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  console.log(`\nmedian sample: ${median.total.toFixed(2)} ms (client send = 0 ms)`);
+  for (const e of median.events) {
+    const ms = e.ms === undefined ? '' : `${e.ms.toFixed(2).padStart(6)} ms`;
+    console.log(
+      `  +${e.at.toFixed(2).padStart(6)} ms  ${e.ev.padEnd(9)} ${ms.padEnd(10)} ${(e.app ?? '').padEnd(17)} ${e.label}`,
+    );
+  }
+  // Per statement shape: median duration over all samples (one line per distinct step).
+  const steps = new Map<string, number[]>();
+  for (const s of perSample) {
+    for (const e of s.events) {
+      if (e.ms === undefined) continue;
+      const key = `${e.ev} ${e.app ?? ''} ${e.label}`;
+      steps.set(key, [...(steps.get(key) ?? []), e.ms]);
+    }
+  }
+  console.log('\nmedian duration per step over all samples (count per sample):');
+  for (const [key, values] of [...steps.entries()].sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50))) {
+    console.log(
+      `  ${percentile(values, 50).toFixed(2).padStart(6)} ms  ×${(values.length / perSample.length).toFixed(1)}  ${key}`,
+    );
+  }
 }
