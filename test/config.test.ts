@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
-import { childEnv, MAIN_TS, REPO_ROOT, runCli } from './helpers/server-process.ts';
+import { MAIN_TS, runCli, runToExit } from './helpers/server-process.ts';
 
 const MiB = 1024 * 1024;
 
@@ -155,42 +154,15 @@ describe('loadConfig', () => {
   });
 });
 
-type Exit = { code: number | null; stdout: string; stderr: string; ms: number };
-
-function runMain(env: Record<string, string>, timeoutMs: number): Promise<Exit> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_TS], {
-      cwd: REPO_ROOT,
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk) => {
-      stdout += String(chunk);
-    });
-    child.stderr?.on('data', (chunk) => {
-      stderr += String(chunk);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`main.ts still running after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
 describe('the server process with a bad configuration', () => {
   // Why 10 s: validation happens before any I/O; a start that reaches the database is a bug anyway.
   const EXIT_WITHIN_MS = 10_000;
 
   it('node server/src/main.ts exits 1 quickly and names every bad variable on stderr', async () => {
     const dataDir = path.join(os.tmpdir(), `aq-config-${randomBytes(6).toString('hex')}`);
-    const result = await runMain(
+    const result = await runToExit(
+      MAIN_TS,
+      [],
       { PORT: 'abc', ASYNCQUEUE_ROLE: 'boss', ASYNCQUEUE_DATA_DIR: dataDir },
       EXIT_WITHIN_MS,
     );

@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeProvider, type ReceivedRequest, startFakeProvider } from './helpers/fake-provider.ts';
-import { api } from './helpers/http.ts';
-import { type AppDb, openAppDb } from './helpers/pgboss-jobs.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
-import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
+import { describe, expect, it } from 'vitest';
+import { useLifecycleFixture } from './helpers/lifecycle-fixture.ts';
 import { waitFor } from './helpers/wait-for.ts';
-import { startWebhookSink, verifyAsyncQueueSignature, type WebhookSink } from './helpers/webhook-sink.ts';
+import { verifyAsyncQueueSignature } from './helpers/webhook-sink.ts';
 
 // Dispatch behaviours beyond test/dispatch.test.ts: Retry-After, per-attempt timeout, maxRetries 0,
 // redirects (allowed and refused), the response cap, duplicate callbacks, GET, delayUntil and the
@@ -23,51 +19,19 @@ type Attempt = {
   willRetry: boolean;
 };
 
-let t: TestApp;
-let team: TestTeam;
-let provider: FakeProvider;
-let sink: WebhookSink;
-let db: AppDb;
-
-beforeAll(async () => {
-  t = await startTestApp({
-    ASYNCQUEUE_MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES),
-    // Why: waits below poll the API; the team limit is tested in rate-limit.test.ts.
-    ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
-  });
-  team = await t.newTeam();
-  provider = await startFakeProvider();
-  sink = await startWebhookSink(() => team.webhookSecret);
-  db = await openAppDb(t.databaseUrl);
+const ctx = useLifecycleFixture({
+  ASYNCQUEUE_MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES),
+  // Why: waits below poll the API; the team limit is tested in rate-limit.test.ts.
+  ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
 });
-afterAll(async () => {
-  await db?.close();
-  await t?.stop();
-  await provider?.stop();
-  await sink?.stop();
-});
-
-const create = async (body: Record<string, unknown>) => {
-  const res = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body });
-  expect(res.status, res.text).toBe(201);
-  return res.body as { task: { id: string; status: string; delayUntil: string | null }; callbackUrl?: string };
-};
-const getTask = async (id: string) => {
-  const res = await api(t.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey });
-  expect(res.status, res.text).toBe(200);
-  return res.body.task;
-};
-const until = (id: string, status: string, timeoutMs = 15_000) =>
-  waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
-const requestsFor = (taskId: string): ReceivedRequest[] =>
-  provider.received.filter((r) => r.headers['x-asyncqueue-task-id'] === taskId);
+const { create, getTask, until, requestsFor } = ctx;
 const key = () => randomBytes(4).toString('hex');
 const startGaps = (attempts: Attempt[]) =>
   attempts.slice(1).map((a, i) => Date.parse(a.startedAt) - Date.parse((attempts[i] as Attempt).startedAt));
 
 describe('dispatch modes', () => {
   it('honours Retry-After on a 429: the retry starts ≥ 2 s after the first attempt, then completes', async () => {
-    const { task } = await create({ targetUrl: provider.url(`/retry-after?s=2&key=${key()}`), maxRetries: 3 });
+    const { task } = await create({ targetUrl: ctx.provider.url(`/retry-after?s=2&key=${key()}`), maxRetries: 3 });
     const done = await until(task.id, 'completed');
     const attempts = done.attempts as Attempt[];
     expect(attempts.map((a) => [a.number, a.statusCode, a.error, a.willRetry])).toEqual([
@@ -82,7 +46,7 @@ describe('dispatch modes', () => {
   });
 
   it('times out an attempt that hangs past `timeout`, retries it, then fails after 2 attempts', async () => {
-    const { task } = await create({ targetUrl: provider.url('/hang'), timeout: 1, maxRetries: 1 });
+    const { task } = await create({ targetUrl: ctx.provider.url('/hang'), timeout: 1, maxRetries: 1 });
     const done = await until(task.id, 'failed');
     const attempts = done.attempts as Attempt[];
     expect(attempts.map((a) => [a.number, a.statusCode, a.willRetry])).toEqual([
@@ -97,11 +61,11 @@ describe('dispatch modes', () => {
     expect(done.error).toMatch(/^Failed after 2 attempts: .*timed out/i);
     expect(done.result).toBeNull();
     expect(requestsFor(task.id)).toHaveLength(2);
-    expect(await db.queued('dispatch', task.id)).toEqual([]);
+    expect(await ctx.db.queued('dispatch', task.id)).toEqual([]);
   });
 
   it('with maxRetries 0 fails a 503 after one attempt', async () => {
-    const { task } = await create({ targetUrl: provider.url('/status/503'), maxRetries: 0 });
+    const { task } = await create({ targetUrl: ctx.provider.url('/status/503'), maxRetries: 0 });
     const done = await until(task.id, 'failed');
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ number: 1, statusCode: 503, error: 'HTTP 503', willRetry: false });
@@ -109,11 +73,11 @@ describe('dispatch modes', () => {
     expect(done.retryCount).toBe(0);
     expect(done.result.statusCode).toBe(503);
     expect(requestsFor(task.id)).toHaveLength(1);
-    expect(await db.queued('dispatch', task.id)).toEqual([]);
+    expect(await ctx.db.queued('dispatch', task.id)).toEqual([]);
   });
 
   it('follows a redirect to an allowed loopback URL and completes with the final 200', async () => {
-    const target = provider.url(`/redirect?to=${encodeURIComponent(provider.url('/ok?via=redirect'))}`);
+    const target = ctx.provider.url(`/redirect?to=${encodeURIComponent(ctx.provider.url('/ok?via=redirect'))}`);
     const { task } = await create({ targetUrl: target, body: '{"x":1}' });
     const done = await until(task.id, 'completed');
     expect(done.result.statusCode).toBe(200);
@@ -130,7 +94,7 @@ describe('dispatch modes', () => {
   for (const to of ['http://10.0.0.1/', 'http://169.254.169.254/latest/meta-data/']) {
     it(`refuses a redirect to ${to} at once: failed after 1 attempt, not retried, error naming the network guard`, async () => {
       const { task } = await create({
-        targetUrl: provider.url(`/redirect?to=${encodeURIComponent(to)}`),
+        targetUrl: ctx.provider.url(`/redirect?to=${encodeURIComponent(to)}`),
         maxRetries: 3,
       });
       const done = await until(task.id, 'failed');
@@ -142,12 +106,12 @@ describe('dispatch modes', () => {
       expect(done.error).not.toMatch(/^Failed after/);
       expect(done.retryCount).toBe(0);
       expect(requestsFor(task.id)).toHaveLength(1);
-      expect(await db.queued('dispatch', task.id)).toEqual([]);
+      expect(await ctx.db.queued('dispatch', task.id)).toEqual([]);
     });
   }
 
   it('cuts a response larger than ASYNCQUEUE_MAX_RESPONSE_BYTES and flags it', async () => {
-    const { task } = await create({ targetUrl: provider.url('/big?bytes=3145728') });
+    const { task } = await create({ targetUrl: ctx.provider.url('/big?bytes=3145728') });
     const done = await until(task.id, 'completed');
     expect(done.result.statusCode).toBe(200);
     expect(done.result.bodyTruncated).toBe(true);
@@ -157,11 +121,11 @@ describe('dispatch modes', () => {
   });
 
   it('a provider calling back twice: exactly one callback wins (200), the other gets 404, one completion', async () => {
-    const before = provider.callbackResults.length;
+    const before = ctx.provider.callbackResults.length;
     const { task, callbackUrl } = await create({
-      targetUrl: provider.url('/callback-twice'),
+      targetUrl: ctx.provider.url('/callback-twice'),
       headers: { 'X-Callback': '{asyncqueue_callback_url}' },
-      onCompleteUrl: sink.url,
+      onCompleteUrl: ctx.sink.url,
     });
     expect(callbackUrl).toMatch(/\/v1\/callbacks\/[0-9a-f]{64}$/);
     const done = await until(task.id, 'completed');
@@ -169,23 +133,23 @@ describe('dispatch modes', () => {
     expect(requestsFor(task.id)[0]?.headers['x-callback']).toBe(callbackUrl);
     // The dispatch answered after both callbacks: its attempt is recorded, the status left alone.
     const recorded = await waitFor('the dispatch attempt to be recorded', async () => {
-      const row = await db.taskRow(task.id);
+      const row = await ctx.db.taskRow(task.id);
       return row.attempts.length === 1 ? row : null;
     });
     expect(recorded.status).toBe('completed');
-    expect(provider.callbackResults.slice(before).sort()).toEqual([200, 404]);
+    expect(ctx.provider.callbackResults.slice(before).sort()).toEqual([200, 404]);
     // Completed once: one webhook job, one delivery.
-    expect(await db.jobs('webhook', task.id)).toHaveLength(1);
-    const delivery = await waitFor('the webhook', () => sink.forTask(task.id)[0]);
+    expect(await ctx.db.jobs('webhook', task.id)).toHaveLength(1);
+    const delivery = await waitFor('the webhook', () => ctx.sink.forTask(task.id)[0]);
     expect(delivery.event).toBe('task.completed');
     const final = await getTask(task.id);
     expect(final.completedAt).toBe(done.completedAt);
     expect(final.attempts[0]).toMatchObject({ number: 1, statusCode: 200 });
-    expect(sink.forTask(task.id)).toHaveLength(1);
+    expect(ctx.sink.forTask(task.id)).toHaveLength(1);
   });
 
   it('GET sends no body (the task keeps the body it was given), signed over the empty body', async () => {
-    const { task } = await create({ targetUrl: provider.url('/ok?method=get'), method: 'GET', body: 'not-sent' });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok?method=get'), method: 'GET', body: 'not-sent' });
     const done = await until(task.id, 'completed');
     expect(done.method).toBe('GET');
     expect(done.body).toBe('not-sent');
@@ -194,14 +158,14 @@ describe('dispatch modes', () => {
     expect(seen?.body).toBe('');
     expect(seen?.headers['content-length']).toBeUndefined();
     expect(seen?.headers['transfer-encoding']).toBeUndefined();
-    expect(verifyAsyncQueueSignature(seen?.headers['x-asyncqueue-signature'] as string, '', team.webhookSecret)).toBe(
-      true,
-    );
+    expect(
+      verifyAsyncQueueSignature(seen?.headers['x-asyncqueue-signature'] as string, '', ctx.team.webhookSecret),
+    ).toBe(true);
   });
 
   it('delayUntil 2 s ahead: delayed, not called before that instant, then completed', async () => {
     const delayUntil = new Date(Date.now() + 2_000).toISOString();
-    const created = await create({ targetUrl: provider.url('/ok?delayed=1'), delayUntil });
+    const created = await create({ targetUrl: ctx.provider.url('/ok?delayed=1'), delayUntil });
     expect(created.task.status).toBe('delayed');
     expect(created.task.delayUntil).toBe(delayUntil);
     const early = await getTask(created.task.id);
@@ -217,11 +181,11 @@ describe('dispatch modes', () => {
 
   it('exponential backoff: gaps of about 1 s, 2 s, 4 s (+≤ 20 % jitter + polling slack), increasing', async () => {
     const { task } = await create({
-      targetUrl: provider.url(`/fail?times=3&key=${key()}`),
+      targetUrl: ctx.provider.url(`/fail?times=3&key=${key()}`),
       maxRetries: 3,
       retryBackoff: 'exponential',
     });
-    const done = await until(task.id, 'completed', 30_000);
+    const done = await until(task.id, 'completed', { timeoutMs: 30_000 });
     const attempts = done.attempts as Attempt[];
     expect(attempts.map((a) => [a.number, a.statusCode, a.willRetry])).toEqual([
       [1, 500, true],

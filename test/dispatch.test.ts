@@ -1,57 +1,35 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
+import { describe, expect, it } from 'vitest';
 import { api } from './helpers/http.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
-import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
+import { useLifecycleFixture } from './helpers/lifecycle-fixture.ts';
 import { waitFor } from './helpers/wait-for.ts';
-import { startWebhookSink, type WebhookSink } from './helpers/webhook-sink.ts';
 
-let t: TestApp;
-let team: TestTeam;
-let provider: FakeProvider;
-let sink: WebhookSink;
-
-beforeAll(async () => {
-  t = await startTestApp();
-  team = await t.newTeam();
-  provider = await startFakeProvider();
-  sink = await startWebhookSink(() => team.webhookSecret);
-});
-afterAll(async () => {
-  await t.stop();
-  await provider.stop();
-  await sink.stop();
-});
-
-const create = async (body: Record<string, unknown>) => {
-  const res = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body });
-  expect(res.status, res.text).toBe(201);
-  return res.body as { task: { id: string }; callbackUrl?: string; signalToken?: string };
-};
-const getTask = async (id: string) => (await api(t.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey })).body.task;
-const until = (id: string, status: string, timeoutMs = 15_000) =>
-  waitForStatus(t.url, team.apiKey, id, status, timeoutMs);
+// Default limits; the app's database is not read here.
+const ctx = useLifecycleFixture({}, { appDb: false });
+const { create, until } = ctx;
+// No status check: both uses poll inside waitFor, which retries on any failure.
+const getTask = async (id: string) =>
+  (await api(ctx.t.url, 'GET', `/v1/tasks/${id}`, { key: ctx.team.apiKey })).body.task;
 
 describe('dispatch', () => {
   it('calls the target and completes with its response, signed, then delivers a verified webhook', async () => {
     const { task } = await create({
-      targetUrl: provider.url('/ok'),
+      targetUrl: ctx.provider.url('/ok'),
       body: '{"prompt":"a cat"}',
       headers: { 'X-Custom': 'yes' },
-      onCompleteUrl: sink.url,
+      onCompleteUrl: ctx.sink.url,
     });
     const done = await until(task.id, 'completed');
     expect(done.result).toMatchObject({ statusCode: 200, bodyTruncated: false });
     expect(JSON.parse(done.result.body)).toEqual({ ok: true, id: 'gen_1' });
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ number: 1, statusCode: 200, error: null, willRetry: false });
-    const seen = provider.requestsTo('/ok').at(-1)!;
+    const seen = ctx.provider.requestsTo('/ok').at(-1)!;
     expect(seen.body).toBe('{"prompt":"a cat"}');
     expect(seen.headers['x-custom']).toBe('yes');
     expect(seen.headers['user-agent']).toMatch(/^AsyncQueue\//);
     expect(seen.headers['x-asyncqueue-task-id']).toBe(task.id);
     expect(seen.headers['x-asyncqueue-attempt']).toBe('1');
-    const delivery = await waitFor('webhook', () => sink.forTask(task.id)[0]);
+    const delivery = await waitFor('webhook', () => ctx.sink.forTask(task.id)[0]);
     expect(delivery).toMatchObject({
       event: 'task.completed',
       status: 'completed',
@@ -67,11 +45,11 @@ describe('dispatch', () => {
 
   it('retries 500s with backoff and completes', async () => {
     const { task } = await create({
-      targetUrl: provider.url('/fail?times=2&key=r1'),
+      targetUrl: ctx.provider.url('/fail?times=2&key=r1'),
       maxRetries: 3,
       retryBackoff: 'linear',
     });
-    const done = await until(task.id, 'completed', 20_000);
+    const done = await until(task.id, 'completed', { timeoutMs: 20_000 });
     expect(done.retryCount).toBe(2);
     expect(done.attempts.map((a: { statusCode: number; willRetry: boolean }) => [a.statusCode, a.willRetry])).toEqual([
       [500, true],
@@ -81,17 +59,17 @@ describe('dispatch', () => {
   });
 
   it('fails at once on a non-retryable 4xx and keeps the response', async () => {
-    const { task } = await create({ targetUrl: provider.url('/status/422'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/status/422'), onCompleteUrl: ctx.sink.url });
     const done = await until(task.id, 'failed');
     expect(done.result.statusCode).toBe(422);
     expect(done.attempts).toHaveLength(1);
-    const delivery = await waitFor('failed webhook', () => sink.forTask(task.id)[0]);
+    const delivery = await waitFor('failed webhook', () => ctx.sink.forTask(task.id)[0]);
     expect(delivery.event).toBe('task.failed');
   });
 
   it('accepts a callback that arrives before the dispatch response', async () => {
     const created = await create({
-      targetUrl: provider.url('/callback-first'),
+      targetUrl: ctx.provider.url('/callback-first'),
       headers: { 'X-Callback': '{asyncqueue_callback_url}' },
     });
     const done = await until(created.task.id, 'completed');
@@ -104,44 +82,46 @@ describe('dispatch', () => {
     expect(recorded.status).toBe('completed');
     expect(recorded.result.body).toBe(done.result.body);
     expect(recorded.attempts[0]).toMatchObject({ number: 1, statusCode: 200 });
-    expect(provider.callbackResults.at(-1)).toBe(200);
+    expect(ctx.provider.callbackResults.at(-1)).toBe(200);
   });
 
   it('waits for a signal and completes with its result', async () => {
-    const created = await create({ targetUrl: provider.url('/ok'), waitForSignal: true });
+    const created = await create({ targetUrl: ctx.provider.url('/ok'), waitForSignal: true });
     await until(created.task.id, 'waiting');
-    const sig = await api(t.url, 'POST', `/v1/signals/${created.signalToken}`, {
+    const sig = await api(ctx.t.url, 'POST', `/v1/signals/${created.signalToken}`, {
       body: { status: 'completed', result: { approved: true } },
     });
     expect(sig.status).toBe(200);
     expect(sig.body.task.status).toBe('completed');
     expect(sig.body.task.result.body).toBe('{"approved":true}');
-    const again = await api(t.url, 'POST', `/v1/signals/${created.signalToken}`, { body: { status: 'completed' } });
+    const again = await api(ctx.t.url, 'POST', `/v1/signals/${created.signalToken}`, { body: { status: 'completed' } });
     expect(again.status).toBe(404);
     expect(again.body.error).toBe('Invalid or expired signal token');
   });
 
   it('times out a waiting task at maxWaitTime', async () => {
     const created = await create({
-      targetUrl: provider.url('/ok'),
+      targetUrl: ctx.provider.url('/ok'),
       waitForSignal: true,
       maxWaitTime: 1,
-      onCompleteUrl: sink.url,
+      onCompleteUrl: ctx.sink.url,
     });
     const done = await until(created.task.id, 'timeout');
     expect(done.error).toContain('maxWaitTime');
-    const delivery = await waitFor('timeout webhook', () => sink.forTask(created.task.id)[0]);
+    const delivery = await waitFor('timeout webhook', () => ctx.sink.forTask(created.task.id)[0]);
     expect(delivery.event).toBe('task.timeout');
   });
 
   it('long-polls: GET ?wait returns as soon as the status changes', async () => {
-    const created = await create({ targetUrl: provider.url('/ok'), waitForSignal: true });
+    const created = await create({ targetUrl: ctx.provider.url('/ok'), waitForSignal: true });
     await until(created.task.id, 'waiting');
     const started = Date.now();
-    const polling = api(t.url, 'GET', `/v1/tasks/${created.task.id}?wait=20`, { key: team.apiKey });
+    const polling = api(ctx.t.url, 'GET', `/v1/tasks/${created.task.id}?wait=20`, { key: ctx.team.apiKey });
     await new Promise((r) => setTimeout(r, 200));
     const signalAt = Date.now();
-    await api(t.url, 'POST', `/v1/signals/${created.signalToken}`, { body: { status: 'failed', error: 'rejected' } });
+    await api(ctx.t.url, 'POST', `/v1/signals/${created.signalToken}`, {
+      body: { status: 'failed', error: 'rejected' },
+    });
     const res = await polling;
     const wokeAfter = Date.now() - signalAt;
     expect(res.body.task.status).toBe('failed');

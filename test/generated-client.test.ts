@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from '@hey-api/openapi-ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
+import { runCommand, STANDALONE_COMPILER_OPTIONS } from './helpers/standalone-project.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 /**
@@ -70,27 +70,14 @@ process.stdout.write(
 
 const TSCONFIG = {
   compilerOptions: {
-    strict: true,
-    noEmit: true,
-    target: 'es2022',
-    module: 'nodenext',
-    moduleResolution: 'nodenext',
+    ...STANDALONE_COMPILER_OPTIONS,
+    // As generated: `.ts` imports, run by Node's type stripping.
     allowImportingTsExtensions: true,
     erasableSyntaxOnly: true,
     verbatimModuleSyntax: true,
-    lib: ['es2022', 'dom', 'dom.iterable'],
-    types: [],
   },
   include: ['run.ts', 'generated'],
 };
-
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let work: string;
 let t: TestApp;
@@ -122,12 +109,12 @@ describe('client generated from openapi/openapi.json (@hey-api/openapi-ts)', () 
     await writeFile(path.join(work, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     await writeFile(path.join(work, 'run.ts'), SCRIPT);
     await writeFile(path.join(work, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
-    const tsc = await run(path.join(BIN, 'tsc'), ['-p', 'tsconfig.json'], work);
+    const tsc = await runCommand(path.join(BIN, 'tsc'), ['-p', 'tsconfig.json'], { cwd: work });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.code).toBe(0);
 
     const team = await t.newTeam();
-    const node = await run(process.execPath, ['run.ts', t.url, team.apiKey, provider.url('/ok')], work);
+    const node = await runCommand(process.execPath, ['run.ts', t.url, team.apiKey, provider.url('/ok')], { cwd: work });
     expect(node.code, node.stderr).toBe(0);
     const out = JSON.parse(node.stdout);
     expect(out.unauthorized).toEqual({ status: 401, code: 'unauthorized' });

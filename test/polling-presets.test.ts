@@ -1,42 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FAKE_OUTPUTS,
-  type FakeAiProviders,
-  type FakeJob,
-  type FakeProviderId,
-  type JobControl,
-  jobControl,
-  type Scenario,
-  startFakeAiProviders,
-} from './helpers/fake-ai-providers.ts';
+import { describe, expect, it } from 'vitest';
+import { useAiProviderFixture } from './helpers/ai-provider-fixture.ts';
+import { FAKE_OUTPUTS, type FakeJob, type FakeProviderId, type Scenario } from './helpers/fake-ai-providers.ts';
 import { api } from './helpers/http.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
-import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
-import { waitFor } from './helpers/wait-for.ts';
-import { startWebhookSink, type WebhookSink } from './helpers/webhook-sink.ts';
 
-let t: TestApp;
-let team: TestTeam;
-let fake: FakeAiProviders;
-let sink: WebhookSink;
-let jobs: JobControl;
-
-beforeAll(async () => {
-  fake = await startFakeAiProviders();
-  t = await startTestApp({
-    ASYNCQUEUE_PROVIDER_BASE_URLS: fake.baseUrlsEnv,
-    ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
-    ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
-  });
-  team = await t.newTeam();
-  sink = await startWebhookSink(() => team.webhookSecret);
-  jobs = jobControl(t.app.orm);
+const ctx = useAiProviderFixture({
+  // Why: every preset runs its three scenarios in parallel, each reading its task after every poll
+  // (and luma sends callbacks); the limits are tested in rate-limit.test.ts.
+  ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
+  ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
 });
-afterAll(async () => {
-  await t?.stop();
-  await fake?.stop();
-  await sink?.stop();
-});
+const { getTask } = ctx;
 
 type Case = {
   provider: FakeProviderId;
@@ -173,55 +147,45 @@ const EVENTS: Record<Scenario, [status: string, event: string]> = {
   never: ['timeout', 'task.timeout'],
 };
 
-const getTask = async (id: string) => {
-  const res = await api(t.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey });
-  expect(res.status, res.text).toBe(200);
-  return res.body.task;
-};
-
 async function startPresetTask(c: Case, scenario: Scenario, extraBody: Record<string, unknown> = {}) {
-  const res = await api(t.url, 'POST', '/v1/tasks', {
-    key: team.apiKey,
+  const res = await api(ctx.t.url, 'POST', '/v1/tasks', {
+    key: ctx.team.apiKey,
     body: {
-      targetUrl: fake.url(c.createPath),
+      targetUrl: ctx.fake.url(c.createPath),
       headers: { ...c.headers, 'X-Fake-Scenario': scenario },
       body: JSON.stringify({ ...(c.body as object), ...extraBody }),
       provider: c.provider,
-      onCompleteUrl: sink.url,
+      onCompleteUrl: ctx.sink.url,
     },
   });
   expect(res.status, res.text).toBe(201);
   const id = res.body.task.id as string;
-  await jobs.untilStatus(id, 'polling');
+  await ctx.jobs.untilStatus(id, 'polling');
   const polling = await getTask(id);
   expect(polling.status).toBe('polling');
   expect(polling.provider).toBe(c.provider);
   expect(polling.attempts).toHaveLength(1);
   expect(polling.attempts[0]).toMatchObject({ number: 1, error: null, willRetry: false });
-  const job = fake.jobForTask(id);
+  const job = ctx.fake.jobForTask(id);
   expect(job, `the fake saw no create request for task ${id}`).toBeDefined();
   expect(job?.scenario).toBe(scenario);
   return { id, job: job as FakeJob, polling, callbackUrl: res.body.callbackUrl as string | undefined };
 }
 
 /** The task's single webhook delivery (and no second one queued). */
-async function expectOneWebhook(taskId: string, event: string, status: string) {
-  const delivery = await waitFor(`webhook for ${taskId}`, () => sink.forTask(taskId)[0]);
-  expect(delivery).toMatchObject({ event, status, standardValid: true, asyncQueueValid: true });
-  expect(await jobs.count('webhook', taskId)).toBe(1);
-  expect(sink.forTask(taskId)).toHaveLength(1);
-}
+const expectOneWebhook = (taskId: string, event: string, status: string) =>
+  ctx.expectOneWebhook(taskId, { event, status, standardValid: true, asyncQueueValid: true });
 
 async function runScenario(c: Case, scenario: Scenario): Promise<void> {
   const { id, job } = await startPresetTask(c, scenario);
   expect(job.polls).toBe(0);
   // The first poll is due one `interval` after the dispatch (the provider has only just accepted it).
-  const firstDue = await jobs.secondsUntilNextPoll(id);
+  const firstDue = await ctx.jobs.secondsUntilNextPoll(id);
   expect(firstDue).toBeGreaterThan(c.interval - 3);
   expect(firstDue).toBeLessThanOrEqual(c.interval);
 
   // First poll (backdated: the real first poll is `interval` s after dispatch).
-  await jobs.pollNow(id);
+  await ctx.jobs.pollNow(id);
   expect(job.polls).toBe(1);
   const during = await getTask(id);
   expect(during.status).toBe('polling');
@@ -229,24 +193,24 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
   expect(during.progress).toEqual(job.served[0]?.body);
   expect(during.result).toBeNull();
   // …and each next poll one `interval` after the previous one.
-  const nextDue = await jobs.secondsUntilNextPoll(id);
+  const nextDue = await ctx.jobs.secondsUntilNextPoll(id);
   expect(nextDue).toBeGreaterThan(c.interval - 3);
   expect(nextDue).toBeLessThanOrEqual(c.interval);
 
   if (scenario === 'never') {
-    const [row] = await jobs.sql<{ left: number }>(
+    const [row] = await ctx.jobs.sql<{ left: number }>(
       'select extract(epoch from deadline_at - now())::float as left from tasks where id = ?',
       [id],
     );
     // The deadline was set at dispatch to maxDuration from then.
     expect(row?.left).toBeGreaterThan(c.maxDuration - 30);
     expect(row?.left).toBeLessThanOrEqual(c.maxDuration);
-    await jobs.pollNow(id);
+    await ctx.jobs.pollNow(id);
     const still = await getTask(id);
     expect(still.status).toBe('polling');
     expect(still.progress).toEqual(job.served[1]?.body);
-    await jobs.expireNow(id);
-    const done = await waitForStatus(t.url, team.apiKey, id, 'timeout', 10_000);
+    await ctx.jobs.expireNow(id);
+    const done = await waitForStatus(ctx.t.url, ctx.team.apiKey, id, 'timeout', 10_000);
     expect(done.error).toContain('maxDuration');
     expect(done.error).toContain(`${c.maxDuration} s`);
     expect(done.result).toBeNull();
@@ -257,14 +221,14 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
 
   for (let n = 2; n <= c.polls[scenario]; n += 1) {
     expect((await getTask(id)).status).toBe('polling');
-    await jobs.pollNow(id);
+    await ctx.jobs.pollNow(id);
     expect(job.polls).toBe(n);
     const now = await getTask(id);
     // Until the final status, progress follows the latest status body.
     if (now.status === 'polling') expect(now.progress).toEqual(job.served.at(-1)?.body);
   }
   const [status, event] = EVENTS[scenario];
-  const done = await waitForStatus(t.url, team.apiKey, id, status, 10_000);
+  const done = await waitForStatus(ctx.t.url, ctx.team.apiKey, id, status, 10_000);
   if (scenario === 'success') {
     expect(done.error).toBeNull();
     expect(done.result).toMatchObject({ bodyTruncated: false });
@@ -277,9 +241,9 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
     else expect(done.error).toBe(expected);
   }
   // No poll after the final status, and nothing left queued.
-  expect(await jobs.queued('poll', id)).toEqual([]);
+  expect(await ctx.jobs.queued('poll', id)).toEqual([]);
   expect(job.polls).toBe(c.polls[scenario]);
-  for (const req of fake.requestsFor(job.id).filter((r) => r.kind !== 'create')) {
+  for (const req of ctx.fake.requestsFor(job.id).filter((r) => r.kind !== 'create')) {
     expect(req.method).toBe('GET');
     c.expectPollHeaders(req.headers);
   }
@@ -296,10 +260,10 @@ describe('provider presets, driven by backdated polls', () => {
   it('fal fetches the result from response_url with the forwarded Authorization', async () => {
     const c = CASES[0] as Case;
     const { id, job } = await startPresetTask(c, 'success');
-    for (let n = 1; n <= 3; n += 1) await jobs.pollNow(id);
-    await waitForStatus(t.url, team.apiKey, id, 'completed', 10_000);
-    const statusPolls = fake.requestsFor(job.id, 'status');
-    const fetches = fake.requestsFor(job.id, 'result');
+    for (let n = 1; n <= 3; n += 1) await ctx.jobs.pollNow(id);
+    await waitForStatus(ctx.t.url, ctx.team.apiKey, id, 'completed', 10_000);
+    const statusPolls = ctx.fake.requestsFor(job.id, 'status');
+    const fetches = ctx.fake.requestsFor(job.id, 'result');
     expect(statusPolls.map((r) => r.path)).toEqual(Array(3).fill(new URL(`${job.falBase}/status`).pathname));
     expect(fetches.map((r) => r.path)).toEqual([new URL(job.falBase as string).pathname]);
     expect(fetches[0]?.headers.authorization).toBe('Key fal-key-123:secret');
@@ -312,7 +276,7 @@ describe('provider presets, driven by backdated polls', () => {
     // The hybrid task still polls: a callback placeholder plus a preset → `polling`.
     expect(job.callbackUrl).toBe(callbackUrl);
 
-    const dreaming = await fake.sendCallback(job, 'dreaming');
+    const dreaming = await ctx.fake.sendCallback(job, 'dreaming');
     expect(dreaming.status).toBe(202);
     expect(dreaming.body.task.status).toBe('polling');
     expect(dreaming.body.task.progress).toEqual(JSON.parse(dreaming.raw));
@@ -322,24 +286,24 @@ describe('provider presets, driven by backdated polls', () => {
     expect(afterDreaming.progress.state).toBe('dreaming');
 
     // A second non-final payload does not use up the id either.
-    const again = await fake.sendCallback(job, 'dreaming');
+    const again = await ctx.fake.sendCallback(job, 'dreaming');
     expect(again.status).toBe(202);
 
-    const completed = await fake.sendCallback(job, 'completed');
+    const completed = await ctx.fake.sendCallback(job, 'completed');
     expect(completed.status).toBe(200);
     expect(completed.body.task.status).toBe('completed');
     expect(completed.body.task.result).toMatchObject({ statusCode: 200, body: completed.raw, duration: 0 });
     expect(completed.body.task.result.headers['content-type']).toBe('application/json');
 
     // The id is used up now.
-    const late = await fake.sendCallback(job, 'completed');
+    const late = await ctx.fake.sendCallback(job, 'completed');
     expect(late.status).toBe(404);
     expect(late.body.error).toBe('Invalid or expired callback ID');
 
     // The scheduled poll finds a completed task and does not call the provider.
-    await jobs.pollNow(id);
+    await ctx.jobs.pollNow(id);
     expect(job.polls).toBe(0);
-    expect(await jobs.queued('poll', id)).toEqual([]);
+    expect(await ctx.jobs.queued('poll', id)).toEqual([]);
     const final = await getTask(id);
     expect(final.status).toBe('completed');
     expect(final.result.body).toBe(completed.raw);

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
+import { runCommand, STANDALONE_COMPILER_OPTIONS } from './helpers/standalone-project.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 /**
@@ -17,23 +17,11 @@ const BIN = path.join(ROOT, 'node_modules/.bin');
 const ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}`, NO_COLOR: '1' };
 const timings: Record<string, number> = {};
 
-type Run = { code: number; stdout: string; stderr: string };
+/** `cmd …args` in `cwd`, with ENV (the repo's node_modules/.bin first on PATH) unless `env`. */
+const run = (cmd: string, args: string[], { cwd, env = ENV }: { cwd: string; env?: NodeJS.ProcessEnv }) =>
+  runCommand(cmd, args, { cwd, env });
 
-function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { cwd: opts.cwd, env: opts.env ?? ENV, maxBuffer: 32 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function timed(name: string, cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Run> {
+async function timed(name: string, cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv) {
   const started = Date.now();
   const result = await run(cmd, args, { cwd, ...(env ? { env } : {}) });
   timings[name] = Date.now() - started;
@@ -130,13 +118,7 @@ aq.providers.list().then((providers) => {
 
 const TSCONFIG = {
   compilerOptions: {
-    strict: true,
-    noEmit: true,
-    target: 'es2022',
-    module: 'nodenext',
-    moduleResolution: 'nodenext',
-    lib: ['es2022', 'dom', 'dom.iterable'],
-    types: [],
+    ...STANDALONE_COMPILER_OPTIONS,
     skipLibCheck: false,
     exactOptionalPropertyTypes: true,
     noUncheckedIndexedAccess: true,

@@ -61,6 +61,26 @@ async function createToken(key: string, name: string, value: string) {
   return res.body.token as { id: string; name: string; createdAt: string };
 }
 
+/** A fresh secret (see newSecret), stored as team A's token `name`. */
+async function storeSecret(label: string, name: string) {
+  const value = newSecret(label);
+  return { value, token: await createToken(teamA.apiKey, name, value) };
+}
+
+/** POST /v1/tasks as team A; asserts the 201. */
+async function createTask(body: Record<string, unknown>) {
+  const created = await call('POST', '/v1/tasks', teamA.apiKey, body);
+  expect(created.status, created.text).toBe(201);
+  return { created, id: created.body.task.id as string };
+}
+
+/** A preset task as team A, once its dispatch has made it `polling`, and the fake's job for it. */
+async function startPolling(body: Record<string, unknown>) {
+  const { id } = await createTask(body);
+  await jobs.untilStatus(id, 'polling');
+  return { id, job: fake.jobForTask(id) as FakeJob };
+}
+
 const taskRowText = async (id: string) =>
   (await jobs.sql<{ row: string }>('select t::text as row from tasks t where id = ?', [id]))[0]?.row ?? '';
 
@@ -107,13 +127,11 @@ describe('token vault', () => {
   });
 
   it('a header value tok_… reaches the provider as the real secret, and is stored nowhere', async () => {
-    const created = await call('POST', '/v1/tasks', teamA.apiKey, {
+    const { created, id } = await createTask({
       targetUrl: fake.url('/plain/vault-main'),
       headers: { Authorization: token.id, 'X-Trace': 'vault' },
       body: '{"prompt":"a cat"}',
     });
-    expect(created.status, created.text).toBe(201);
-    const id = created.body.task.id as string;
     const done = await waitForStatus(t.url, teamA.apiKey, id, 'completed');
     const seen = fake.requests.filter((r) => r.path === '/plain/vault-main');
     expect(seen).toHaveLength(1);
@@ -133,8 +151,7 @@ describe('token vault', () => {
   });
 
   it('DELETE /v1/tokens/:id → 200; then a task referencing it → 400 naming headers.Authorization', async () => {
-    const value = newSecret('deleted');
-    const doomed = await createToken(teamA.apiKey, 'to-delete', value);
+    const { value, token: doomed } = await storeSecret('deleted', 'to-delete');
     const del = await call('DELETE', `/v1/tokens/${doomed.id}`, teamA.apiKey);
     expect(del.status, del.text).toBe(200);
     expect(del.body.token).toEqual(doomed);
@@ -156,17 +173,14 @@ describe('token vault', () => {
   });
 
   it('a task created before the delete but dispatched after it fails, naming the token, without retries', async () => {
-    const value = newSecret('late');
-    const late = await createToken(teamA.apiKey, 'late', value);
-    const created = await call('POST', '/v1/tasks', teamA.apiKey, {
+    const { token: late } = await storeSecret('late', 'late');
+    const { created, id } = await createTask({
       targetUrl: fake.url('/plain/vault-late'),
       headers: { 'X-Api-Key': late.id },
       delayUntil: new Date(Date.now() + 1_500).toISOString(),
       maxRetries: 3,
     });
-    expect(created.status, created.text).toBe(201);
     expect(created.body.task.status).toBe('delayed');
-    const id = created.body.task.id as string;
     expect((await call('DELETE', `/v1/tokens/${late.id}`, teamA.apiKey)).status).toBe(200);
     const done = await waitForStatus(t.url, teamA.apiKey, id, 'failed', 15_000);
     expect(done.error).toContain(late.id);
@@ -179,8 +193,7 @@ describe('token vault', () => {
   });
 
   it('tokens are team-scoped', async () => {
-    const value = newSecret('scoped');
-    const mine = await createToken(teamA.apiKey, 'team-a-only', value);
+    const { token: mine } = await storeSecret('scoped', 'team-a-only');
     const use = await call('POST', '/v1/tasks', teamB.apiKey, {
       targetUrl: fake.url('/plain/other-team'),
       headers: { Authorization: mine.id },
@@ -222,18 +235,13 @@ describe('token vault', () => {
   });
 
   it('tok_ references in forwarded poll headers are resolved (runwayml)', async () => {
-    const value = newSecret('runway');
-    const runwayToken = await createToken(teamA.apiKey, 'runway', value);
-    const created = await call('POST', '/v1/tasks', teamA.apiKey, {
+    const { value, token: runwayToken } = await storeSecret('runway', 'runway');
+    const { id, job } = await startPolling({
       targetUrl: fake.url('/v1/image_to_video'),
       headers: { Authorization: runwayToken.id, 'X-Runway-Version': '2024-11-06' },
       body: JSON.stringify({ model: 'gen4_turbo', promptImage: 'https://example.com/cat.png' }),
       provider: 'runwayml',
     });
-    expect(created.status, created.text).toBe(201);
-    const id = created.body.task.id as string;
-    await jobs.untilStatus(id, 'polling');
-    const job = fake.jobForTask(id) as FakeJob;
     expect(job).toBeDefined();
     for (let n = 0; n < 4; n += 1) await jobs.pollNow(id);
     const done = await waitForStatus(t.url, teamA.apiKey, id, 'completed', 10_000);
@@ -245,18 +253,13 @@ describe('token vault', () => {
   });
 
   it('a token deleted while its task is polling fails the task at the next poll, naming the token', async () => {
-    const value = newSecret('poll-deleted');
-    const pollToken = await createToken(teamA.apiKey, 'poll-deleted', value);
-    const created = await call('POST', '/v1/tasks', teamA.apiKey, {
+    const { token: pollToken } = await storeSecret('poll-deleted', 'poll-deleted');
+    const { id, job } = await startPolling({
       targetUrl: fake.url('/v1/predictions'),
       headers: { Authorization: pollToken.id, 'X-Fake-Scenario': 'never' },
       body: JSON.stringify({ version: 'v1', input: { prompt: 'a cat' } }),
       provider: 'replicate',
     });
-    expect(created.status, created.text).toBe(201);
-    const id = created.body.task.id as string;
-    await jobs.untilStatus(id, 'polling');
-    const job = fake.jobForTask(id) as FakeJob;
     await jobs.pollNow(id);
     expect(job.polls).toBe(1);
     expect((await call('DELETE', `/v1/tokens/${pollToken.id}`, teamA.apiKey)).status).toBe(200);

@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { rotateTeamSecret } from '../server/src/auth/teams.ts';
-import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
-import { type AppDb, openAppDb } from './helpers/pgboss-jobs.ts';
+import { useLifecycleFixture } from './helpers/lifecycle-fixture.ts';
 import { type RecordingServer, startRecordingServer } from './helpers/recording-server.ts';
 import { waitForCurrentStatus } from './helpers/status-waits.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
 import { TASK_KEYS } from './helpers/tasks.ts';
-import { freePort, startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
+import { freePort } from './helpers/test-app.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { startWebhookSink, verifyAsyncQueueSignature } from './helpers/webhook-sink.ts';
 
@@ -26,31 +24,24 @@ type DeliveryRecord = {
   error: string | null;
 };
 
-let t: TestApp;
-let team: TestTeam;
-let provider: FakeProvider;
-let db: AppDb;
-const sinks: { stop(): Promise<void> }[] = [];
-
-beforeAll(async () => {
-  // Why the limit: waits below poll the API; the team limit is tested in rate-limit.test.ts.
-  t = await startTestApp({
+const ctx = useLifecycleFixture(
+  {
+    // Why: waits below poll the API; the team limit is tested in rate-limit.test.ts.
     ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
     ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '100000',
-  });
-  team = await t.newTeam();
-  provider = await startFakeProvider();
-  db = await openAppDb(t.databaseUrl);
-});
+  },
+  // Each test starts its own receiver (newSink, newRecorder): each counts only its own deliveries.
+  { webhookSink: false },
+);
+const { create, getTask, until } = ctx;
+const sinks: { stop(): Promise<void> }[] = [];
+// Registered after the fixture's, so it runs before it: the receivers stop before the app does.
 afterAll(async () => {
   for (const s of sinks) await s.stop();
-  await db?.close();
-  await t?.stop();
-  await provider?.stop();
 });
 
 /** A fresh sink per test: `failFirst` counts every delivery the sink receives. */
-const newSink = async (opts: Parameters<typeof startWebhookSink>[1] = {}, secret = () => team.webhookSecret) => {
+const newSink = async (opts: Parameters<typeof startWebhookSink>[1] = {}, secret = () => ctx.team.webhookSecret) => {
   const sink = await startWebhookSink(secret, opts);
   sinks.push(sink);
   return sink;
@@ -60,30 +51,19 @@ const newRecorder = async (answer?: NonNullable<Parameters<typeof startRecording
   sinks.push(server);
   return server;
 };
-const create = async (body: Record<string, unknown>, apiKey = team.apiKey) => {
-  const res = await api(t.url, 'POST', '/v1/tasks', { key: apiKey, body });
-  expect(res.status, res.text).toBe(201);
-  return res.body as { task: { id: string; callbackId: string | null }; callbackUrl?: string; signalToken?: string };
-};
-const getTask = async (id: string, apiKey = team.apiKey) => {
-  const res = await api(t.url, 'GET', `/v1/tasks/${id}`, { key: apiKey });
-  expect(res.status, res.text).toBe(200);
-  return res.body.task;
-};
-const until = (id: string, status: string, apiKey = team.apiKey) => waitForStatus(t.url, apiKey, id, status, 15_000);
-const redeliver = (id: string, apiKey = team.apiKey) =>
-  api(t.url, 'POST', `/v1/tasks/${id}/webhook/redeliver`, { key: apiKey });
+const redeliver = (id: string, apiKey = ctx.team.apiKey) =>
+  api(ctx.t.url, 'POST', `/v1/tasks/${id}/webhook/redeliver`, { key: apiKey });
 
 /** Waits until the task has recorded `n` webhook deliveries (read from the row: no rate limit). */
 const deliveriesRecorded = async (taskId: string, n: number): Promise<DeliveryRecord[]> =>
   waitFor(`${n} webhook deliveries recorded on ${taskId}`, async () => {
-    const row = await db.taskRow(taskId);
+    const row = await ctx.db.taskRow(taskId);
     return row.webhookDeliveries.length >= n ? (row.webhookDeliveries as DeliveryRecord[]) : null;
   });
 
 /** The one queued retry of the task's webhook, and its delay after the delivery that failed. */
 const queuedRetry = async (taskId: string, after: DeliveryRecord) => {
-  const queued = await db.queued('webhook', taskId);
+  const queued = await ctx.db.queued('webhook', taskId);
   expect(queued).toHaveLength(1);
   const job = queued[0]!;
   expect(job.data).toEqual({ taskId, attempt: after.attempt + 1 });
@@ -93,7 +73,7 @@ const queuedRetry = async (taskId: string, after: DeliveryRecord) => {
 describe('completion webhooks', () => {
   it('retries a failing receiver on the schedule with the same webhook-id, every delivery signed', async () => {
     const sink = await newSink({ failFirst: 2 });
-    const { task } = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok'), onCompleteUrl: sink.url });
     await until(task.id, 'completed');
 
     const [first] = await deliveriesRecorded(task.id, 1);
@@ -101,13 +81,13 @@ describe('completion webhooks', () => {
     // Schedule: 5 s after the first failure, up to +10 % jitter, + up to 1 s for the delivery itself.
     expect(retry1.delayMs).toBeGreaterThanOrEqual(5_000);
     expect(retry1.delayMs).toBeLessThanOrEqual(5_500 + 1_000);
-    expect(await db.makeDue('webhook', task.id)).toBe(1);
+    expect(await ctx.db.makeDue('webhook', task.id)).toBe(1);
 
     const second = (await deliveriesRecorded(task.id, 2))[1]!;
     const retry2 = await queuedRetry(task.id, second);
     expect(retry2.delayMs).toBeGreaterThanOrEqual(30_000);
     expect(retry2.delayMs).toBeLessThanOrEqual(33_000 + 1_000);
-    expect(await db.makeDue('webhook', task.id)).toBe(1);
+    expect(await ctx.db.makeDue('webhook', task.id)).toBe(1);
     console.log(
       `[webhooks] queued retry delays after a 500: ${retry1.delayMs} ms, ${retry2.delayMs} ms (nominal 5000, 30000)`,
     );
@@ -129,24 +109,24 @@ describe('completion webhooks', () => {
     ]);
     expect((await getTask(task.id)).webhookDeliveries).toEqual(recorded);
     // Delivered: nothing more is queued.
-    expect(await db.queued('webhook', task.id)).toEqual([]);
+    expect(await ctx.db.queued('webhook', task.id)).toEqual([]);
   });
 
   it('a 410 stops at once: one delivery, no retry queued', async () => {
     const sink = await newSink({ status: 410 });
-    const { task } = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok'), onCompleteUrl: sink.url });
     await until(task.id, 'completed');
     const recorded = await deliveriesRecorded(task.id, 1);
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ attempt: 1, statusCode: 410, error: 'Receiver answered 410' });
     expect(sink.forTask(task.id)).toHaveLength(1);
-    expect(await db.jobs('webhook', task.id)).toHaveLength(1);
-    expect(await db.queued('webhook', task.id)).toEqual([]);
+    expect(await ctx.db.jobs('webhook', task.id)).toHaveLength(1);
+    expect(await ctx.db.queued('webhook', task.id)).toEqual([]);
   });
 
   it('honours Retry-After on a 503 when it is later than the schedule', async () => {
     const sink = await newSink({ status: 503, retryAfter: '120' });
-    const { task } = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok'), onCompleteUrl: sink.url });
     await until(task.id, 'completed');
     const [first] = await deliveriesRecorded(task.id, 1);
     expect(first).toMatchObject({ attempt: 1, statusCode: 503, error: 'Receiver answered 503' });
@@ -159,7 +139,7 @@ describe('completion webhooks', () => {
 
   it('keeps the schedule when Retry-After is earlier than it', async () => {
     const sink = await newSink({ status: 503, retryAfter: '1' });
-    const { task } = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok'), onCompleteUrl: sink.url });
     await until(task.id, 'completed');
     const [first] = await deliveriesRecorded(task.id, 1);
     const { delayMs } = await queuedRetry(task.id, first!);
@@ -169,7 +149,7 @@ describe('completion webhooks', () => {
 
   it('redelivers on request with the same webhook-id; 409 without onCompleteUrl or before the end; 404 for another team', async () => {
     const sink = await newSink();
-    const { task } = await create({ targetUrl: provider.url('/ok'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/ok'), onCompleteUrl: sink.url });
     await until(task.id, 'completed');
     const [first] = await deliveriesRecorded(task.id, 1);
     expect(first).toMatchObject({ attempt: 1, statusCode: 200 });
@@ -189,44 +169,44 @@ describe('completion webhooks', () => {
     expect(received.map((d) => d.webhookId)).toEqual([first!.webhookId, first!.webhookId]);
     expect(received.every((d) => d.standardValid && d.asyncQueueValid)).toBe(true);
 
-    const plain = await create({ targetUrl: provider.url('/ok') });
+    const plain = await create({ targetUrl: ctx.provider.url('/ok') });
     await until(plain.task.id, 'completed');
     const noUrl = await redeliver(plain.task.id);
     expect(noUrl.status, noUrl.text).toBe(409);
     expect(noUrl.body.code).toBe('conflict');
     expect(noUrl.body.error).toContain('onCompleteUrl');
 
-    const waiting = await create({ targetUrl: provider.url('/ok'), waitForSignal: true, onCompleteUrl: sink.url });
-    await waitForCurrentStatus(t.url, team.apiKey, waiting.task.id, 'waiting');
+    const waiting = await create({ targetUrl: ctx.provider.url('/ok'), waitForSignal: true, onCompleteUrl: sink.url });
+    await waitForCurrentStatus(ctx.t.url, ctx.team.apiKey, waiting.task.id, 'waiting');
     const notYet = await redeliver(waiting.task.id);
     expect(notYet.status, notYet.text).toBe(409);
     expect(notYet.body.code).toBe('conflict');
 
     const delayed = await create({
-      targetUrl: provider.url('/ok'),
+      targetUrl: ctx.provider.url('/ok'),
       onCompleteUrl: sink.url,
       delayUntil: new Date(Date.now() + 3_600_000).toISOString(),
     });
     expect((await redeliver(delayed.task.id)).status).toBe(409);
 
-    const other = await t.newTeam();
+    const other = await ctx.t.newTeam();
     const foreign = await redeliver(task.id, other.apiKey);
     expect(foreign.status, foreign.text).toBe(404);
     expect(foreign.body.code).toBe('not_found');
     // None of the refused requests queued anything.
-    expect(await db.queued('webhook', plain.task.id)).toEqual([]);
-    expect(await db.jobs('webhook', waiting.task.id)).toEqual([]);
-    expect(await db.jobs('webhook', delayed.task.id)).toEqual([]);
-    expect(await db.queued('webhook', task.id)).toEqual([]);
+    expect(await ctx.db.queued('webhook', plain.task.id)).toEqual([]);
+    expect(await ctx.db.jobs('webhook', waiting.task.id)).toEqual([]);
+    expect(await ctx.db.jobs('webhook', delayed.task.id)).toEqual([]);
+    expect(await ctx.db.queued('webhook', task.id)).toEqual([]);
   });
 
   it('a failing webhook never changes the task: neither a receiver error nor a connection error', async () => {
     const sink = await newSink({ status: 500 });
-    const { task } = await create({ targetUrl: provider.url('/status/422'), onCompleteUrl: sink.url });
+    const { task } = await create({ targetUrl: ctx.provider.url('/status/422'), onCompleteUrl: sink.url });
     const failed = await until(task.id, 'failed');
     expect(failed.error).toBe('HTTP 422');
     await deliveriesRecorded(task.id, 1);
-    expect(await db.makeDue('webhook', task.id)).toBe(1);
+    expect(await ctx.db.makeDue('webhook', task.id)).toBe(1);
     const recorded = await deliveriesRecorded(task.id, 2);
     expect(recorded.map((d) => d.statusCode)).toEqual([500, 500]);
     expect(sink.forTask(task.id).map((d) => d.event)).toEqual(['task.failed', 'task.failed']);
@@ -238,14 +218,14 @@ describe('completion webhooks', () => {
     // Nothing listens on this port: the delivery is a connection error.
     const closedPort = await freePort();
     const refused = await create({
-      targetUrl: provider.url('/ok'),
+      targetUrl: ctx.provider.url('/ok'),
       onCompleteUrl: `http://127.0.0.1:${closedPort}/hook`,
     });
     const completed = await until(refused.task.id, 'completed');
     const [delivery] = await deliveriesRecorded(refused.task.id, 1);
     expect(delivery).toMatchObject({ attempt: 1, statusCode: null });
     expect(delivery!.error).toMatch(/ECONNREFUSED/);
-    expect(await db.queued('webhook', refused.task.id)).toHaveLength(1);
+    expect(await ctx.db.queued('webhook', refused.task.id)).toHaveLength(1);
     const still = await getTask(refused.task.id);
     expect(still).toMatchObject({ status: 'completed', error: null, completedAt: completed.completedAt });
     expect(still.result).toEqual(completed.result);
@@ -254,15 +234,15 @@ describe('completion webhooks', () => {
   it('the body is exactly {event, task} with the full task object and no credentials', async () => {
     const recorder = await newRecorder();
     const created = await create({
-      targetUrl: provider.url('/ok'),
+      targetUrl: ctx.provider.url('/ok'),
       headers: { 'X-Callback': '{asyncqueue_callback_url}', Authorization: 'Bearer sk-very-secret-value' },
       waitForSignal: true,
       onCompleteUrl: recorder.url('/hook'),
     });
     expect(created.task.callbackId).toMatch(/^[0-9a-f]{64}$/);
     expect(created.signalToken).toMatch(/^[0-9a-f]{64}$/);
-    await waitForCurrentStatus(t.url, team.apiKey, created.task.id, 'waiting');
-    const signalled = await api(t.url, 'POST', `/v1/signals/${created.signalToken}`, {
+    await waitForCurrentStatus(ctx.t.url, ctx.team.apiKey, created.task.id, 'waiting');
+    const signalled = await api(ctx.t.url, 'POST', `/v1/signals/${created.signalToken}`, {
       body: { status: 'completed', result: { approved: true } },
     });
     expect(signalled.status, signalled.text).toBe(200);
@@ -297,9 +277,9 @@ describe('completion webhooks', () => {
   });
 
   it('during a secret rotation every delivery is signed with the new and the old secret', async () => {
-    const rotating = await t.newTeam();
+    const rotating = await ctx.t.newTeam();
     const oldSecret = rotating.webhookSecret;
-    const rotated = await rotateTeamSecret(t.app.orm.em.fork(), rotating.teamId);
+    const rotated = await rotateTeamSecret(ctx.t.app.orm.em.fork(), rotating.teamId);
     const newSecret = rotated.webhookSecret;
     expect(newSecret).toMatch(/^whsec_/);
     expect(newSecret).not.toBe(oldSecret);
@@ -307,10 +287,10 @@ describe('completion webhooks', () => {
 
     const recorder: RecordingServer = await newRecorder();
     const { task } = await create(
-      { targetUrl: provider.url('/ok?rotation=1'), body: '{"r":1}', onCompleteUrl: recorder.url('/hook') },
+      { targetUrl: ctx.provider.url('/ok?rotation=1'), body: '{"r":1}', onCompleteUrl: recorder.url('/hook') },
       rotating.apiKey,
     );
-    await until(task.id, 'completed', rotating.apiKey);
+    await until(task.id, 'completed', { apiKey: rotating.apiKey });
     const hook = await waitFor('the webhook', () => recorder.received[0]);
     const headers = hook.headers as Record<string, string>;
     expect(headers['webhook-id']).toMatch(/^msg_/);
@@ -325,7 +305,7 @@ describe('completion webhooks', () => {
     expect(verifyAsyncQueueSignature(hosted, hook.raw, oldSecret)).toBe(true);
     expect(verifyAsyncQueueSignature(hosted, hook.raw, stranger)).toBe(false);
     // The dispatched call itself carries both signatures too (SPEC §4).
-    const call = provider.received.find((r) => r.headers['x-asyncqueue-task-id'] === task.id);
+    const call = ctx.provider.received.find((r) => r.headers['x-asyncqueue-task-id'] === task.id);
     const callSignature = call?.headers['x-asyncqueue-signature'] as string;
     expect(callSignature.split(',').filter((p) => p.startsWith('v1='))).toHaveLength(2);
     expect(verifyAsyncQueueSignature(callSignature, '{"r":1}', newSecret)).toBe(true);

@@ -182,11 +182,23 @@ export async function killPostgresFor(dataDir: string): Promise<number[]> {
 }
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
+export type ExitResult = CliResult & { ms: number };
 
-/** `node server/bin/asyncqueue.js …args` with the given environment; never rejects on a non-zero exit. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+/**
+ * `node <script> …args` with the given environment (see childEnv) and the repository root as its
+ * working directory, until it exits: its code, output and how long it ran (`ms`). Never rejects on a
+ * non-zero exit; rejects (after SIGKILL) when it is still running after `timeoutMs`.
+ */
+export function runToExit(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  what = path.relative(REPO_ROOT, script),
+): Promise<ExitResult> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: REPO_ROOT,
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -201,11 +213,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(
-        new Error(
-          `asyncqueue ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
-        ),
-      );
+      reject(new Error(`${what} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -213,7 +221,12 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/** `node server/bin/asyncqueue.js …args` with the given environment; never rejects on a non-zero exit. */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+  return runToExit(CLI_BIN, args, env, timeoutMs, `asyncqueue ${args.join(' ')}`);
 }
