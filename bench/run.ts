@@ -5,9 +5,10 @@
  * run as separate processes. Writes bench/results/<date>.json and prints a markdown table.
  * Options: --quick; --only=ceilings,queue,create,e2e,callback,latency,footprint; --cpu-prof
  * (server CPU profiles into the log dir); --pool=N (ASYNCQUEUE_DB_POOL_SIZE, default 10);
- * --server-node-args="--max-semi-space-size=8 …" (node flags for the server, to try a fix).
+ * --server-node-args="--max-semi-space-size=8 …" (node flags for the server, to try a fix);
+ * --report=bench/results/<file>.json prints the table of an earlier run.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { killAllChildren, REPO_ROOT } from './lib/children.ts';
@@ -38,6 +39,13 @@ function parseArgs(argv: string[]) {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  const reportOf = process.argv.find((a) => a.startsWith('--report='))?.slice('--report='.length);
+  if (reportOf) {
+    // Re-renders the table of a results file (e.g. for bench/README.md) without running anything.
+    const saved = JSON.parse(await readFile(reportOf, 'utf8')) as BenchResults;
+    process.stdout.write(`${markdownReport({ ...saved, evaluation: evaluate(saved) })}\n`);
+    return 0;
+  }
   const started = Date.now();
   const progress = (message: string) =>
     process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
@@ -49,7 +57,7 @@ async function main(): Promise<number> {
     const settings = await pg.settings();
     const machine = await machineInfo();
     progress(
-      `PostgreSQL ${settings.version} (${pg.kind}): shared_buffers=${settings.shared_buffers} ` +
+      `${settings.version} (${pg.kind}): shared_buffers=${settings.shared_buffers} ` +
         `synchronous_commit=${settings.synchronous_commit} max_connections=${settings.max_connections} fsync=${settings.fsync}`,
     );
     progress(`machine: ${machine.nproc} cores, ${machine.memGb} GB, Node ${machine.node}, load ${machine.loadAvg}`);
@@ -131,8 +139,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 process.on('exit', () => killAllChildren());
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (error: unknown) => {
+    // After Ctrl-C the killed children fail the pending step; the signal handler finishes the exit.
+    if (interrupted) return;
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     killAllChildren();
     process.exit(2);

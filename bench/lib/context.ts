@@ -21,8 +21,8 @@ export type Sizes = {
 
 export const FULL: Sizes = {
   runs: 3,
-  warmupMs: 3_000,
-  runMs: 10_000,
+  warmupMs: 4_000,
+  runMs: 15_000,
   httpConcurrency: 32,
   claimSeed: 10_000,
   latencySamples: 50,

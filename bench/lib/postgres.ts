@@ -60,6 +60,7 @@ export async function startBenchPostgres(databaseUrl: string | undefined, log: (
   const admin = adminUrl;
   const created = new Set<string>();
   const prefix = `aq_bench_${randomBytes(3).toString('hex')}_`;
+  let stopping: Promise<void> | undefined;
 
   const drop = async (name: string) => {
     await withClient(admin, (c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
@@ -100,10 +101,14 @@ export async function startBenchPostgres(databaseUrl: string | undefined, log: (
           wal_level: byName.wal_level ?? '?',
         };
       }),
-    async stop() {
-      for (const name of [...created]) await drop(name).catch(() => {});
-      await stopServer();
-      if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+    stop() {
+      // Idempotent: Ctrl-C and the run's own cleanup may both ask.
+      stopping ??= (async () => {
+        for (const name of [...created]) await drop(name).catch(() => {});
+        await stopServer();
+        if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+      })();
+      return stopping;
     },
   };
   return bench;

@@ -74,10 +74,12 @@ export function evaluate(r: BenchResults): Evaluation {
     {
       name: `DB connections with ${fp?.longPolls ?? '?'} open long-polls`,
       figure: fp
-        ? `${fp.connections} (${fp.connectionsBeforeLongPolls} before the long-polls; pool ${fp.poolSize}, all pools ${fp.connectionBudget})`
+        ? `${fp.connections} (${fp.connectionsBeforeLongPolls} before the long-polls; request pool ${fp.connectionsByApp['asyncqueue-orm'] ?? 0} of ${fp.poolSize})`
         : 'not measured',
-      target: 'no connection per long-poll; ≤ the configured pools',
-      met: fp ? fp.connections <= fp.connectionBudget && fp.connections <= fp.connectionsBeforeLongPolls : null,
+      target: `≤ the server's pools (${fp?.connectionBudget ?? '?'}); the request pool ≤ ASYNCQUEUE_DB_POOL_SIZE`,
+      met: fp
+        ? fp.connections <= fp.connectionBudget && (fp.connectionsByApp['asyncqueue-orm'] ?? 0) <= fp.poolSize
+        : null,
     },
     {
       name: `RSS with ${fp?.waitingTasks ?? '?'} waiting tasks`,
@@ -116,11 +118,22 @@ export function markdownReport(r: BenchResults): string {
   const c = r.ceilings;
   const q = r.rawQueue;
   const rows: string[][] = [];
-  const fig = (name: string, unit: string, f: Figure | undefined, vs: string, x: number | null, target: string) => {
-    if (f) rows.push([name, unit, format(f.median), range(f), vs, x === null ? '—' : `${x.toFixed(2)} ×`, target]);
+  const fig = (
+    name: string,
+    unit: string,
+    f: Figure | undefined,
+    vs: string,
+    x: number | null,
+    target: string,
+    cpu?: Figure,
+  ) => {
+    if (f) {
+      const cpuText = cpu ? format(cpu.median) : '';
+      rows.push([name, unit, format(f.median), range(f), vs, x === null ? '—' : `${x.toFixed(2)} ×`, target, cpuText]);
+    }
   };
-  fig('Ceiling: create SQL (task + job in one tx)', 'tx/s', c?.createSql, '', null, '');
-  fig('Ceiling: claim-and-complete (SKIP LOCKED)', 'tasks/s', c?.claimComplete, '', null, '');
+  fig('Ceiling: create SQL (task + job in one tx)', 'tx/s', c?.createSql, '', null, '', c?.createSqlCpuMsPerTx);
+  fig('Ceiling: claim-and-complete (SKIP LOCKED)', 'tasks/s', c?.claimComplete, '', null, '', c?.claimCpuMsPerTask);
   fig(
     'pg-boss alone: send → completed',
     'jobs/s',
@@ -128,6 +141,7 @@ export function markdownReport(r: BenchResults): string {
     'claim-and-complete',
     e.ratios.rawQueueVsClaimComplete,
     '',
+    q?.workerCpuMsPerJob,
   );
   if (q) rows.push(['pg-boss alone: send → handler p50 / p99 (one at a time)', 'ms', lat(q.latencyMs), '', '', '', '']);
   fig(
@@ -137,8 +151,17 @@ export function markdownReport(r: BenchResults): string {
     'create SQL',
     e.ratios.createRestVsCreateSql,
     '≥ 0.5 ×',
+    aq.createRest?.cpuMsPerTask,
   );
-  fig('Create over tRPC', 'tasks/s', aq.createTrpc?.throughput, 'create SQL', e.ratios.createTrpcVsCreateSql, '');
+  fig(
+    'Create over tRPC',
+    'tasks/s',
+    aq.createTrpc?.throughput,
+    'create SQL',
+    e.ratios.createTrpcVsCreateSql,
+    '',
+    aq.createTrpc?.cpuMsPerTask,
+  );
   fig(
     'End-to-end direct (created → completed)',
     'tasks/s',
@@ -146,6 +169,7 @@ export function markdownReport(r: BenchResults): string {
     'claim-and-complete',
     e.ratios.directVsClaimComplete,
     '≥ 0.25 ×',
+    aq.direct?.cpuMsPerTask,
   );
   fig(
     'Callback mode (created → … → webhook delivered)',
@@ -154,6 +178,7 @@ export function markdownReport(r: BenchResults): string {
     'claim-and-complete',
     e.ratios.callbackVsClaimComplete,
     '',
+    aq.callback?.cpuMsPerTask,
   );
   if (aq.latency) {
     const vs = e.ratios.pickupP50VsRawQueueP50;
@@ -178,6 +203,7 @@ export function markdownReport(r: BenchResults): string {
       '',
       '',
       '≤ 300 MB',
+      `${format(fp.cpuMsPerTask)} (filling: ${format(fp.fillSeconds)} s)`,
     ]);
     rows.push([
       `DB connections, ${fp.longPolls} long-polls open`,
@@ -186,11 +212,24 @@ export function markdownReport(r: BenchResults): string {
       `before ${fp.connectionsBeforeLongPolls}`,
       `pool ${fp.poolSize} / all pools ${fp.connectionBudget}`,
       '',
-      'no growth; ≤ pools',
+      '≤ pools',
+      Object.entries(fp.connectionsByApp)
+        .map(([app, n]) => `${app.replace('asyncqueue-', '')} ${n}`)
+        .join(', '),
     ]);
   }
-  const header = ['Measure', 'Unit', 'Median', 'Min–max', 'Ceiling', 'Ratio', 'Target'];
-  const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+  const header = [
+    'Measure',
+    'Unit',
+    'Median',
+    'Min–max',
+    'Ceiling',
+    'Ratio',
+    'Target',
+    'CPU ms per task (process measured) / notes',
+  ];
+  const padded = rows.map((row) => [...row, ...header.slice(row.length).map(() => '')]);
+  const table = [header, header.map(() => '---'), ...padded].map((row) => `| ${row.join(' | ')} |`).join('\n');
   const checks = e.targets.map(
     (t) => `| ${t.name} | ${t.figure} | ${t.target} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`,
   );

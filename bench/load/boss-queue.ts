@@ -16,13 +16,18 @@ let latencies: number[] = [];
 let handled = 0;
 const waiters: { count: number; resolve: () => void }[] = [];
 
-/** The server's dispatch worker settings (server/src/jobs/workers.ts: 8 loops × batch 8, 1 s polls). */
+/**
+ * The server's dispatch worker settings (server/src/jobs/workers.ts: 8 loops × batch 8, 1 s polls).
+ * BENCH_BOSS_LOOPS / BENCH_BOSS_BATCH try another shape (an experiment, not a measured default).
+ */
+const LOOPS = Number(process.env.BENCH_BOSS_LOOPS ?? 8);
+const BATCH = Number(process.env.BENCH_BOSS_BATCH ?? 8);
 const WORK_OPTIONS = {
   includeMetadata: true,
   perJobResults: true,
-  localConcurrency: 8,
-  batchSize: 8,
-  burstWhenBatchFull: true,
+  localConcurrency: LOOPS,
+  batchSize: BATCH,
+  burstWhenBatchFull: BATCH > 1,
   pollingIntervalSeconds: 1,
   notifyPollingIntervalSeconds: 1,
 } as const;
@@ -95,7 +100,8 @@ async function drain(args: { count: number; timeoutMs: number }) {
   }
   const samples = latencies;
   latencies = [];
-  return { handled, latencyMs: latency(samples) };
+  const cpu = process.cpuUsage();
+  return { handled, latencyMs: latency(samples), cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 serveRpc({

@@ -103,6 +103,12 @@ function jobPayload(jobId: string, taskId: string) {
   };
 }
 
+/** CPU (user + system) this process used since `start`, in ms: the client side of the ceiling. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
 type Setup = { pool: pg.Pool; teamId: string; table: string; policy: string | undefined };
 
 async function setup(url: string, poolSize: number): Promise<Setup> {
@@ -131,6 +137,7 @@ async function createSql(args: {
   const insertJob = plans.insertJobs(SCHEMA, { table: s.table, name: QUEUE, returnId: true, notify: true });
   let done = 0;
   let errors = 0;
+  const cpu = process.cpuUsage();
   const started = nowMs();
   const deadline = started + args.durationMs;
   const worker = async () => {
@@ -154,8 +161,9 @@ async function createSql(args: {
   };
   await Promise.all(Array.from({ length: args.concurrency }, worker));
   const elapsedMs = nowMs() - started;
+  const cpuMs = cpuMsSince(cpu);
   await s.pool.end();
-  return { done, errors, elapsedMs };
+  return { done, errors, elapsedMs, cpuMs };
 }
 
 /** Inserts `count` pending tasks and their dispatch jobs in bulk (not timed). */
@@ -222,6 +230,7 @@ async function claimCycle(args: {
   });
   const complete = plans.completeJobs(SCHEMA, s.table, false, false);
   let done = 0;
+  const cpu = process.cpuUsage();
   const started = nowMs();
   const loop = async () => {
     for (;;) {
@@ -242,8 +251,9 @@ async function claimCycle(args: {
   };
   await Promise.all(Array.from({ length: args.loops }, loop));
   const elapsedMs = nowMs() - started;
+  const cpuMs = cpuMsSince(cpu);
   await s.pool.end();
-  return { done, elapsedMs };
+  return { done, elapsedMs, cpuMs };
 }
 
 serveRpc({ createSql, claimCycle });

@@ -1,8 +1,14 @@
 import { type Ctx, measured } from '../lib/context.ts';
-import type { Figure, Latency } from '../lib/stats.ts';
+import { type Figure, figure, type Latency } from '../lib/stats.ts';
 import { withSession } from './aq-session.ts';
 
-export type CreateResults = { throughput: Figure; latencyMs: Latency[]; statuses: Record<string, number> };
+export type CreateResults = {
+  throughput: Figure;
+  /** Server CPU time (user + system) per created task, per run: less sensitive to busy neighbours. */
+  cpuMsPerTask: Figure;
+  latencyMs: Latency[];
+  statuses: Record<string, number>;
+};
 
 type LoadResult = { ok: number; statuses: Record<string, number>; elapsedMs: number; latencyMs: Latency };
 
@@ -12,8 +18,9 @@ type LoadResult = { ok: number; statuses: Record<string, number>; elapsedMs: num
  */
 export function runCreate(ctx: Ctx, surface: 'rest' | 'trpc'): Promise<CreateResults> {
   const path = surface === 'rest' ? '/v1/tasks' : '/trpc/tasks.create';
-  return withSession(ctx, `create_${surface}`, 'api', async ({ client, counter }) => {
+  return withSession(ctx, `create_${surface}`, 'api', async ({ client, counter, server }) => {
     const latencyMs: Latency[] = [];
+    const cpu: number[] = [];
     const statuses: Record<string, number> = {};
     const load = (durationMs: number) =>
       client.rpc.call<LoadResult>('createLoad', { path, concurrency: ctx.sizes.httpConcurrency, durationMs });
@@ -24,13 +31,15 @@ export function runCreate(ctx: Ctx, surface: 'rest' | 'trpc'): Promise<CreateRes
       () => load(ctx.sizes.warmupMs),
       async () => {
         const before = await counter.scalar('select count(*) from tasks');
+        const cpuBefore = await server.cpuSeconds();
         const r = await load(ctx.sizes.runMs);
         const after = await counter.scalar('select count(*) from tasks');
+        cpu.push((((await server.cpuSeconds()) - cpuBefore) * 1000) / (after - before));
         latencyMs.push(r.latencyMs);
         for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
         return (after - before) / (r.elapsedMs / 1000);
       },
     );
-    return { throughput, latencyMs, statuses };
+    return { throughput, cpuMsPerTask: figure(cpu), latencyMs, statuses };
   });
 }

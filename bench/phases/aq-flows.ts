@@ -1,10 +1,11 @@
 import { type Ctx, measured } from '../lib/context.ts';
-import type { Figure } from '../lib/stats.ts';
-import { sleep } from '../lib/stats.ts';
+import { type Figure, figure, sleep } from '../lib/stats.ts';
 import { withSession } from './aq-session.ts';
 
 export type FlowResults = {
   throughput: Figure;
+  /** Server CPU time (user + system) per task, from the first create to the last completion. */
+  cpuMsPerTask: Figure;
   created: number;
   finished: number;
   lost: number;
@@ -27,10 +28,12 @@ const DRAIN_TIMEOUT_MS = 120_000;
  * tasks / (last completed_at in the database − first create sent).
  */
 export function runDirect(ctx: Ctx): Promise<FlowResults> {
-  return withSession(ctx, 'e2e_direct', 'all', async ({ client, counter }) => {
+  return withSession(ctx, 'e2e_direct', 'all', async ({ client, counter, server }) => {
     let created = 0;
     let finished = 0;
+    const cpu: number[] = [];
     const batch = async (durationMs: number) => {
+      const cpuBefore = await server.cpuSeconds();
       const b = await client.rpc.call<Batch>('createBatch', {
         durationMs,
         concurrency: ctx.sizes.httpConcurrency,
@@ -47,6 +50,7 @@ export function runDirect(ctx: Ctx): Promise<FlowResults> {
         await sleep(50);
       }
       finished = Number(row?.n ?? 0);
+      cpu.push((((await server.cpuSeconds()) - cpuBefore) * 1000) / b.created);
       return { b, lastMs: Number(row?.last_ms) };
     };
     const throughput = await measured(
@@ -59,7 +63,7 @@ export function runDirect(ctx: Ctx): Promise<FlowResults> {
         return b.created / ((lastMs - b.firstSendAt) / 1000);
       },
     );
-    return { throughput, created, finished, lost: created - finished };
+    return { throughput, cpuMsPerTask: figure(cpu.slice(1)), created, finished, lost: created - finished };
   });
 }
 
@@ -69,10 +73,12 @@ export function runDirect(ctx: Ctx): Promise<FlowResults> {
  * finished = tasks whose webhook the database records as delivered (2xx).
  */
 export function runCallbackFlow(ctx: Ctx): Promise<FlowResults> {
-  return withSession(ctx, 'e2e_callback', 'all', async ({ client, counter }) => {
+  return withSession(ctx, 'e2e_callback', 'all', async ({ client, counter, server }) => {
     let created = 0;
     let finished = 0;
+    const cpu: number[] = [];
     const batch = async (durationMs: number) => {
+      const cpuBefore = await server.cpuSeconds();
       const b = await client.rpc.call<Batch>('createBatch', {
         durationMs,
         concurrency: ctx.sizes.httpConcurrency,
@@ -89,6 +95,7 @@ export function runCallbackFlow(ctx: Ctx): Promise<FlowResults> {
         await sleep(50);
       }
       finished = await counter.scalar(DELIVERED);
+      cpu.push((((await server.cpuSeconds()) - cpuBefore) * 1000) / b.created);
       return { b, hooks };
     };
     const throughput = await measured(
@@ -106,6 +113,7 @@ export function runCallbackFlow(ctx: Ctx): Promise<FlowResults> {
     const hooks = await client.rpc.call<Webhooks>('webhooks');
     return {
       throughput,
+      cpuMsPerTask: figure(cpu.slice(1)),
       created,
       finished,
       lost: created - finished,

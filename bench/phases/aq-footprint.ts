@@ -19,6 +19,9 @@ export type FootprintResults = {
   /** ASYNCQUEUE_DB_POOL_SIZE, and everything the server may open (2 pools + side pool + 2 LISTEN). */
   poolSize: number;
   connectionBudget: number;
+  /** Wall time to create the waiting tasks and see them all reach `waiting`, and server CPU per task. */
+  fillSeconds: number;
+  cpuMsPerTask: number;
   lost: number;
 };
 
@@ -33,6 +36,8 @@ const SAMPLES = 5;
 export function runFootprint(ctx: Ctx): Promise<FootprintResults> {
   return withSession(ctx, 'footprint', 'all', async ({ db, server, client, counter }) => {
     const { waitingTasks, longPolls, httpConcurrency } = ctx.sizes;
+    const fillStarted = Date.now();
+    const cpuBefore = await server.cpuSeconds();
     const batch = await client.rpc.call<{ created: number }>('createBatch', {
       count: waitingTasks,
       concurrency: httpConcurrency,
@@ -49,10 +54,13 @@ export function runFootprint(ctx: Ctx): Promise<FootprintResults> {
       WAITING_TIMEOUT_MS,
       200,
     ).catch(() => {});
+    const fillSeconds = (Date.now() - fillStarted) / 1000;
+    const cpuMsPerTask = (((await server.cpuSeconds()) - cpuBefore) * 1000) / Math.max(1, batch.created);
     const connectionsNow = async () => {
       const { rows } = await counter.query<{ app: string; n: string }>(
         `select coalesce(nullif(application_name, ''), '?') as app, count(*) as n from pg_stat_activity
-         where datname = $1 and application_name <> 'asyncqueue-bench' group by 1`,
+         where datname = $1 and backend_type = 'client backend' and application_name <> 'asyncqueue-bench'
+         group by 1`,
         [db.name],
       );
       const byApp = Object.fromEntries(rows.map((r) => [r.app, Number(r.n)]));
@@ -95,6 +103,8 @@ export function runFootprint(ctx: Ctx): Promise<FootprintResults> {
       connectionsByApp: conns.byApp,
       poolSize: server.poolSize,
       connectionBudget: server.connectionBudget,
+      fillSeconds,
+      cpuMsPerTask,
       lost: batch.created - waiting,
     };
   });

@@ -2,13 +2,16 @@ import { forkLoad, startServer } from '../lib/children.ts';
 import { type Ctx, measured, withFreshDatabase } from '../lib/context.ts';
 import type { FreshDatabase } from '../lib/postgres.ts';
 import { openCounter } from '../lib/postgres.ts';
-import type { Figure } from '../lib/stats.ts';
+import { type Figure, figure } from '../lib/stats.ts';
 
 export type CeilingResults = {
   /** Committed create transactions (task row + job row) per second. */
   createSql: Figure;
   /** Tasks claimed and completed per second (SKIP LOCKED fetch, task UPDATE, job complete). */
   claimComplete: Figure;
+  /** CPU of the Node process issuing the SQL, per transaction / per task (the server's counterpart). */
+  createSqlCpuMsPerTx: Figure;
+  claimCpuMsPerTask: Figure;
 };
 
 /** What phase 3 creates (bench/load/client.ts taskBody 'direct'), as stored. */
@@ -32,6 +35,8 @@ export async function prepareSchema(ctx: Ctx, db: FreshDatabase, name: string): 
 
 export async function runCeilings(ctx: Ctx): Promise<CeilingResults> {
   const { sizes, poolSize } = ctx;
+  const createCpu: number[] = [];
+  const claimCpu: number[] = [];
   const createSql = await withFreshDatabase(ctx, 'ceiling_create', async (db) => {
     await prepareSchema(ctx, db, 'ceiling-create');
     const load = forkLoad('sql-ceilings.ts');
@@ -45,8 +50,12 @@ export async function runCeilings(ctx: Ctx): Promise<CeilingResults> {
         () => load.rpc.call('createSql', { ...args, durationMs: sizes.warmupMs }),
         async () => {
           const before = await counter.scalar('select count(*) from tasks');
-          const r = await load.rpc.call<{ elapsedMs: number }>('createSql', { ...args, durationMs: sizes.runMs });
+          const r = await load.rpc.call<{ elapsedMs: number; cpuMs: number }>('createSql', {
+            ...args,
+            durationMs: sizes.runMs,
+          });
           const after = await counter.scalar('select count(*) from tasks');
+          createCpu.push(r.cpuMs / (after - before));
           return (after - before) / (r.elapsedMs / 1000);
         },
       );
@@ -70,8 +79,12 @@ export async function runCeilings(ctx: Ctx): Promise<CeilingResults> {
         () => load.rpc.call('claimCycle', { ...args, seedCount: Math.ceil(sizes.claimSeed / 5) }),
         async () => {
           const before = await counter.scalar(`select count(*) from tasks where status = 'completed'`);
-          const r = await load.rpc.call<{ elapsedMs: number }>('claimCycle', { ...args, seedCount: sizes.claimSeed });
+          const r = await load.rpc.call<{ elapsedMs: number; cpuMs: number }>('claimCycle', {
+            ...args,
+            seedCount: sizes.claimSeed,
+          });
           const after = await counter.scalar(`select count(*) from tasks where status = 'completed'`);
+          claimCpu.push(r.cpuMs / (after - before));
           return (after - before) / (r.elapsedMs / 1000);
         },
       );
@@ -80,5 +93,10 @@ export async function runCeilings(ctx: Ctx): Promise<CeilingResults> {
       await load.stop();
     }
   });
-  return { createSql, claimComplete };
+  return {
+    createSql,
+    claimComplete,
+    createSqlCpuMsPerTx: figure(createCpu),
+    claimCpuMsPerTask: figure(claimCpu),
+  };
 }

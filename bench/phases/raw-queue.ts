@@ -1,7 +1,7 @@
 import { forkLoad } from '../lib/children.ts';
 import { type Ctx, measured, withFreshDatabase } from '../lib/context.ts';
 import { openCounter } from '../lib/postgres.ts';
-import type { Figure, Latency } from '../lib/stats.ts';
+import { type Figure, figure, type Latency } from '../lib/stats.ts';
 
 export type RawQueueResults = {
   /** Jobs per second from the first send to the last completion (completions from pgboss.job). */
@@ -10,10 +10,12 @@ export type RawQueueResults = {
   loadedLatencyMs: Latency[];
   /** send() call → handler, one job at a time. */
   latencyMs: Latency;
+  /** CPU of the worker process per job (fetch, handler call, complete), per run. */
+  workerCpuMsPerJob: Figure;
   lost: number;
 };
 
-type Drain = { handled: number; latencyMs: Latency };
+type Drain = { handled: number; latencyMs: Latency; cpuMs: number };
 
 export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
   const { sizes, poolSize } = ctx;
@@ -27,6 +29,8 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
       let total = 0;
       let lost = 0;
       const loadedLatencyMs: Latency[] = [];
+      const workerCpu: number[] = [];
+      let cpuBefore = 0;
       const batch = async (durationMs: number, run: string) => {
         const sent = await sender.rpc.call<{ sent: number; firstSendAt: number }>('sendBatch', {
           durationMs,
@@ -50,6 +54,8 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
           await new Promise((r) => setTimeout(r, 50));
         }
         lost += sent.sent - Number(row?.n ?? 0);
+        workerCpu.push((drained.cpuMs - cpuBefore) / sent.sent);
+        cpuBefore = drained.cpuMs;
         return { completed: Number(row?.n ?? 0), lastMs: Number(row?.last_ms), sent, drained };
       };
       const throughput = await measured(
@@ -70,7 +76,7 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
       total += sizes.latencySamples;
       const { latencyMs } = await worker.rpc.call<Drain>('drain', { count: total, timeoutMs: 30_000 });
       ctx.progress(`pg-boss send→handler latency (one at a time): p50 ${latencyMs.p50.toFixed(2)} ms`);
-      return { throughput, loadedLatencyMs, latencyMs, lost };
+      return { throughput, loadedLatencyMs, latencyMs, workerCpuMsPerJob: figure(workerCpu.slice(1)), lost };
     } finally {
       await counter.close();
       await sender.rpc.call('stop').catch(() => {});

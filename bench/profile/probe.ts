@@ -6,23 +6,23 @@
  * since the last dump, process.memoryUsage() and V8 heap-space sizes, then starts over.
  *   --expose-gc               also the memory after a full GC (live data versus uncollected garbage)
  *   BENCH_HEAP_SNAPSHOT=1     also a heap snapshot next to that file
+ *   BENCH_DISPATCH_SHAPE=LxB  EXPERIMENT: the dispatch worker runs L loops × batch B instead of the
+ *                             server's own shape (pg-boss work() options rewritten at registration)
  *   BENCH_PROBE_TRACE=1       also a timeline: every statement's start and end (with its pool's
  *                             application_name), NOTIFY arrivals, HTTP requests in and answers out,
  *                             on the wall clock the load generator uses
- *   BENCH_ASYNC_COMMIT_APPS=a,b   EXPERIMENT: connections with these application_names run with
- *                             synchronous_commit=off (what a server-side fix would configure)
  */
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import pg from 'pg';
+import { PgBoss } from 'pg-boss';
 
 const counts = new Map<string, number>();
 const file = process.env.BENCH_PROBE_FILE;
 const labelLength = Number(process.env.BENCH_PROBE_LABEL ?? 110);
 const tracing = process.env.BENCH_PROBE_TRACE === '1';
-const asyncCommitApps = new Set((process.env.BENCH_ASYNC_COMMIT_APPS ?? '').split(',').filter(Boolean));
 
 export type TraceEvent = { t: number; ev: string; label: string; app?: string; ms?: number };
 let trace: TraceEvent[] = [];
@@ -43,22 +43,32 @@ type ClientLike = { connectionParameters?: { application_name?: string } };
 function patch(client: typeof pg.Client): void {
   const original = client.prototype.query as (...args: unknown[]) => unknown;
   client.prototype.query = function patched(this: pg.Client, ...args: unknown[]) {
+    if (!file) return original.apply(this, args);
     const first = args[0] as string | { text?: string } | undefined;
     const text = typeof first === 'string' ? first : (first?.text ?? '?');
     const key = label(text);
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (!tracing) return original.apply(this, args);
+    const app = (this as unknown as ClientLike).connectionParameters?.application_name;
+    const t = now();
+    const done = (ev: string) => trace.push({ t, ev, label: key.slice(0, 60), app, ms: now() - t });
+    // pg-pool (pg-boss, rate-limiter-flexible) passes a callback; kysely awaits the promise.
+    const last = args.length - 1;
+    if (typeof args[last] === 'function') {
+      const callback = args[last] as (err: unknown, res: unknown) => void;
+      args[last] = (err: unknown, res: unknown) => {
+        done(err ? 'sql-error' : 'sql');
+        callback(err, res);
+      };
+    }
     const result = original.apply(this, args);
-    if (tracing) {
-      const app = (this as unknown as ClientLike).connectionParameters?.application_name;
-      const t = now();
-      if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(
-          () => trace.push({ t, ev: 'sql', label: key.slice(0, 60), app, ms: now() - t }),
-          () => trace.push({ t, ev: 'sql-error', label: key.slice(0, 60), app, ms: now() - t }),
-        );
-      } else {
-        trace.push({ t, ev: 'sql', label: key.slice(0, 60), app });
-      }
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).then(
+        () => done('sql'),
+        () => done('sql-error'),
+      );
+    } else if (typeof args[last] !== 'function') {
+      trace.push({ t, ev: 'sql', label: key.slice(0, 60), app });
     }
     return result;
   } as typeof client.prototype.query;
@@ -71,18 +81,6 @@ function patch(client: typeof pg.Client): void {
     }
     return emit.call(this, name, ...rest);
   } as typeof client.prototype.emit;
-  // getStartupConf is internal to pg (the startup packet's parameters); not in its types.
-  const proto = client.prototype as unknown as { getStartupConf?: () => Record<string, string> };
-  const startup = proto.getStartupConf;
-  if (startup && asyncCommitApps.size > 0) {
-    proto.getStartupConf = function asyncCommit(this: pg.Client) {
-      const conf = startup.call(this);
-      if (conf.application_name && asyncCommitApps.has(conf.application_name)) {
-        conf.options = `${conf.options ?? ''} -c synchronous_commit=off`.trim();
-      }
-      return conf;
-    };
-  }
 }
 
 // MikroORM ships its own copy of pg (node_modules/@mikro-orm/postgresql/node_modules/pg): patch both.
@@ -103,6 +101,19 @@ if (tracing) {
     }
     return emit.call(this, name, ...rest);
   } as typeof http.Server.prototype.emit;
+}
+
+const shape = /^(\d+)x(\d+)$/.exec(process.env.BENCH_DISPATCH_SHAPE ?? '');
+if (shape) {
+  const work = PgBoss.prototype.work as (...args: unknown[]) => Promise<string>;
+  PgBoss.prototype.work = function reshaped(this: PgBoss, ...args: unknown[]) {
+    const options = args[1] as Record<string, unknown> | undefined;
+    if (args[0] === 'dispatch' && options && typeof options === 'object') {
+      const batch = Number(shape[2]);
+      args[1] = { ...options, localConcurrency: Number(shape[1]), batchSize: batch, burstWhenBatchFull: batch > 1 };
+    }
+    return work.apply(this, args);
+  } as typeof PgBoss.prototype.work;
 }
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;

@@ -7,7 +7,7 @@
  * server's memory; for pickup/wake, the median timeline of one sample (every statement, NOTIFY
  * and HTTP message between the client's send and the answer). --cpu-prof writes a V8 CPU profile
  * of the server (summarize it with summarize-cpuprofile.ts); --heap writes a heap snapshot.
- * BENCH_ASYNC_COMMIT_APPS / BENCH_SERVER_NODE_ARGS try a fix (see probe.ts).
+ * BENCH_SERVER_NODE_ARGS="--max-semi-space-size=8 …" tries node flags on the server.
  */
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -66,6 +66,7 @@ try {
     memoryAfterGc?: object;
     spaces?: object;
     queries: Record<string, number>;
+    trace: TraceEvent[];
   };
   const dump = async (): Promise<Probe> => {
     process.kill(server.pid, 'SIGUSR2');
@@ -84,45 +85,46 @@ try {
   await client.rpc.call('init', { serverUrl: server.url, apiKey: server.apiKey, connections: 40 });
   const idle = await dump();
   console.log('idle server memory (MB):', JSON.stringify(idle.memory), 'after GC:', JSON.stringify(idle.memoryAfterGc));
+  const runLoad = async () => {
+    const started = Date.now();
+    const cpuBefore = await server.cpuSeconds();
+    if (spec.path) {
+      await client.rpc.call('createLoad', { path: spec.path, concurrency: 32, durationMs: 5_000 });
+    } else {
+      await client.rpc.call('createBatch', { count, concurrency: 32, kind: spec.kind });
+    }
+    const finalStatus = { direct: 'completed', callback: 'completed', waiting: 'waiting' }[scenario];
+    if (finalStatus) {
+      await waitFor(
+        'tasks to settle',
+        async () =>
+          (await counter.scalar('select count(*) from tasks where status = $1', [finalStatus])) >= count
+            ? true
+            : undefined,
+        300_000,
+      );
+      if (scenario === 'callback') await sleep(2_000);
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    const cpu = (await server.cpuSeconds()) - cpuBefore;
+    const tasks = await counter.scalar('select count(*) from tasks');
+    const after = await dump();
+    const total = Object.values(after.queries).reduce((a, b) => a + b, 0);
+    console.log(
+      `${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task; server CPU ${cpu.toFixed(1)} s (${((cpu / tasks) * 1000).toFixed(2)} ms per task)`,
+    );
+    for (const [sql, n] of Object.entries(after.queries).slice(0, 25))
+      console.log(`  ${(n / tasks).toFixed(2)}  ${sql}`);
+    console.log('server memory after (MB):', JSON.stringify(after.memory));
+    console.log('server memory after a full GC (MB):', JSON.stringify(after.memoryAfterGc));
+    console.log('V8 heap spaces (MB):', JSON.stringify(after.spaces));
+    console.log('rss now (MB):', JSON.stringify(await server.rssMb()));
+  };
   if (spec.kind === 'latency') {
     await latencyTimeline(scenario as 'pickup' | 'wake', count > 100 ? 30 : count, client, dump);
-    await client.rpc.call('close').catch(() => {});
-    await client.stop();
-    await server.stop();
-    process.exit(0);
-  }
-  const started = Date.now();
-  const cpuBefore = await server.cpuSeconds();
-  if (spec.path) {
-    await client.rpc.call('createLoad', { path: spec.path, concurrency: 32, durationMs: 5_000 });
   } else {
-    await client.rpc.call('createBatch', { count, concurrency: 32, kind: spec.kind });
+    await runLoad();
   }
-  const finalStatus = { direct: 'completed', callback: 'completed', waiting: 'waiting' }[scenario];
-  if (finalStatus) {
-    await waitFor(
-      'tasks to settle',
-      async () =>
-        (await counter.scalar('select count(*) from tasks where status = $1', [finalStatus])) >= count
-          ? true
-          : undefined,
-      300_000,
-    );
-    if (scenario === 'callback') await sleep(2_000);
-  }
-  const elapsed = (Date.now() - started) / 1000;
-  const cpu = (await server.cpuSeconds()) - cpuBefore;
-  const tasks = await counter.scalar('select count(*) from tasks');
-  const after = await dump();
-  const total = Object.values(after.queries).reduce((a, b) => a + b, 0);
-  console.log(
-    `${scenario}: ${tasks} tasks in ${elapsed.toFixed(1)} s; ${(total / tasks).toFixed(2)} statements per task; server CPU ${cpu.toFixed(1)} s (${((cpu / tasks) * 1000).toFixed(2)} ms per task)`,
-  );
-  for (const [sql, n] of Object.entries(after.queries).slice(0, 25)) console.log(`  ${(n / tasks).toFixed(2)}  ${sql}`);
-  console.log('server memory after (MB):', JSON.stringify(after.memory));
-  console.log('server memory after a full GC (MB):', JSON.stringify(after.memoryAfterGc));
-  console.log('V8 heap spaces (MB):', JSON.stringify(after.spaces));
-  console.log('rss now (MB):', JSON.stringify(await server.rssMb()));
   await counter.close();
   await client.rpc.call('close').catch(() => {});
   await client.stop();

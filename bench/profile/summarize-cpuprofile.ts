@@ -24,7 +24,7 @@ function bucket(url: string, name: string): string {
   if (name === '(program)') return '(program: native, outside JS)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
-  const src = /(server\/src\/[^/]+)/.exec(url);
+  const src = /(server\/src\/.+\.ts)/.exec(url);
   if (src) return src[1]!;
   if (url.startsWith('node:')) return 'node: internals';
   return url ? url.replace(/^.*\//, '') : '(native)';
