@@ -9,4 +9,5 @@ RUN npm ci --omit=dev --workspace server --include-workspace-root=false --no-aud
 COPY server server
 USER node
 EXPOSE 3000
-CMD ["node", "server/src/main.ts"]
+# Flags: see server/src/config/node-flags.ts (memory footprint).
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=384", "server/src/main.ts"]

@@ -11,6 +11,7 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { SERVER_NODE_FLAGS } from '../server/src/config/node-flags.ts';
 import { killAllChildren, REPO_ROOT } from './lib/children.ts';
 import { ALL_PARTS, type Ctx, FULL, type Part, QUICK } from './lib/context.ts';
 import { machineInfo } from './lib/machine.ts';
@@ -67,7 +68,9 @@ async function main(): Promise<number> {
       pg,
       poolSize: args.poolSize,
       logDir,
+      // The server runs with the flags it has in production (npm start, Dockerfile); extra flags after.
       serverNodeArgs: [
+        ...SERVER_NODE_FLAGS,
         ...args.serverNodeArgs,
         ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(logDir, 'profiles')}`] : []),
       ],

@@ -76,7 +76,10 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     const incomingId = nodeHeaderReader(req)('x-request-id');
     const controller = new AbortController();
-    res.on('close', () => controller.abort());
+    // Only a client that hung up early aborts its work (e.g. a parked long-poll); a finished response does not.
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
     const meta: RequestMeta = {
       requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
       clientIp: clientIp(req, deps.trustProxy),

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
+import { TASK_CHANGED_CHANNEL } from './task-events.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
@@ -29,15 +30,18 @@ export function claimForDispatch(em: EntityManager, taskId: string, jobId: strin
     'statusCode', null,
     'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
     'willRetry', true))`;
+  // One statement, no transaction: the UPDATE and the NOTIFY that wakes long-polls commit together.
   return one(
     em,
-    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
-       attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
-       retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
-     where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
-       and (dispatch_lease is null or dispatch_lease < ?)
-     returning *`,
-    [lease, taskId, jobId, lease],
+    `with claimed as (
+       update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
+         attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
+         retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
+       where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
+         and (dispatch_lease is null or dispatch_lease < ?)
+       returning *)
+     select claimed.*, pg_notify(?, claimed.id::text) is null as notified from claimed`,
+    [lease, taskId, jobId, lease, TASK_CHANGED_CHANNEL],
   );
 }
 

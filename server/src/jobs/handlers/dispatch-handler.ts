@@ -100,15 +100,16 @@ function pollStart(task: Task) {
 
 /** Claims the task for this job; a task flagged for cancel ends here without a call. */
 async function claim(deps: HandlerDeps, held: Held): Promise<Task | null> {
-  return deps.orm.em.fork().transactional(async (tem) => {
-    const task = await claimForDispatch(tem, held.taskId, held.jobId, held.lease);
-    if (!task) return null;
-    if (task.cancelRequested) {
+  const em = deps.orm.em.fork();
+  const task = await claimForDispatch(em, held.taskId, held.jobId, held.lease);
+  if (!task) return null;
+  if (task.cancelRequested) {
+    await em.transactional(async (tem) => {
       const cancelled = await cancelHeldAttempt(tem, held, null);
       if (cancelled) await afterTransition(tem, deps.effects, cancelled);
-      return null;
-    }
-    if (task.retryCount === 0 && held.lease === 0) await afterTransition(tem, deps.effects, task);
-    return task;
-  });
+    });
+    return null;
+  }
+  if (held.lease === 0 && task.retryCount === 0) deps.effects.onTransition?.('processing');
+  return task;
 }

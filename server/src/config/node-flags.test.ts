@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SERVER_NODE_FLAGS } from './node-flags.ts';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+
+describe('server node flags', () => {
+  it('are the same in npm start and the Dockerfile', () => {
+    const start = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start as string;
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    for (const flag of SERVER_NODE_FLAGS) {
+      expect(start).toContain(flag);
+      expect(dockerfile).toContain(flag);
+    }
+  });
+});
