@@ -30,6 +30,8 @@ describe('graceful shutdown', () => {
         expect(res.body.task.status).toBe('waiting');
       }
       expect(answeredIn).toBeLessThan(5_000);
+      // No shutdown step was stuck (each one logs `shutdown: <step> …` when it is).
+      expect(t.logs.lines.filter((line) => line.includes('shutdown:'))).toEqual([]);
       // Stopped: no new connections are accepted.
       await expect(fetch(`${t.url}/healthz`)).rejects.toThrow();
     } finally {

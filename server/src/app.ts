@@ -214,23 +214,45 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
    * SIGTERM order: stop accepting requests, answer open long-polls with the current state, let
    * running jobs finish (bounded), then close connections. Unfinished jobs are retried elsewhere.
    */
+  const step = (name: string, work: Promise<unknown>) => boundedStep(name, work, (msg) => logger.warn(msg));
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await listener.close();
+      await step('answering long-polls', listener.close());
       server.closeIdleConnections();
-      await boss.stop({ graceful: true, timeout: JOB_DRAIN_MS }).catch(() => {});
-      await caller.close().catch(() => {});
+      await step('draining jobs', boss.stop({ graceful: true, timeout: JOB_DRAIN_MS }));
+      await step('closing the HTTP caller', caller.close());
       server.closeAllConnections();
-      await closed;
-      await sidePool.end().catch(() => {});
-      await orm.close(true);
-      await database.stop();
+      await step('closing HTTP connections', closed);
+      await step('closing the rate-limit pool', sidePool.end());
+      await step('closing the ORM', orm.close(true));
+      await step('stopping the database', database.stop());
     })();
     return stopped;
   };
   return { url: `http://127.0.0.1:${port}`, server, orm, boss, database, logger, stop };
+}
+
+/** Why 15 s: a shutdown step that takes longer is stuck; the rest of the shutdown must still run. */
+const STEP_BOUND_MS = 15_000;
+
+/** Awaits one shutdown step, but never longer than STEP_BOUND_MS, and never throws. */
+async function boundedStep(name: string, work: Promise<unknown>, warn: (msg: string) => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), STEP_BOUND_MS);
+  });
+  const outcome = await Promise.race([
+    work.then(
+      () => 'done' as const,
+      () => 'failed' as const,
+    ),
+    bound,
+  ]);
+  clearTimeout(timer);
+  if (outcome !== 'done')
+    warn(`shutdown: ${name} ${outcome === 'late' ? `took over ${STEP_BOUND_MS} ms; going on` : 'failed'}`);
 }
 
 function printApiKey(apiKey: string): void {

