@@ -61,7 +61,12 @@ async function toFetchRequest(req: IncomingMessage, meta: RequestMeta, limit: nu
     throw new AppError('unsupported_media_type', 'Content-Type must be application/json');
   }
   // An empty body (e.g. POST …/cancel from curl) is an empty JSON object.
-  const body = raw.length === 0 ? '{}' : JSON.stringify(parseJson(raw));
+  // Checked here (so a bad body is our 400, not the adapter's 500), then passed on as received.
+  let body = '{}';
+  if (raw.length > 0) {
+    body = raw.toString('utf8');
+    parseJson(raw);
+  }
   headers.set('content-type', 'application/json');
   headers.delete('content-length');
   return new Request(url, { method, headers, body, signal: meta.signal });

@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { findPreset } from './providers/index.ts';
 import { afterTransition, type TaskEffects } from './task-effects.ts';
 import { isTerminal } from './task-status.ts';
@@ -43,14 +43,10 @@ export async function acceptCallback(
   payload: { raw: string; json: unknown; headers: Record<string, string> },
 ): Promise<ExternalOutcome> {
   const em = orm.em.fork();
-  const found = await em.execute<Lookup[]>(
-    'select status, callback_consumed as consumed, provider from tasks where callback_id = ?',
-    [callbackId],
-  );
-  const row = found[0];
-  if (!row || row.consumed) return { status: 404, error: CALLBACK_NOT_FOUND, code: 'not_found' };
-  if (isTerminal(row.status)) return { status: 409, error: notWaiting(row.status), code: 'conflict' };
-  const preset = row.provider ? findPreset(row.provider) : undefined;
+  const row = await lookup(em, 'callback_id', callbackId);
+  const refused = refusal(row, 'callback_id');
+  if (refused) return refused;
+  const preset = row?.provider ? findPreset(row.provider) : undefined;
   if (preset && !preset.isFinalCallback(payload.json)) {
     const updated = await em.transactional(async (tem) => {
       const task = await recordProgress(tem, callbackId, payload.json);
@@ -76,14 +72,8 @@ export async function acceptSignal(
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
 ): Promise<ExternalOutcome> {
-  const em = orm.em.fork();
-  const found = await em.execute<Lookup[]>(
-    'select status, signal_consumed as consumed, provider from tasks where signal_token_hash = ?',
-    [tokenHash],
-  );
-  const row = found[0];
-  if (!row || row.consumed) return { status: 404, error: SIGNAL_NOT_FOUND, code: 'not_found' };
-  if (isTerminal(row.status)) return { status: 409, error: notWaiting(row.status), code: 'conflict' };
+  const refused = refusal(await lookup(orm.em.fork(), 'signal_token_hash', tokenHash), 'signal_token_hash');
+  if (refused) return refused;
   const outcome =
     signal.status === 'completed'
       ? {
@@ -114,20 +104,29 @@ async function complete(
   return task ? { status: 200, task: toTaskView(task) } : settleLoser(orm, where.column, where.value);
 }
 
+type CredentialColumn = 'callback_id' | 'signal_token_hash';
+
+/** One indexed look-up by credential: status, whether it was used, and the preset. */
+async function lookup(em: EntityManager, column: CredentialColumn, value: string): Promise<Lookup | undefined> {
+  const consumed = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
+  const rows = await em.execute<Lookup[]>(
+    `select status, ${consumed} as consumed, provider from tasks where ${column} = ?`,
+    [value],
+  );
+  return rows[0];
+}
+
+/** SPEC §5/§6 answers: unknown or used credential → 404; a task that ended another way → 409. */
+function refusal(row: Lookup | undefined, column: CredentialColumn): ExternalOutcome | null {
+  if (!row || row.consumed) {
+    return { status: 404, error: column === 'callback_id' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND, code: 'not_found' };
+  }
+  return isTerminal(row.status) ? { status: 409, error: notWaiting(row.status), code: 'conflict' } : null;
+}
+
 /** Our UPDATE matched nothing: someone else won the race. Say who, with the SPEC's answers. */
-async function settleLoser(
-  orm: MikroORM,
-  column: 'callback_id' | 'signal_token_hash',
-  value: string,
-): Promise<ExternalOutcome> {
-  const consumedColumn = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
-  const rows = await orm.em
-    .fork()
-    .execute<Lookup[]>(`select status, ${consumedColumn} as consumed, provider from tasks where ${column} = ?`, [
-      value,
-    ]);
-  const row = rows[0];
-  const notFound = column === 'callback_id' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
-  if (!row || row.consumed) return { status: 404, error: notFound, code: 'not_found' };
-  return { status: 409, error: notWaiting(row.status), code: 'conflict' };
+async function settleLoser(orm: MikroORM, column: CredentialColumn, value: string): Promise<ExternalOutcome> {
+  const row = await lookup(orm.em.fork(), column, value);
+  // Matched nothing yet neither used nor ended: the task left the accepting statuses otherwise.
+  return refusal(row, column) ?? { status: 409, error: notWaiting(row?.status ?? 'pending'), code: 'conflict' };
 }

@@ -9,6 +9,7 @@ import {
   type Held,
   recordLostAttempt,
 } from '../../tasks/task-transitions.ts';
+import type { HttpMethod } from '../../tasks/task-types.ts';
 import { teamSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
 import { decideAttempt } from './attempt-decision.ts';
@@ -56,7 +57,7 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   const startedAt = new Date();
   const result = await deps.caller.call({
     url: request.targetUrl,
-    method: task.method as 'GET',
+    method: task.method as HttpMethod,
     headers,
     body: request.body,
     timeoutMs: task.timeout * 1000,
