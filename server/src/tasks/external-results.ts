@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { findPreset } from './providers/index.ts';
-import { afterTransition, type TaskEffects } from './task-effects.ts';
+import { runTransition, type TaskEffects } from './task-effects.ts';
 import { isTerminal } from './task-status.ts';
 import { completeFromOutside, recordProgress } from './task-transitions.ts';
 import type { TaskResult, TaskStatus } from './task-types.ts';
@@ -14,7 +14,7 @@ const CALLBACK_NOT_FOUND = 'Invalid or expired callback ID';
 const SIGNAL_NOT_FOUND = 'Invalid or expired signal token';
 const notWaiting = (status: TaskStatus) => `Task is not in waiting/polling state (current: ${status})`;
 
-type Lookup = { status: TaskStatus; consumed: boolean; provider: string | null };
+type Lookup = { status: TaskStatus; consumed: boolean; provider: string | null; sends_webhook: boolean };
 
 /** Headers of a callback kept in the result: the content type and provider signature headers. */
 export function keptCallbackHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -48,11 +48,7 @@ export async function acceptCallback(
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
   if (preset && !preset.isFinalCallback(payload.json)) {
-    const updated = await em.transactional(async (tem) => {
-      const task = await recordProgress(tem, callbackId, payload.json);
-      if (task) await afterTransition(tem, { enqueue: effects.enqueue }, task);
-      return task;
-    });
+    const updated = await runTransition(em, effects, false, (tx) => recordProgress(tx, callbackId, payload.json));
     return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id', callbackId);
   }
   const result: TaskResult = {
@@ -62,7 +58,8 @@ export async function acceptCallback(
     duration: 0,
     bodyTruncated: false,
   };
-  return complete(orm, effects, { column: 'callback_id', value: callbackId }, { status: 'completed', result });
+  const where = { column: 'callback_id', value: callbackId } as const;
+  return complete(orm, effects, where, { status: 'completed', result }, row?.sends_webhook ?? true);
 }
 
 /** A signal for a waitForSignal task; same single-use rules as callbacks. */
@@ -72,7 +69,8 @@ export async function acceptSignal(
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
 ): Promise<ExternalOutcome> {
-  const refused = refusal(await lookup(orm.em.fork(), 'signal_token_hash', tokenHash), 'signal_token_hash');
+  const row = await lookup(orm.em.fork(), 'signal_token_hash', tokenHash);
+  const refused = refusal(row, 'signal_token_hash');
   if (refused) return refused;
   const outcome =
     signal.status === 'completed'
@@ -87,7 +85,7 @@ export async function acceptSignal(
           },
         }
       : { status: 'failed' as const, error: signal.error, result: null };
-  return complete(orm, effects, { column: 'signal_token_hash', value: tokenHash }, outcome);
+  return complete(orm, effects, { column: 'signal_token_hash', value: tokenHash }, outcome, row?.sends_webhook ?? true);
 }
 
 async function complete(
@@ -95,22 +93,23 @@ async function complete(
   effects: TaskEffects,
   where: { column: 'callback_id' | 'signal_token_hash'; value: string },
   outcome: Parameters<typeof completeFromOutside>[2],
+  sendsWebhook: boolean,
 ): Promise<ExternalOutcome> {
-  const task = await orm.em.fork().transactional(async (tem) => {
-    const done = await completeFromOutside(tem, where, outcome);
-    if (done) await afterTransition(tem, effects, done);
-    return done;
-  });
+  // Without onCompleteUrl the completion is one autocommit UPDATE (with its NOTIFY); with it, the
+  // UPDATE and the webhook job share a transaction.
+  const em = orm.em.fork();
+  const task = await runTransition(em, effects, sendsWebhook, (tx) => completeFromOutside(tx, where, outcome));
   return task ? { status: 200, task: toTaskView(task) } : settleLoser(orm, where.column, where.value);
 }
 
 type CredentialColumn = 'callback_id' | 'signal_token_hash';
 
-/** One indexed look-up by credential: status, whether it was used, and the preset. */
+/** One indexed look-up by credential: status, whether it was used, the preset, onCompleteUrl set. */
 async function lookup(em: EntityManager, column: CredentialColumn, value: string): Promise<Lookup | undefined> {
   const consumed = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
   const rows = await em.execute<Lookup[]>(
-    `select status, ${consumed} as consumed, provider from tasks where ${column} = ?`,
+    `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
+     from tasks where ${column} = ?`,
     [value],
   );
   return rows[0];

@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import type { Enqueue } from '../jobs/queues.ts';
-import { notifyTaskChanged } from './task-events.ts';
 import type { TaskStatus } from './task-types.ts';
 
 /** What every transition does besides its UPDATE, inside the same transaction. */
@@ -12,16 +11,42 @@ export type TaskEffects = {
 };
 
 /** The statuses that send a completion webhook (a cancel is the client's own doing). */
-export const WEBHOOK_STATUSES: TaskStatus[] = ['completed', 'failed', 'timeout'];
+export const WEBHOOK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timeout'];
+
+/** Whether this task's move to `status` enqueues its completion webhook. */
+export function sendsWebhook(task: Pick<Task, 'onCompleteUrl'>, status: TaskStatus): boolean {
+  return WEBHOOK_STATUSES.includes(status) && task.onCompleteUrl != null;
+}
 
 /**
- * After a status change committed by this transaction: wake long-polls everywhere, and for a
- * terminal status with onCompleteUrl enqueue the completion webhook (commit → exactly one job).
+ * After a status change committed by this transaction (whose UPDATE already sent the NOTIFY that
+ * wakes long-polls, see task-transitions.ts): for a terminal status with onCompleteUrl, enqueue the
+ * completion webhook (commit → exactly one job).
  */
 export async function afterTransition(em: EntityManager, effects: TaskEffects, task: Task): Promise<void> {
-  await notifyTaskChanged(em, task.id);
-  if (WEBHOOK_STATUSES.includes(task.status) && task.onCompleteUrl) {
-    await effects.enqueue(em, 'webhook', { taskId: task.id, attempt: 1 });
-  }
+  if (sendsWebhook(task, task.status)) await effects.enqueue(em, 'webhook', { taskId: task.id, attempt: 1 });
   effects.onTransition?.(task.status);
+}
+
+/**
+ * Runs one transition and its effects. `enqueues` says whether it may enqueue a job (known before
+ * the UPDATE: onCompleteUrl never changes): then the UPDATE and the job share a transaction;
+ * otherwise the transition is its single autocommit statement, with no BEGIN/COMMIT round trips.
+ */
+export async function runTransition(
+  em: EntityManager,
+  effects: TaskEffects,
+  enqueues: boolean,
+  update: (em: EntityManager) => Promise<Task | null>,
+): Promise<Task | null> {
+  if (!enqueues) {
+    const task = await update(em);
+    if (task) effects.onTransition?.(task.status);
+    return task;
+  }
+  return em.transactional(async (tem) => {
+    const task = await update(tem);
+    if (task) await afterTransition(tem, effects, task);
+    return task;
+  });
 }

@@ -13,8 +13,22 @@ import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 const ACTIVE = inList(TRANSITIONS.complete);
 
-async function one(em: EntityManager, sql: string, params: unknown[]): Promise<Task | null> {
-  return mapTaskRows(em, await em.execute(sql, params))[0] ?? null;
+/**
+ * Runs one `update … returning *` and NOTIFYs the task's change in the same statement: the UPDATE
+ * and the wake-up of long-polls commit together, and a transition that enqueues nothing needs no
+ * transaction (one round trip). `extra` adds columns read alongside (`t` is the task's team).
+ */
+async function changed(em: EntityManager, update: string, params: unknown[], extra = '') {
+  return em.execute(
+    `with changed as (${update})
+     select changed.*, pg_notify(?, changed.id::text) is null as notified${extra}
+     from changed${extra ? ' join teams t on t.id = changed.team_id' : ''}`,
+    [...params, TASK_CHANGED_CHANNEL],
+  );
+}
+
+async function one(em: EntityManager, update: string, params: unknown[]): Promise<Task | null> {
+  return mapTaskRows(em, await changed(em, update, params))[0] ?? null;
 }
 
 /**
@@ -22,7 +36,12 @@ async function one(em: EntityManager, sql: string, params: unknown[]): Promise<T
  * pg-boss retry count): the interrupted attempt is recorded and counted as a retry, so attempt
  * numbers never repeat and every attempt shows on the task.
  */
-export function claimForDispatch(em: EntityManager, taskId: string, jobId: string, lease: number) {
+export async function claimForDispatch(
+  em: EntityManager,
+  taskId: string,
+  jobId: string,
+  lease: number,
+): Promise<{ task: Task; signingSecrets: string[] } | null> {
   const interrupted = `jsonb_build_array(jsonb_build_object(
     'number', retry_count + 1,
     'startedAt', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -30,19 +49,23 @@ export function claimForDispatch(em: EntityManager, taskId: string, jobId: strin
     'statusCode', null,
     'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
     'willRetry', true))`;
-  // One statement, no transaction: the UPDATE and the NOTIFY that wakes long-polls commit together.
-  return one(
+  // One statement: the claim, its NOTIFY, and the team's signing secrets for the outbound headers.
+  const rows = await changed(
     em,
-    `with claimed as (
-       update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
-         attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
-         retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
-       where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
-         and (dispatch_lease is null or dispatch_lease < ?)
-       returning *)
-     select claimed.*, pg_notify(?, claimed.id::text) is null as notified from claimed`,
-    [lease, taskId, jobId, lease, TASK_CHANGED_CHANNEL],
+    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
+       attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
+       retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
+     where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
+       and (dispatch_lease is null or dispatch_lease < ?)
+     returning *`,
+    [lease, taskId, jobId, lease],
+    `, t.webhook_secret as aq_signing_secret,
+       case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret`,
   );
+  const row = rows[0] as { aq_signing_secret: string; aq_previous_signing_secret: string | null } | undefined;
+  if (!row) return null;
+  const { aq_signing_secret: current, aq_previous_signing_secret: previous } = row;
+  return { task: mapTaskRows(em, rows)[0] as Task, signingSecrets: previous ? [current, previous] : [current] };
 }
 
 const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;

@@ -1,7 +1,7 @@
 import type { Task } from '../../db/entities/task.ts';
 import { dispatchHeaders } from '../../dispatch/outbound-headers.ts';
 import { classifyOutcome } from '../../dispatch/outcome.ts';
-import { afterTransition } from '../../tasks/task-effects.ts';
+import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import {
   cancelHeldAttempt,
   claimForDispatch,
@@ -10,20 +10,21 @@ import {
   recordLostAttempt,
 } from '../../tasks/task-transitions.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
-import { teamSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
-import { decideAttempt } from './attempt-decision.ts';
+import { type Decision, decideAttempt } from './attempt-decision.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
 /**
- * One attempt of a task's HTTP call: a short transaction to claim, the call outside any
- * transaction, a short transaction to record the attempt and move on. A retry is a new delayed job.
+ * One attempt of a task's HTTP call: one statement to claim, the call outside any transaction, one
+ * statement to record the attempt and move on (a transaction only when jobs are enqueued with it:
+ * a retry is a new delayed job, waiting/polling get their expiry, a final status its webhook).
  */
 export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads['dispatch']>): Promise<void> {
   const held: Held = { taskId: job.data.taskId, jobId: job.id, lease: job.retryCount };
-  const task = await claim(deps, held);
-  if (!task) return;
+  const claimed = await claim(deps, held);
+  if (!claimed) return;
+  const { task, signingSecrets } = claimed;
   const em = deps.orm.em.fork();
   let request: Awaited<ReturnType<typeof prepareRequest>>;
   try {
@@ -39,10 +40,8 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
       error: message,
       willRetry: false,
     };
-    await em.transactional(async (tem) => {
-      const ended = await endAttempt(tem, held, attempt, { kind: 'failed', error: message, result: null });
-      if (ended) await afterTransition(tem, deps.effects, ended);
-    });
+    const end = { kind: 'failed', error: message, result: null } as const;
+    await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
     return;
   }
   const headers = dispatchHeaders({
@@ -50,7 +49,7 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
     taskId: task.id,
     attempt: task.retryCount + 1,
     body: request.body,
-    secrets: await teamSigningSecrets(em, task.teamId),
+    secrets: signingSecrets,
     version: deps.version,
     unixSeconds: Math.floor(Date.now() / 1000),
   });
@@ -65,33 +64,49 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   });
   const outcome = classifyOutcome(result, Date.now());
   deps.observeDispatch?.((Date.now() - startedAt.getTime()) / 1000, outcome.kind);
-  const decision = decideAttempt(task, startedAt, result, outcome);
-  await em.transactional(async (tem) => {
+  await recordAttempt(deps, held, task, decideAttempt(task, startedAt, result, outcome));
+}
+
+/** Jobs that ending the attempt this way enqueues, besides the UPDATE itself. */
+function enqueuesJobs(task: Task, end: Decision['end']): boolean {
+  if (end.kind === 'retry' || end.kind === 'waiting' || end.kind === 'polling') return true;
+  return sendsWebhook(task, end.kind);
+}
+
+/**
+ * Ends the held attempt as decided. A direct task without onCompleteUrl completes in one autocommit
+ * statement; otherwise the UPDATE and its jobs share a transaction. A cancel requested meanwhile
+ * wins; an attempt that lost to a callback is only recorded.
+ */
+async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision: Decision): Promise<void> {
+  const em = deps.orm.em.fork();
+  const ended = await runTransition(em, deps.effects, enqueuesJobs(task, decision.end), async (tem) => {
     const ended = await endAttempt(tem, held, decision.attempt, decision.end);
-    if (ended) {
-      if (decision.end.kind === 'retry') {
-        await deps.effects.enqueue(
-          tem,
-          'dispatch',
-          { taskId: task.id },
-          {
-            id: decision.end.nextJobId,
-            priority: task.priority,
-            startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
-          },
-        );
-      }
-      if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
-        await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
-      }
-      if (ended.status === 'polling') await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, pollStart(ended));
-      if (decision.end.kind !== 'retry') await afterTransition(tem, deps.effects, ended);
-      return;
+    if (!ended) return null;
+    if (decision.end.kind === 'retry') {
+      await deps.effects.enqueue(
+        tem,
+        'dispatch',
+        { taskId: task.id },
+        {
+          id: decision.end.nextJobId,
+          priority: task.priority,
+          startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
+        },
+      );
     }
-    const cancelled = await cancelHeldAttempt(tem, held, { ...decision.attempt, willRetry: false });
-    if (cancelled) await afterTransition(tem, deps.effects, cancelled);
-    else await recordLostAttempt(tem, task.id, { ...decision.attempt, willRetry: false });
+    if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
+      await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
+    }
+    if (ended.status === 'polling') await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, pollStart(ended));
+    return ended;
   });
+  if (ended) return;
+  // Lost the UPDATE: a cancel was requested (→ cancelled, which sends no webhook) or the task ended
+  // another way. Each is one conditional statement; neither enqueues anything.
+  const lost = { ...decision.attempt, willRetry: false };
+  const cancelled = await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, lost));
+  if (!cancelled) await recordLostAttempt(em, task.id, lost);
 }
 
 /** The first poll waits one interval: the provider has only just accepted the job. */
@@ -100,17 +115,14 @@ function pollStart(task: Task) {
 }
 
 /** Claims the task for this job; a task flagged for cancel ends here without a call. */
-async function claim(deps: HandlerDeps, held: Held): Promise<Task | null> {
+async function claim(deps: HandlerDeps, held: Held) {
   const em = deps.orm.em.fork();
-  const task = await claimForDispatch(em, held.taskId, held.jobId, held.lease);
-  if (!task) return null;
-  if (task.cancelRequested) {
-    await em.transactional(async (tem) => {
-      const cancelled = await cancelHeldAttempt(tem, held, null);
-      if (cancelled) await afterTransition(tem, deps.effects, cancelled);
-    });
+  const claimed = await claimForDispatch(em, held.taskId, held.jobId, held.lease);
+  if (!claimed) return null;
+  if (claimed.task.cancelRequested) {
+    await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, null));
     return null;
   }
-  if (held.lease === 0 && task.retryCount === 0) deps.effects.onTransition?.('processing');
-  return task;
+  if (held.lease === 0 && claimed.task.retryCount === 0) deps.effects.onTransition?.('processing');
+  return claimed;
 }

@@ -1,4 +1,4 @@
-import { afterTransition } from '../../tasks/task-effects.ts';
+import { runTransition } from '../../tasks/task-effects.ts';
 import { expireTask } from '../../tasks/task-transitions.ts';
 import type { JobPayloads } from '../queues.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
@@ -9,8 +9,6 @@ import type { HandlerDeps, JobRef } from './handler-deps.ts';
  * second delivery of the job is equally harmless.
  */
 export async function handleExpire(deps: HandlerDeps, job: JobRef<JobPayloads['expire']>): Promise<void> {
-  await deps.orm.em.fork().transactional(async (tem) => {
-    const expired = await expireTask(tem, job.data.taskId);
-    if (expired) await afterTransition(tem, deps.effects, expired);
-  });
+  // A timeout may send the completion webhook: the UPDATE and that job share a transaction.
+  await runTransition(deps.orm.em.fork(), deps.effects, true, (tx) => expireTask(tx, job.data.taskId));
 }

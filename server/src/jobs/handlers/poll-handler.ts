@@ -1,7 +1,7 @@
 import type { Task } from '../../db/entities/task.ts';
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
-import { afterTransition } from '../../tasks/task-effects.ts';
+import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import { findTaskById } from '../../tasks/task-queries.ts';
 import { completeFromOutside, recordPollProgress } from '../../tasks/task-transitions.ts';
 import type { PollConfig, TaskResult } from '../../tasks/task-types.ts';
@@ -43,15 +43,17 @@ export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['pol
     if (!(error instanceof TemplateError || error instanceof PollSetupError)) throw error;
     finish = { status: 'failed', error: error.message, result: null };
   }
-  await deps.orm.em.fork().transactional(async (tem) => {
-    if (finish) {
-      const done = await completeFromOutside(tem, { column: 'id', value: task.id }, finish, ['polling']);
-      if (done) await afterTransition(tem, deps.effects, done);
-      return;
-    }
+  const em = deps.orm.em.fork();
+  if (finish) {
+    const outcome = finish;
+    await runTransition(em, deps.effects, sendsWebhook(task, outcome.status), (tx) =>
+      completeFromOutside(tx, { column: 'id', value: task.id }, outcome, ['polling']),
+    );
+    return;
+  }
+  await em.transactional(async (tem) => {
     const still = await recordPollProgress(tem, task.id, progress);
     if (!still) return;
-    await afterTransition(tem, { enqueue: deps.effects.enqueue }, still);
     await deps.effects.enqueue(
       tem,
       'poll',
