@@ -98,6 +98,12 @@ if (tracing) {
       const t = now();
       trace.push({ t, ev: 'http-in', label: `${req.method} ${path}` });
       res.once('finish', () => trace.push({ t: now(), ev: 'http-out', label: `${req.method} ${path}`, ms: now() - t }));
+      // When the handler answered, as opposed to when the answer left ('finish').
+      const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+      res.end = ((...a: unknown[]) => {
+        trace.push({ t: now(), ev: 'http-end', label: `${req.method} ${path}`, ms: now() - t });
+        return end(...a);
+      }) as typeof res.end;
     }
     return emit.call(this, name, ...rest);
   } as typeof http.Server.prototype.emit;

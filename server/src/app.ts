@@ -21,8 +21,8 @@ import { type Database, openOrm, resolveDatabase, runMigrations } from './db/dat
 import { createHttpCaller } from './dispatch/http-caller.ts';
 import { checkLiteralUrlHost, parseAllowedCidrs } from './dispatch/network-guard.ts';
 import { startBoss } from './jobs/boss.ts';
-import { createEnqueue } from './jobs/queues.ts';
-import { startWorkers } from './jobs/workers.ts';
+import { createEnqueue, heartbeatSeconds } from './jobs/queues.ts';
+import { startWorkers, type Workers } from './jobs/workers.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createRateLimiter } from './ratelimit/rate-limiter.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from './tasks/providers/index.ts';
@@ -116,8 +116,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const caller = createHttpCaller({ allowed });
   const secretBox = createSecretBox(encryptionKey);
   const vault = createVault(secretBox);
+  let workers: Workers | null = null;
   if (config.role !== 'api') {
-    await startWorkers(
+    workers = await startWorkers(
       boss,
       {
         orm,
@@ -131,7 +132,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         observeDispatch: taskMetrics.dispatch,
         observeWebhook: taskMetrics.webhook,
       },
-      { onJobError: (queue, message) => logger.error({ queue, error: message }, 'job failed; pg-boss will retry it') },
+      {
+        onJobError: (queue, message) => logger.error({ queue, error: message }, 'job failed; pg-boss will retry it'),
+        subscribe: (channel, onNotify) => listener.subscribe(channel, onNotify),
+        heartbeatSeconds: heartbeatSeconds(config.jobTakeoverSeconds),
+      },
     );
   }
 
@@ -221,7 +226,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await step('answering long-polls', listener.close());
       server.closeIdleConnections();
-      await step('draining jobs', boss.stop({ graceful: true, timeout: JOB_DRAIN_MS }));
+      const drainStart = Date.now();
+      if (workers) await step('draining dispatches', workers.stopDispatch(JOB_DRAIN_MS));
+      const drainLeft = Math.max(1_000, JOB_DRAIN_MS - (Date.now() - drainStart));
+      await step('draining jobs', boss.stop({ graceful: true, timeout: drainLeft }));
       await step('closing the HTTP caller', caller.close());
       server.closeAllConnections();
       await step('closing HTTP connections', closed);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PgBoss } from 'pg-boss';
 import { QUEUE_NAMES, queueOptions } from './queues.ts';
 
@@ -10,6 +11,13 @@ export type BossOptions = {
 
 /** Why: pg-boss keeps its tables apart from ours, so a `DROP SCHEMA pgboss` never touches tasks. */
 export const BOSS_SCHEMA = 'pgboss';
+
+/**
+ * The channel pg-boss NOTIFYs (payload: queue name) when a job is due at once: its own formula,
+ * `'pgboss_' || left(encode(sha224(schema), 'hex'), 24)` (test/job-pump.test.ts checks it against
+ * pg-boss's SQL), so that our dispatch pump can LISTEN on it.
+ */
+export const BOSS_NOTIFY_CHANNEL = `pgboss_${createHash('sha224').update(BOSS_SCHEMA).digest('hex').slice(0, 24)}`;
 
 /** Starts pg-boss on our database and makes sure every queue of the design exists. */
 export async function startBoss(opts: BossOptions): Promise<PgBoss> {

@@ -20,13 +20,16 @@ export type JobPayloads = {
   retention: Record<string, never>;
 };
 
+/** Why: heartbeats must be ≥ 10 s (pg-boss minimum) and well inside the takeover window. */
+export function heartbeatSeconds(takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): number {
+  return Math.max(10, Math.floor(takeoverSeconds / 2));
+}
+
 export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): Omit<Queue, 'name'> {
-  // Why: heartbeats must be ≥ 10 s (pg-boss minimum) and well inside the takeover window.
-  const heartbeatSeconds = Math.max(10, Math.floor(takeoverSeconds / 2));
   return {
     // Why: wake workers through LISTEN/NOTIFY the moment a job is created (ms pickup, not a poll).
     notify: true,
-    heartbeatSeconds,
+    heartbeatSeconds: heartbeatSeconds(takeoverSeconds),
     // Why: retries here cover only crashes and bugs; 5 tries with backoff outlast a restart storm.
     retryLimit: 5,
     retryDelay: 1,
@@ -41,19 +44,55 @@ export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER
   };
 }
 
-/** Sends a job on the caller's transaction: commit → the row and the job exist; rollback → neither. */
+/**
+ * A data-modifying statement (e.g. a task's INSERT) to run as a CTE of the job's own INSERT
+ * statement, its placeholders numbered from `$first`: one statement, so both commit together
+ * without a transaction.
+ */
+export type Alongside = (first: number) => { sql: string; params: unknown[] };
+
+/**
+ * Sends a job on the caller's transaction: commit → the row and the job exist; rollback → neither.
+ * With `alongside`, the caller's statement and the job's INSERT are a single statement.
+ */
 export type Enqueue = <Q extends QueueName>(
   em: EntityManager,
   queue: Q,
   data: JobPayloads[Q],
   options?: SendOptions,
+  alongside?: Alongside,
 ) => Promise<string>;
 
 export function createEnqueue(boss: PgBoss): Enqueue {
-  return async (em, queue, data, options = {}) => {
-    const id = await boss.send(queue, data, { ...options, db: fromKysely(em.getKysely() as never) });
+  return async (em, queue, data, options = {}, alongside) => {
+    const db = fromKysely(em.getKysely() as never);
+    const id = await boss.send(queue, data, { ...options, db: alongside ? withAlongside(db, alongside) : db });
     // pg-boss answers null (and sends nothing) when the queue does not exist: never let it pass silently.
     if (!id) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);
     return id;
+  };
+}
+
+type SqlExecutor = ReturnType<typeof fromKysely>;
+
+/**
+ * Prepends the caller's statement to pg-boss's job INSERT, which is one `WITH ins AS (INSERT …)
+ * …` statement taking its jobs as `$1`. Data-modifying CTEs always run to completion, referenced
+ * or not, so the two inserts commit together or not at all.
+ */
+function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
+  return {
+    executeSql(sql, values = []) {
+      const text = sql.trimStart();
+      if (!/^with\s/i.test(text)) {
+        // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
+        throw new Error('pg-boss job INSERT is not a WITH statement; cannot combine it with the task INSERT');
+      }
+      const extra = alongside(values.length + 1);
+      return db.executeSql(`with aq_alongside as (${extra.sql}), ${text.slice(4).trimStart()}`, [
+        ...values,
+        ...extra.params,
+      ]);
+    },
   };
 }

@@ -1,10 +1,12 @@
 import type { Job, PgBoss, WorkOptions } from 'pg-boss';
+import { BOSS_NOTIFY_CHANNEL } from './boss.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
 import { handlePoll } from './handlers/poll-handler.ts';
 import { handleRetention } from './handlers/retention-handler.ts';
 import { handleWebhook } from './handlers/webhook-handler.ts';
+import { type JobPump, startJobPump } from './job-pump.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
 /**
@@ -14,12 +16,20 @@ import type { JobPayloads, QueueName } from './queues.ts';
 const POLL_SECONDS = 1;
 
 /**
- * Why these: each worker loop fetches a batch and runs its jobs concurrently (they wait on the
- * network), so loops × batch jobs run at once per process: 64 dispatches, 32 polls, 32 webhooks.
- * Few loops keep idle polling cheap (one query per loop per POLL_SECONDS).
+ * Dispatch, the hot queue, runs on our own pump (job-pump.ts). Why 64: calls wait on the network,
+ * so 64 in flight keep a process busy without holding more than a few pool connections (each job
+ * uses one only for its short statements). Why 16 per fetch: a burst of creates is picked up in a
+ * few statements, while one instance does not grab work another idle one could start sooner.
  */
-const LOOPS: Record<QueueName, { loops: number; batch: number }> = {
-  dispatch: { loops: 8, batch: 8 },
+const DISPATCH_CONCURRENCY = 64;
+const DISPATCH_FETCH_BATCH = 16;
+
+/**
+ * Why these: each worker loop fetches a batch and runs its jobs concurrently (they wait on the
+ * network), so loops × batch jobs run at once per process: 32 polls, 32 webhooks. Few loops keep
+ * idle polling cheap (one query per loop per POLL_SECONDS).
+ */
+const LOOPS: Record<Exclude<QueueName, 'dispatch'>, { loops: number; batch: number }> = {
   poll: { loops: 4, batch: 8 },
   webhook: { loops: 4, batch: 8 },
   expire: { loops: 2, batch: 16 },
@@ -31,24 +41,32 @@ const RETENTION_CRON = '17 * * * *';
 
 type Handler<Q extends QueueName> = (deps: HandlerDeps, job: JobRef<JobPayloads[Q]>) => Promise<void>;
 
+export type Workers = {
+  /** Stops the dispatch pump: no new fetches, running calls get `graceMs`, the rest are failed for a retry. */
+  stopDispatch(graceMs: number): Promise<void>;
+};
+
 /** Registers every handler of this process (role `all` or `worker`). */
 export async function startWorkers(
   boss: PgBoss,
   deps: HandlerDeps,
-  opts: { onJobError: (queue: QueueName, message: string) => void; extra?: Partial<{ [Q in QueueName]: Handler<Q> }> },
-) {
-  const handlers: { [Q in QueueName]?: Handler<Q> } = {
-    dispatch: handleDispatch,
+  opts: {
+    onJobError: (queue: QueueName, message: string) => void;
+    /** LISTENs on a channel (pg-boss's job NOTIFY wakes the dispatch pump). */
+    subscribe: (channel: string, onNotify: (payload: string) => void) => Promise<void>;
+    heartbeatSeconds: number;
+  },
+): Promise<Workers> {
+  const handlers: { [Q in Exclude<QueueName, 'dispatch'>]: Handler<Q> } = {
     expire: handleExpire,
     poll: handlePoll,
     webhook: handleWebhook,
     retention: async (d) => {
       await handleRetention(d);
     },
-    ...opts.extra,
   };
   for (const [queue, handler] of Object.entries(handlers) as [QueueName, Handler<QueueName>][]) {
-    const { loops, batch } = LOOPS[queue];
+    const { loops, batch } = LOOPS[queue as Exclude<QueueName, 'dispatch'>];
     const options: WorkOptions & { includeMetadata: true; perJobResults: true } = {
       includeMetadata: true,
       perJobResults: true,
@@ -72,4 +90,20 @@ export async function startWorkers(
     });
   }
   await boss.schedule('retention', RETENTION_CRON, {});
+
+  const dispatch: JobPump = startJobPump<JobPayloads['dispatch']>(boss, {
+    queue: 'dispatch',
+    concurrency: DISPATCH_CONCURRENCY,
+    fetchBatch: DISPATCH_FETCH_BATCH,
+    pollMs: POLL_SECONDS * 1000,
+    // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.
+    heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
+    handler: (job) => handleDispatch(deps, job),
+    onError: (message) => opts.onJobError('dispatch', message),
+  });
+  // pg-boss NOTIFYs its channel with the queue name when a job is due at once; '' after a reconnect.
+  await opts.subscribe(BOSS_NOTIFY_CHANNEL, (queue) => {
+    if (queue === 'dispatch' || queue === '') dispatch.wake();
+  });
+  return { stopDispatch: (graceMs) => dispatch.stop(graceMs) };
 }

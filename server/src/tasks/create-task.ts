@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SecretBox } from '../auth/secret-box.ts';
-import { TaskSchema } from '../db/entities/task.ts';
 import type { Enqueue } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
+import { taskInsert } from './task-insert.ts';
 import { buildTaskRow, sha256Hex } from './task-row.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 
@@ -86,18 +86,29 @@ export async function createTask(
   if (callbackId) body.callbackUrl = `${deps.publicUrl}/v1/callbacks/${callbackId}`;
   if (signalToken) body.signalToken = signalToken;
 
-  return em.transactional(async (tem) => {
-    if (idempotencyKey) {
-      const claimed = await claimIdempotencyKey(tem, deps, teamId, idempotencyKey, requestHash(input), row.id, body);
-      if (claimed) return claimed;
-    }
-    await tem.insert(TaskSchema, row);
-    await deps.enqueue(
-      tem,
+  // The task row and its dispatch job are one statement (commit → both exist). Only a request with
+  // an Idempotency-Key needs a transaction, to claim the key with them.
+  const insert = (tx: EntityManager) =>
+    deps.enqueue(
+      tx,
       'dispatch',
       { taskId: row.id },
       { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) },
+      (first) => taskInsert(row, first),
     );
+  if (!idempotencyKey) {
+    await insert(em).catch(async (error: unknown) => {
+      // pg-boss inserted no job (it answers null, e.g. an id conflict) while the task row committed:
+      // take the row back so that no task exists without its job. A failed statement left nothing.
+      await em.execute('delete from tasks where id = ?', [row.id]);
+      throw error;
+    });
+    return { body, replayed: false };
+  }
+  return em.transactional(async (tem) => {
+    const claimed = await claimIdempotencyKey(tem, deps, teamId, idempotencyKey, requestHash(input), row.id, body);
+    if (claimed) return claimed;
+    await insert(tem);
     return { body, replayed: false };
   });
 }

@@ -11,6 +11,11 @@ export type TaskChangeListener = {
     signal?: AbortSignal,
   ): { promise: Promise<WaitResult>; cancel(): void };
   waiterCount(): number;
+  /**
+   * Also LISTENs on `channel` (e.g. pg-boss's job channel) on the same connection: `onNotify` runs
+   * for each notification, and after a reconnect (notifications may have been missed meanwhile).
+   */
+  subscribe(channel: string, onNotify: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -28,6 +33,7 @@ type Waiter = (result: WaitResult) => void;
  */
 export async function startTaskChangeListener(url: string, log: (msg: string) => void): Promise<TaskChangeListener> {
   const waiters = new Map<string, Set<Waiter>>();
+  const subscribers = new Map<string, (payload: string) => void>();
   let client: pg.Client | null = null;
   let closed = false;
   let delay = RECONNECT_MIN_MS;
@@ -38,12 +44,14 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: url, application_name: 'asyncqueue-listen' });
     next.on('notification', (msg) => {
+      if (msg.channel !== TASK_CHANGED_CHANNEL) return subscribers.get(msg.channel)?.(msg.payload ?? '');
       for (const w of waiters.get(msg.payload ?? '') ?? []) w('changed');
     });
     next.on('error', () => reconnect());
     next.on('end', () => reconnect());
     await next.connect();
     await next.query(`listen ${TASK_CHANGED_CHANNEL}`);
+    for (const channel of subscribers.keys()) await next.query(`listen "${channel}"`);
     client = next;
     delay = RECONNECT_MIN_MS;
   };
@@ -57,7 +65,10 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
     const retry = () => {
       if (closed) return;
       connect().then(
-        () => wakeAll('changed'),
+        () => {
+          wakeAll('changed');
+          for (const onNotify of subscribers.values()) onNotify('');
+        },
         () => {
           delay = Math.min(delay * 2, RECONNECT_MAX_MS);
           setTimeout(retry, delay).unref();
@@ -91,6 +102,11 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
       return { promise, cancel: () => settle('aborted') };
     },
     waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
+    async subscribe(channel, onNotify) {
+      if (!/^[a-z0-9_]+$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
+      subscribers.set(channel, onNotify);
+      await client?.query(`listen "${channel}"`);
+    },
     async close() {
       closed = true;
       wakeAll('closed');
