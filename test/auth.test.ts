@@ -60,6 +60,26 @@ describe('authentication', () => {
     expect(res.body.error).toBe('Invalid or revoked API key');
   });
 
+  it('refuses a key seen valid a moment ago on the request right after its revocation: 20 trials, also when revoked by hand in SQL', async () => {
+    // Each key is used (and so cached) right before it is revoked; the very next request must fail.
+    for (let trial = 0; trial < 20; trial += 1) {
+      const team = await t.newTeam();
+      for (let i = 0; i < 2; i += 1)
+        expect((await api(t.url, 'GET', '/v1/tasks', { key: team.apiKey })).status).toBe(200);
+      const em = t.app.orm.em.fork();
+      if (trial % 2 === 0) {
+        const keyId = (
+          await em.execute<{ id: string }[]>('select id from api_keys where team_id = ?', [team.teamId])
+        )[0]!.id;
+        await revokeApiKey(em, keyId);
+      } else {
+        await em.execute('update api_keys set revoked_at = now() where team_id = ?', [team.teamId]);
+      }
+      const res = await api(t.url, 'GET', '/v1/tasks', { key: team.apiKey });
+      expect(res.status, `trial ${trial}`).toBe(401);
+    }
+  });
+
   it("hides another team's task: 404 on get and cancel, absent from list", async () => {
     const owner = await t.newTeam();
     const stranger = await t.newTeam();

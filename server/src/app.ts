@@ -11,9 +11,10 @@ import { MetricsRegistry } from './api/metrics.ts';
 import { buildOpenApiDocument } from './api/openapi-document.ts';
 import { appRouter } from './api/routers/app-router.ts';
 import { registerTaskMetrics } from './api/task-metrics.ts';
-import { authenticate } from './auth/authenticate.ts';
+import { admit } from './auth/authenticate.ts';
 import { bootstrapFirstTeam } from './auth/bootstrap.ts';
 import { resolveEncryptionKey } from './auth/encryption-key.ts';
+import { createKeyTeamHints } from './auth/key-team-hints.ts';
 import { createSecretBox } from './auth/secret-box.ts';
 import { createVault } from './auth/vault.ts';
 import type { Config } from './config/config.ts';
@@ -140,6 +141,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     );
   }
 
+  const keyTeams = createKeyTeamHints();
+  const teamRateLimit = createRateLimiter(sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' });
   const services: ApiServices = {
     tasks: createTaskService(
       orm,
@@ -155,8 +158,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       },
       listener,
     ),
-    authenticate: (key) => authenticate(orm.em.fork(), key),
-    teamRateLimit: createRateLimiter(sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' }),
+    admit: (key) => admit(orm.em.fork(), keyTeams, teamRateLimit, key),
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
       list: (teamId) => vault.list(orm.em.fork(), teamId),

@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/authenticate.ts';
 import type { TokenView } from '../auth/vault.ts';
-import type { RateLimiter } from '../ratelimit/rate-limiter.ts';
+import type { RateDecision } from '../ratelimit/rate-limiter.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { PollConfig } from '../tasks/task-types.ts';
 import { metaOf, type RequestMeta } from './request-meta.ts';
@@ -8,8 +8,8 @@ import { metaOf, type RequestMeta } from './request-meta.ts';
 /** Everything the procedures may use; built once in main.ts. */
 export type ApiServices = {
   tasks: TaskService;
-  authenticate(key: string | undefined): Promise<Principal>;
-  teamRateLimit: RateLimiter;
+  /** Authenticates the key and takes a point of its team's rate limit (see auth/authenticate.ts). */
+  admit(key: string | undefined): Promise<{ principal: Principal; decision: RateDecision }>;
   tokens: {
     create(teamId: string, name: string, value: string): Promise<TokenView>;
     list(teamId: string): Promise<TokenView[]>;

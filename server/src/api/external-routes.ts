@@ -87,11 +87,11 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
         return guarded(res, async () => {
           const raw = await readBody(req, deps.maxCallbackBytes);
           const json = parseJson(raw);
-          await limit(deps.callbackLimiter, meta);
           const headers = keptCallbackHeaders(req.headers);
+          const payload = { raw: raw.toString('utf8'), json, headers };
           reply(
             res,
-            await acceptCallback(deps.orm, deps.effects, callbackId, { raw: raw.toString('utf8'), json, headers }),
+            await acceptCallback(deps.orm, deps.effects, callbackId, payload, limit(deps.callbackLimiter, meta)),
           );
         });
       },
@@ -114,13 +114,12 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
               },
             );
           }
-          await limit(deps.signalLimiter, meta);
           const signal =
             parsed.data.status === 'completed'
               ? { status: 'completed' as const, result: parsed.data.result }
               : { status: 'failed' as const, error: parsed.data.error ?? 'Failed by signal' };
           const hash = createHash('sha256').update(token).digest('hex');
-          reply(res, await acceptSignal(deps.orm, deps.effects, hash, signal));
+          reply(res, await acceptSignal(deps.orm, deps.effects, hash, signal, limit(deps.signalLimiter, meta)));
         });
       },
     },

@@ -29,8 +29,7 @@ export const publicProcedure = t.procedure.use(errorBridge);
 
 /** Auth first (401s are not counted), then the per-team limit; headers on every authed response. */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const principal = await ctx.services.authenticate(readApiKey(ctx.meta.header));
-  const decision = await ctx.services.teamRateLimit.consume(principal.teamId);
+  const { principal, decision } = await ctx.services.admit(readApiKey(ctx.meta.header));
   const headers = ctx.meta.responseHeaders;
   headers['X-RateLimit-Limit'] = String(decision.limit);
   headers['X-RateLimit-Remaining'] = String(decision.remaining);

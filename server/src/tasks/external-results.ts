@@ -41,9 +41,10 @@ export async function acceptCallback(
   effects: TaskEffects,
   callbackId: string,
   payload: { raw: string; json: unknown; headers: Record<string, string> },
+  admitted: Promise<void>,
 ): Promise<ExternalOutcome> {
   const em = orm.em.fork();
-  const row = await lookup(em, 'callback_id', callbackId);
+  const row = await lookupWhile(admitted, em, 'callback_id', callbackId);
   const refused = refusal(row, 'callback_id');
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
@@ -68,8 +69,9 @@ export async function acceptSignal(
   effects: TaskEffects,
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
+  admitted: Promise<void>,
 ): Promise<ExternalOutcome> {
-  const row = await lookup(orm.em.fork(), 'signal_token_hash', tokenHash);
+  const row = await lookupWhile(admitted, orm.em.fork(), 'signal_token_hash', tokenHash);
   const refused = refusal(row, 'signal_token_hash');
   if (refused) return refused;
   const outcome =
@@ -113,6 +115,15 @@ async function lookup(em: EntityManager, column: CredentialColumn, value: string
     [value],
   );
   return rows[0];
+}
+
+/**
+ * The look-up runs while the rate limiter decides (one round trip instead of two): it only reads,
+ * and nothing is changed before `admitted` resolves; a refusal (429) rejects the whole call.
+ */
+async function lookupWhile(admitted: Promise<void>, em: EntityManager, column: CredentialColumn, value: string) {
+  const [row] = await Promise.all([lookup(em, column, value), admitted]);
+  return row;
 }
 
 /** SPEC §5/§6 answers: unknown or used credential → 404; a task that ended another way → 409. */

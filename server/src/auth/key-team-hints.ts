@@ -1,0 +1,23 @@
+/** Why 10,000: far more keys than a deployment uses at once, and a bounded map (≈1.5 MB). */
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Which team a key hash belonged to when last seen valid. A key never changes team, so the hint is
+ * never wrong about the team; whether the key is still valid is always asked of the database, in
+ * parallel with the team's rate limit (see authenticate.ts). Only keys that were valid are kept.
+ */
+export type KeyTeamHints = {
+  get(keyHash: string): string | undefined;
+  remember(keyHash: string, teamId: string): void;
+};
+
+export function createKeyTeamHints(): KeyTeamHints {
+  const teams = new Map<string, string>();
+  return {
+    get: (keyHash) => teams.get(keyHash),
+    remember(keyHash, teamId) {
+      if (teams.size >= MAX_ENTRIES && !teams.has(keyHash)) teams.clear();
+      teams.set(keyHash, teamId);
+    },
+  };
+}
