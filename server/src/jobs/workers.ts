@@ -42,6 +42,8 @@ const RETENTION_CRON = '17 * * * *';
 type Handler<Q extends QueueName> = (deps: HandlerDeps, job: JobRef<JobPayloads[Q]>) => Promise<void>;
 
 export type Workers = {
+  /** A dispatch job was just committed by this process: fetch now, without waiting for its NOTIFY. */
+  wakeDispatch(): void;
   /** Stops the dispatch pump: no new fetches, running calls get `graceMs`, the rest are failed for a retry. */
   stopDispatch(graceMs: number): Promise<void>;
 };
@@ -105,5 +107,5 @@ export async function startWorkers(
   await opts.subscribe(BOSS_NOTIFY_CHANNEL, (queue) => {
     if (queue === 'dispatch' || queue === '') dispatch.wake();
   });
-  return { stopDispatch: (graceMs) => dispatch.stop(graceMs) };
+  return { wakeDispatch: () => dispatch.wake(), stopDispatch: (graceMs) => dispatch.stop(graceMs) };
 }

@@ -26,6 +26,8 @@ export type CreateDeps = {
   providerBaseUrls: Readonly<Record<string, string>>;
   /** The network guard's creation-time check of IP literals: a reason string when refused. */
   checkUrl: (url: string) => string | null;
+  /** A dispatch job due now was committed (a local dispatcher may start it before its NOTIFY lands). */
+  onDispatchDue?: () => void;
   /** Vault: `tok_` header values that name no live token of the team. */
   missingVaultReferences: (
     em: EntityManager,
@@ -103,14 +105,16 @@ export async function createTask(
       await em.execute('delete from tasks where id = ?', [row.id]);
       throw error;
     });
-    return { body, replayed: false };
+  } else {
+    const replay = await em.transactional(async (tem) => {
+      const claimed = await claimIdempotencyKey(tem, deps, teamId, idempotencyKey, requestHash(input), row.id, body);
+      if (!claimed) await insert(tem);
+      return claimed;
+    });
+    if (replay) return replay;
   }
-  return em.transactional(async (tem) => {
-    const claimed = await claimIdempotencyKey(tem, deps, teamId, idempotencyKey, requestHash(input), row.id, body);
-    if (claimed) return claimed;
-    await insert(tem);
-    return { body, replayed: false };
-  });
+  if (row.status === 'pending') deps.onDispatchDue?.();
+  return { body, replayed: false };
 }
 
 export function dispatchJobOptions(priority: number, delayUntil: Date | null) {
