@@ -161,4 +161,31 @@ describe('two server processes on one database', () => {
       throughputTasksPerSecond: Math.round((TASKS / allDoneMs) * 10_000) / 10,
     });
   });
+
+  it('a long-poll on one instance wakes when the signal reaches the other (NOTIFY across processes)', async () => {
+    const [a, b] = instances as [ServerProcess, ServerProcess];
+    for (let trial = 0; trial < 5; trial += 1) {
+      const created = await api(a.url, 'POST', '/v1/tasks', {
+        key: team.apiKey,
+        body: { targetUrl: provider.url(`/ok?signal=${trial}`), waitForSignal: true },
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.task.id as string;
+      await waitFor('the task to wait', async () => {
+        const res = await api(a.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey });
+        return res.body.task.status === 'waiting';
+      });
+      const poll = api(a.url, 'GET', `/v1/tasks/${id}?wait=20`, { key: team.apiKey });
+      await new Promise((r) => setTimeout(r, 100));
+      const sent = Date.now();
+      const signal = await api(b.url, 'POST', `/v1/signals/${created.body.signalToken}`, {
+        body: { status: 'completed', result: { trial } },
+      });
+      expect(signal.status).toBe(200);
+      const answered = await poll;
+      expect(answered.body.task.status).toBe('completed');
+      // Far below the 20 s wait: the answer came from the NOTIFY, not the timeout.
+      expect(Date.now() - sent).toBeLessThan(5_000);
+    }
+  });
 });

@@ -117,7 +117,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       ),
   });
   const enqueue = createEnqueue(boss);
-  const effects: TaskEffects = { enqueue, onTransition: (status) => taskMetrics.transition(status) };
+  const effects: TaskEffects = {
+    enqueue,
+    onTransition: (status) => taskMetrics.transition(status),
+    publish: (task) => listener.publish(task),
+  };
 
   const caller = createHttpCaller({ allowed });
   const secretBox = createSecretBox(encryptionKey);

@@ -1,7 +1,10 @@
 import pg from 'pg';
+import type { Task } from '../db/entities/task.ts';
 import { TASK_CHANGED_CHANNEL } from './task-events.ts';
 
 export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
+/** How a wait ended; a change published by this process carries the task's committed row. */
+export type WaitOutcome = { result: WaitResult; task?: Task };
 
 export type TaskChangeListener = {
   /** Resolves when a NOTIFY names this task (or on timeout, abort, shutdown). Registers at once. */
@@ -9,7 +12,12 @@ export type TaskChangeListener = {
     taskId: string,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): { promise: Promise<WaitResult>; cancel(): void };
+  ): { promise: Promise<WaitOutcome>; cancel(): void };
+  /**
+   * A transition committed by this process: its waiters get the row at once, without waiting for
+   * the NOTIFY and re-reading (other processes still learn of it through the NOTIFY).
+   */
+  publish(task: Task): void;
   waiterCount(): number;
   /**
    * Also LISTENs on `channel` (e.g. pg-boss's job channel) on the same connection: `onNotify` runs
@@ -23,7 +31,7 @@ export type TaskChangeListener = {
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
-type Waiter = (result: WaitResult) => void;
+type Waiter = (result: WaitResult, task?: Task) => void;
 
 /**
  * One LISTEN connection per process fans out to in-memory waiters keyed by task id, so a thousand
@@ -82,17 +90,17 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
   return {
     waitForChange(taskId, timeoutMs, signal) {
       let settle: Waiter = () => {};
-      const promise = new Promise<WaitResult>((resolve) => {
+      const promise = new Promise<WaitOutcome>((resolve) => {
         const set = waiters.get(taskId) ?? new Set<Waiter>();
         waiters.set(taskId, set);
         const timer = setTimeout(() => settle('timeout'), timeoutMs);
         const onAbort = () => settle('aborted');
-        settle = (result) => {
+        settle = (result, task) => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           set.delete(settle);
           if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId);
-          resolve(result);
+          resolve(task ? { result, task } : { result });
         };
         set.add(settle);
         if (closed) settle('closed');
@@ -100,6 +108,9 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
         else signal?.addEventListener('abort', onAbort, { once: true });
       });
       return { promise, cancel: () => settle('aborted') };
+    },
+    publish(task) {
+      for (const w of waiters.get(task.id) ?? []) w('changed', task);
     },
     waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
     async subscribe(channel, onNotify) {

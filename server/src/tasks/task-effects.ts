@@ -8,6 +8,8 @@ export type TaskEffects = {
   enqueue: Enqueue;
   /** Counts transitions for /metrics; never throws. */
   onTransition?: (status: TaskStatus) => void;
+  /** Hands a committed transition's row to this process's long-polls (see task-change-listener). */
+  publish?: (task: Task) => void;
 };
 
 /** The statuses that send a completion webhook (a cancel is the client's own doing). */
@@ -41,12 +43,18 @@ export async function runTransition(
 ): Promise<Task | null> {
   if (!enqueues) {
     const task = await update(em);
-    if (task) effects.onTransition?.(task.status);
+    if (task) {
+      effects.onTransition?.(task.status);
+      effects.publish?.(task);
+    }
     return task;
   }
-  return em.transactional(async (tem) => {
-    const task = await update(tem);
-    if (task) await afterTransition(tem, effects, task);
-    return task;
+  const task = await em.transactional(async (tem) => {
+    const changed = await update(tem);
+    if (changed) await afterTransition(tem, effects, changed);
+    return changed;
   });
+  // Only now is the row committed, and so safe to show.
+  if (task) effects.publish?.(task);
+  return task;
 }

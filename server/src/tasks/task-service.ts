@@ -55,7 +55,10 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
           return toTaskView(current);
         }
         const outcome = await wait.promise;
-        if (outcome !== 'changed') break;
+        // A change committed by this process comes with its row: no second read needed.
+        const published = outcome.task;
+        if (published?.teamId === teamId && published.status !== initial.status) return toTaskView(published);
+        if (outcome.result !== 'changed') break;
       }
       return toTaskView(await read(teamId, id));
     },
