@@ -17,15 +17,20 @@ type Measured = { samplesMs: number[]; latencyMs: Latency };
  */
 const JIT_WARMUP = { direct: 500, callback: 200, concurrency: 8, settleMs: 5_000 };
 
+/** Runs the warm-up load through a load-generator client, then lets the server settle. */
+export async function warmUpServer(client: { rpc: { call(name: string, args: object): Promise<unknown> } }) {
+  const { concurrency } = JIT_WARMUP;
+  await client.rpc.call('createBatch', { count: JIT_WARMUP.direct, concurrency, kind: 'direct' });
+  await client.rpc.call('createBatch', { count: JIT_WARMUP.callback, concurrency, kind: 'callback' });
+  await new Promise((resolve) => setTimeout(resolve, JIT_WARMUP.settleMs));
+  return `${JIT_WARMUP.direct} direct + ${JIT_WARMUP.callback} callback tasks`;
+}
+
 /** Both at low load (one task at a time) on one idle, warmed-up server. */
 export function runLatency(ctx: Ctx): Promise<LatencyResults> {
   return withSession(ctx, 'latency', 'all', async ({ client }) => {
     const { latencySamples: samples, latencyWarmup: warmup } = ctx.sizes;
-    const { concurrency } = JIT_WARMUP;
-    await client.rpc.call('createBatch', { count: JIT_WARMUP.direct, concurrency, kind: 'direct' });
-    await client.rpc.call('createBatch', { count: JIT_WARMUP.callback, concurrency, kind: 'callback' });
-    await new Promise((resolve) => setTimeout(resolve, JIT_WARMUP.settleMs));
-    ctx.progress(`latency: server warmed up (${JIT_WARMUP.direct} direct + ${JIT_WARMUP.callback} callback tasks)`);
+    ctx.progress(`latency: server warmed up (${await warmUpServer(client)})`);
     const pickup = await client.rpc.call<Measured>('pickup', { samples, warmup, gapMs: 50 });
     ctx.progress(
       `pickup latency: p50 ${pickup.latencyMs.p50.toFixed(2)} ms, p99 ${pickup.latencyMs.p99.toFixed(2)} ms`,

@@ -6,8 +6,6 @@
  * since the last dump, process.memoryUsage() and V8 heap-space sizes, then starts over.
  *   --expose-gc               also the memory after a full GC (live data versus uncollected garbage)
  *   BENCH_HEAP_SNAPSHOT=1     also a heap snapshot next to that file
- *   BENCH_DISPATCH_SHAPE=LxB  EXPERIMENT: the dispatch worker runs L loops × batch B instead of the
- *                             server's own shape (pg-boss work() options rewritten at registration)
  *   BENCH_PROBE_TRACE=1       also a timeline: every statement's start and end (with its pool's
  *                             application_name), NOTIFY arrivals, HTTP requests in and answers out,
  *                             on the wall clock the load generator uses
@@ -17,7 +15,6 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
 
 const counts = new Map<string, number>();
 const file = process.env.BENCH_PROBE_FILE;
@@ -107,19 +104,6 @@ if (tracing) {
     }
     return emit.call(this, name, ...rest);
   } as typeof http.Server.prototype.emit;
-}
-
-const shape = /^(\d+)x(\d+)$/.exec(process.env.BENCH_DISPATCH_SHAPE ?? '');
-if (shape) {
-  const work = PgBoss.prototype.work as (...args: unknown[]) => Promise<string>;
-  PgBoss.prototype.work = function reshaped(this: PgBoss, ...args: unknown[]) {
-    const options = args[1] as Record<string, unknown> | undefined;
-    if (args[0] === 'dispatch' && options && typeof options === 'object') {
-      const batch = Number(shape[2]);
-      args[1] = { ...options, localConcurrency: Number(shape[1]), batchSize: batch, burstWhenBatchFull: batch > 1 };
-    }
-    return work.apply(this, args);
-  } as typeof PgBoss.prototype.work;
 }
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;

@@ -16,6 +16,7 @@ import type { LoadProcess } from '../lib/children.ts';
 import { forkLoad, killAllChildren, startServer } from '../lib/children.ts';
 import { openCounter, startBenchPostgres } from '../lib/postgres.ts';
 import { latency, percentile, sleep, waitFor } from '../lib/stats.ts';
+import { warmUpServer } from '../phases/aq-latency.ts';
 import type { TraceEvent } from './probe.ts';
 
 const [scenario = 'create', countArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -153,6 +154,7 @@ async function latencyTimeline(
   client: LoadProcess,
   dump: () => Promise<{ trace: TraceEvent[] }>,
 ) {
+  console.log(`warmed up: ${await warmUpServer(client)}`);
   await dump();
   const args = which === 'pickup' ? { samples, warmup: 3, gapMs: 50 } : { samples, warmup: 3, settleMs: 50 };
   const r = await client.rpc.call<{ marks: Mark[]; samplesMs: number[] }>(which, args);

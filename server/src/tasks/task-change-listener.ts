@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Task } from '../db/entities/task.ts';
-import { TASK_CHANGED_CHANNEL } from './task-events.ts';
+import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 
 export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
 /** How a wait ended; a change published by this process carries the task's committed row. */
@@ -26,6 +26,14 @@ export type TaskChangeListener = {
   subscribe(channel: string, onNotify: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
 };
+
+/**
+ * Why 50 ms: a NOTIFY of this process's own transition reaches the listener just before the
+ * statement's result (and so its publish) reaches the caller; the publish normally follows within a
+ * millisecond or two. Past this, the waiters are woken to re-read anyway, so no path that forgot
+ * to publish can leave a long-poll hanging.
+ */
+const OWN_PUBLISH_GRACE_MS = 50;
 
 /** Why 1 s → 30 s: reconnect quickly after a blip, without hammering a database that is down. */
 const RECONNECT_MIN_MS = 1_000;
@@ -53,7 +61,12 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
     const next = new pg.Client({ connectionString: url, application_name: 'asyncqueue-listen' });
     next.on('notification', (msg) => {
       if (msg.channel !== TASK_CHANGED_CHANNEL) return subscribers.get(msg.channel)?.(msg.payload ?? '');
-      for (const w of waiters.get(msg.payload ?? '') ?? []) w('changed');
+      const [taskId = '', origin] = (msg.payload ?? '').split(':');
+      const wake = () => {
+        for (const w of waiters.get(taskId) ?? []) w('changed');
+      };
+      if (origin === LOCAL_ORIGIN) setTimeout(wake, OWN_PUBLISH_GRACE_MS).unref();
+      else wake();
     });
     next.on('error', () => reconnect());
     next.on('end', () => reconnect());

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
-import { TASK_CHANGED_CHANNEL } from './task-events.ts';
+import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
@@ -16,14 +16,15 @@ const ACTIVE = inList(TRANSITIONS.complete);
 /**
  * Runs one `update … returning *` and NOTIFYs the task's change in the same statement: the UPDATE
  * and the wake-up of long-polls commit together, and a transition that enqueues nothing needs no
- * transaction (one round trip). `extra` adds columns read alongside (`t` is the task's team).
+ * transaction (one round trip). `extra` adds columns read alongside (`t` is the task's team). The
+ * caller publishes the returned row to this process's long-polls once committed (runTransition).
  */
 async function changed(em: EntityManager, update: string, params: unknown[], extra = '') {
   return em.execute(
     `with changed as (${update})
-     select changed.*, pg_notify(?, changed.id::text) is null as notified${extra}
+     select changed.*, pg_notify(?, changed.id::text || ?) is null as notified${extra}
      from changed${extra ? ' join teams t on t.id = changed.team_id' : ''}`,
-    [...params, TASK_CHANGED_CHANNEL],
+    [...params, TASK_CHANGED_CHANNEL, `:${LOCAL_ORIGIN}`],
   );
 }
 

@@ -124,5 +124,6 @@ async function claim(deps: HandlerDeps, held: Held) {
     return null;
   }
   if (held.lease === 0 && claimed.task.retryCount === 0) deps.effects.onTransition?.('processing');
+  deps.effects.publish?.(claimed.task);
   return claimed;
 }
