@@ -1,15 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Task, TaskSchema } from '../db/entities/task.ts';
+import type { Task } from '../db/entities/task.ts';
+import { taskFromRow } from './task-columns.ts';
 import type { TaskStatus } from './task-types.ts';
 
-/** Raw rows (snake_case) → entity objects, without putting them in the identity map. */
-export function mapTaskRows(em: EntityManager, rows: Record<string, unknown>[]): Task[] {
-  return rows.map((r) => em.map(TaskSchema, r) as Task);
+/** Raw rows (snake_case) → Task objects, never in an identity map (see task-columns.ts). */
+export function mapTaskRows(rows: Record<string, unknown>[]): Task[] {
+  return rows.map(taskFromRow);
 }
 
 export async function findTeamTask(em: EntityManager, teamId: string, id: string): Promise<Task | null> {
   const rows = await em.execute('select * from tasks where id = ? and team_id = ?', [id, teamId]);
-  return mapTaskRows(em, rows)[0] ?? null;
+  return mapTaskRows(rows)[0] ?? null;
 }
 
 export async function listTeamTasks(
@@ -29,10 +30,10 @@ export async function listTeamTasks(
   }
   params.push(opts.limit);
   const rows = await em.execute(`select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
-  return mapTaskRows(em, rows);
+  return mapTaskRows(rows);
 }
 
 export async function findTaskById(em: EntityManager, id: string): Promise<Task | null> {
   const rows = await em.execute('select * from tasks where id = ?', [id]);
-  return mapTaskRows(em, rows)[0] ?? null;
+  return mapTaskRows(rows)[0] ?? null;
 }

@@ -96,7 +96,7 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
             [id, teamId, ...TRANSITIONS.cancel],
           );
           if (rows.length > 0) await notifyTaskChanged(tem, id);
-          return mapTaskRows(tem, rows)[0];
+          return mapTaskRows(rows)[0];
         });
         if (cancelled) return toTaskView(cancelled);
         const flagged = await em.execute(
@@ -104,7 +104,7 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
            where id = ? and team_id = ? and status = 'processing' returning *`,
           [id, teamId],
         );
-        const task = mapTaskRows(em, flagged)[0] ?? (await findTeamTask(em, teamId, id));
+        const task = mapTaskRows(flagged)[0] ?? (await findTeamTask(em, teamId, id));
         if (!task) throw notFound(id);
         if (task.status === 'processing') return toTaskView(task);
         if (['completed', 'failed', 'timeout', 'cancelled'].includes(task.status)) {

@@ -29,7 +29,7 @@ async function changed(em: EntityManager, update: string, params: unknown[], ext
 }
 
 async function one(em: EntityManager, update: string, params: unknown[]): Promise<Task | null> {
-  return mapTaskRows(em, await changed(em, update, params))[0] ?? null;
+  return mapTaskRows(await changed(em, update, params))[0] ?? null;
 }
 
 /**
@@ -66,7 +66,7 @@ export async function claimForDispatch(
   const row = rows[0] as { aq_signing_secret: string; aq_previous_signing_secret: string | null } | undefined;
   if (!row) return null;
   const { aq_signing_secret: current, aq_previous_signing_secret: previous } = row;
-  return { task: mapTaskRows(em, rows)[0] as Task, signingSecrets: previous ? [current, previous] : [current] };
+  return { task: mapTaskRows(rows)[0] as Task, signingSecrets: previous ? [current, previous] : [current] };
 }
 
 const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;

@@ -1,0 +1,81 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeam } from '../server/src/auth/teams.ts';
+import { openOrm, runMigrations } from '../server/src/db/database.ts';
+import { type Task, TaskSchema } from '../server/src/db/entities/task.ts';
+import { taskFromRow } from '../server/src/tasks/task-columns.ts';
+import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
+import { taskInsert } from '../server/src/tasks/task-insert.ts';
+import { buildTaskRow } from '../server/src/tasks/task-row.ts';
+import { createTestDatabase } from './helpers/test-database.ts';
+
+/**
+ * The hand-built task INSERT and row mapping of the hot paths (task-columns.ts) against the ORM's
+ * own: every column written and read back the same, on a real PostgreSQL.
+ */
+let orm: MikroORM;
+let teamId: string;
+
+beforeAll(async () => {
+  const url = await createTestDatabase();
+  orm = await openOrm(url, 2);
+  await runMigrations(orm, url);
+  teamId = (await createTeam(orm.em.fork(), 'columns')).id;
+});
+afterAll(async () => {
+  await orm?.close(true);
+});
+
+const plain = (task: Task) => JSON.parse(JSON.stringify(task)) as Record<string, unknown>;
+
+describe('task columns', () => {
+  it.each([
+    ['a minimal direct task', { targetUrl: 'https://example.com/run' }],
+    [
+      'a task with every optional field',
+      {
+        targetUrl: 'https://example.com/run?x=1',
+        method: 'PUT',
+        headers: { Authorization: 'Bearer sk-1', 'X-Unicode': 'é ✓' },
+        body: '{"prompt":"a cat"}',
+        timeout: 90,
+        maxRetries: 5,
+        retryBackoff: 'linear',
+        delayUntil: new Date(Date.now() + 3_600_000).toISOString(),
+        priority: 7,
+        waitForSignal: true,
+        maxWaitTime: 600,
+        onCompleteUrl: 'https://example.com/done',
+        pollConfig: {
+          urlTemplate: 'https://example.com/s/{{id}}',
+          interval: 5,
+          maxDuration: 300,
+          statusPath: 'status',
+          doneValues: ['done'],
+          failValues: ['error'],
+        },
+      },
+    ],
+  ])('writes and reads back %s exactly as the ORM maps it', async (_name, body) => {
+    const parsed = createTaskInputSchema.safeParse(body);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    const { row } = buildTaskRow(teamId, parsed.data!, {
+      providerBaseUrls: {},
+      idempotencyKey: 'k-1',
+      now: new Date(),
+    });
+    const em = orm.em.fork();
+    const insert = taskInsert(row, 1);
+    await em.getKysely().executeQuery({
+      sql: insert.sql,
+      parameters: insert.params,
+      query: { kind: 'RawNode' },
+      queryId: { queryId: 'test' },
+    } as never);
+    const [raw] = await em.execute<Record<string, unknown>[]>('select * from tasks where id = ?', [row.id]);
+    const ours = taskFromRow(raw!);
+    expect(plain(ours)).toEqual(plain(em.map(TaskSchema, raw!) as Task));
+    expect(plain(ours)).toEqual(plain(row));
+    expect(ours.createdAt).toBeInstanceOf(Date);
+  });
+});
