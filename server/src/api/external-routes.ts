@@ -91,7 +91,7 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
           const payload = { raw: raw.toString('utf8'), json, headers };
           reply(
             res,
-            await acceptCallback(deps.orm, deps.effects, callbackId, payload, limit(deps.callbackLimiter, meta)),
+            await acceptCallback(deps.orm, deps.effects, callbackId, payload, () => limit(deps.callbackLimiter, meta)),
           );
         });
       },
@@ -119,7 +119,7 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
               ? { status: 'completed' as const, result: parsed.data.result }
               : { status: 'failed' as const, error: parsed.data.error ?? 'Failed by signal' };
           const hash = createHash('sha256').update(token).digest('hex');
-          reply(res, await acceptSignal(deps.orm, deps.effects, hash, signal, limit(deps.signalLimiter, meta)));
+          reply(res, await acceptSignal(deps.orm, deps.effects, hash, signal, () => limit(deps.signalLimiter, meta)));
         });
       },
     },

@@ -41,10 +41,10 @@ export async function acceptCallback(
   effects: TaskEffects,
   callbackId: string,
   payload: { raw: string; json: unknown; headers: Record<string, string> },
-  admitted: Promise<void>,
+  admit: () => Promise<void>,
 ): Promise<ExternalOutcome> {
   const em = orm.em.fork();
-  const row = await lookupWhile(admitted, em, 'callback_id', callbackId);
+  const row = await lookupWhile(admit, em, 'callback_id', callbackId);
   const refused = refusal(row, 'callback_id');
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
@@ -69,9 +69,9 @@ export async function acceptSignal(
   effects: TaskEffects,
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
-  admitted: Promise<void>,
+  admit: () => Promise<void>,
 ): Promise<ExternalOutcome> {
-  const row = await lookupWhile(admitted, orm.em.fork(), 'signal_token_hash', tokenHash);
+  const row = await lookupWhile(admit, orm.em.fork(), 'signal_token_hash', tokenHash);
   const refused = refusal(row, 'signal_token_hash');
   if (refused) return refused;
   const outcome =
@@ -101,7 +101,11 @@ async function complete(
   // UPDATE and the webhook job share a transaction.
   const em = orm.em.fork();
   const task = await runTransition(em, effects, sendsWebhook, (tx) => completeFromOutside(tx, where, outcome));
-  return task ? { status: 200, task: toTaskView(task) } : settleLoser(orm, where.column, where.value);
+  if (!task) return settleLoser(orm, where.column, where.value);
+  // The long-polls this process just handed the row to answer first (their continuations are
+  // microtasks, all run before this macrotask): the waiting client matters more than the sender's ack.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return { status: 200, task: toTaskView(task) };
 }
 
 type CredentialColumn = 'callback_id' | 'signal_token_hash';
@@ -119,10 +123,12 @@ async function lookup(em: EntityManager, column: CredentialColumn, value: string
 
 /**
  * The look-up runs while the rate limiter decides (one round trip instead of two): it only reads,
- * and nothing is changed before `admitted` resolves; a refusal (429) rejects the whole call.
+ * and nothing is changed before `admit` resolves; a refusal (429) rejects the whole call. The
+ * look-up is sent first: its path through the ORM is the longer one.
  */
-async function lookupWhile(admitted: Promise<void>, em: EntityManager, column: CredentialColumn, value: string) {
-  const [row] = await Promise.all([lookup(em, column, value), admitted]);
+async function lookupWhile(admit: () => Promise<void>, em: EntityManager, column: CredentialColumn, value: string) {
+  const found = lookup(em, column, value);
+  const [row] = await Promise.all([found, admit()]);
   return row;
 }
 
