@@ -1,15 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { type ApiResponse, api } from './helpers/http.ts';
+import { waitForStatus } from './helpers/task-waits.ts';
 import { expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 const LIMIT = 5;
+const CALLBACK_LIMIT = 3;
 let t: TestApp;
+let provider: FakeProvider;
 
 beforeAll(async () => {
-  t = await startTestApp({ ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: String(LIMIT) });
+  provider = await startFakeProvider();
+  t = await startTestApp({
+    ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: String(LIMIT),
+    ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: String(CALLBACK_LIMIT),
+    ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.1/32',
+  });
 });
-afterAll(() => t.stop());
+afterAll(async () => {
+  await t.stop();
+  await provider.stop();
+});
 
 const list = (key?: string) => api(t.url, 'GET', '/v1/tasks', key ? { key } : {});
 const remaining = (res: ApiResponse) => Number(res.headers.get('x-ratelimit-remaining'));
@@ -113,5 +125,28 @@ describe('per-team rate limit', () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(limited.headers.get('x-ratelimit-limit')).toBe(String(LIMIT));
+  });
+
+  it('limits signals per client IP (checked while the token is looked up): 429 changes nothing', async () => {
+    const team = await t.newTeam();
+    const created = await api(t.url, 'POST', '/v1/tasks', {
+      key: team.apiKey,
+      body: { targetUrl: provider.url('/ok'), waitForSignal: true },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.task.id as string;
+    await waitForStatus(t.url, team.apiKey, id, 'waiting');
+    const unknown = 'f'.repeat(64);
+    for (let i = 0; i < CALLBACK_LIMIT; i += 1) {
+      expect((await api(t.url, 'POST', `/v1/signals/${unknown}`, { body: { status: 'completed' } })).status).toBe(404);
+    }
+    const limited = await api(t.url, 'POST', `/v1/signals/${created.body.signalToken}`, {
+      body: { status: 'completed', result: { late: true } },
+    });
+    expectErrorBody(limited, 429, 'rate_limited');
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    const after = await api(t.url, 'GET', `/v1/tasks/${id}`, { key: team.apiKey });
+    expect(after.body.task.status).toBe('waiting');
+    expect(after.body.task.result).toBeNull();
   });
 });
