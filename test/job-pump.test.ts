@@ -1,8 +1,9 @@
 import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOSS_NOTIFY_CHANNEL, startBoss } from '../server/src/jobs/boss.ts';
+import { startBoss } from '../server/src/jobs/boss.ts';
 import { type JobPump, startJobPump } from '../server/src/jobs/job-pump.ts';
+import { createChangeNotifier, DISPATCH_DUE_CHANNEL } from '../server/src/tasks/change-notifier.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../server/src/tasks/task-change-listener.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 import { waitFor } from './helpers/wait-for.ts';
@@ -59,15 +60,9 @@ afterAll(async () => {
 });
 
 describe('dispatch job pump', () => {
-  it('LISTENs on the channel pg-boss really NOTIFYs', async () => {
-    const { notifyChannelSql } = (await import('pg-boss/dist/plans.js' as string)) as {
-      notifyChannelSql: (schema: string) => string;
-    };
-    const { rows } = await db.query<{ channel: string }>(`select ${notifyChannelSql('pgboss')} as channel`);
-    expect(rows[0]?.channel).toBe(BOSS_NOTIFY_CHANNEL);
-  });
-
-  it('wakes on pg-boss NOTIFY (not the 60 s poll), completes jobs, and a hanging job holds back no other', async () => {
+  it('wakes on the dispatch-due NOTIFY (not the 60 s poll), completes jobs, and a hanging job holds back no other', async () => {
+    const notifierPool = new pg.Pool({ connectionString: url, max: 1 });
+    const notifier = createChangeNotifier(notifierPool, (m) => errors.push(m));
     let release = () => {};
     const hanging = new Promise<void>((resolve) => {
       release = resolve;
@@ -77,15 +72,17 @@ describe('dispatch job pump', () => {
       if (data.hang) await hanging;
       done.push(data.n);
     });
-    await listener.subscribe(BOSS_NOTIFY_CHANNEL, (queue) => {
-      if (queue === 'dispatch' || queue === '') p.wake();
-    });
+    await listener.subscribe(DISPATCH_DUE_CHANNEL, () => p.wake());
     // The first poll happens at start; wait until the pump is idle, so that only a NOTIFY can wake it.
     await new Promise((r) => setTimeout(r, 300));
     await boss.send('dispatch', { n: 0, hang: true });
+    notifier.dispatchDue();
     await waitFor('the hanging job to start', () => p.running() === 1, 5_000);
     const started = Date.now();
-    for (let n = 1; n <= 10; n += 1) await boss.send('dispatch', { n });
+    for (let n = 1; n <= 10; n += 1) {
+      await boss.send('dispatch', { n });
+      notifier.dispatchDue();
+    }
     await waitFor('ten jobs done while one hangs', () => done.length === 10, 10_000);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(p.running()).toBe(1);
@@ -93,6 +90,8 @@ describe('dispatch job pump', () => {
     release();
     await waitFor('the hanging job completed too', async () => (await jobStates()).completed === 11, 5_000);
     await p.stop(0);
+    await notifier.flush();
+    await notifierPool.end();
   });
 
   it('never runs more than `concurrency` jobs at once, and fetches again as slots free up', async () => {

@@ -26,6 +26,7 @@ import { createEnqueue, heartbeatSeconds } from './jobs/queues.ts';
 import { startWorkers, type Workers } from './jobs/workers.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createRateLimiter } from './ratelimit/rate-limiter.ts';
+import { createChangeNotifier } from './tasks/change-notifier.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from './tasks/providers/index.ts';
 import { startTaskChangeListener } from './tasks/task-change-listener.ts';
 import type { TaskEffects } from './tasks/task-effects.ts';
@@ -47,7 +48,10 @@ export type AppOptions = {
   announceApiKey?: (apiKey: string) => void;
 };
 
-/** Why 3: rate limiters run one short statement per request; 3 connections carry thousands per second. */
+/**
+ * Why 3: rate limiters run one short statement per request, and NOTIFYs go out batched; 3
+ * connections carry thousands per second.
+ */
 const SIDE_POOL_SIZE = 3;
 /** Why 10 s: running jobs get this long to finish on SIGTERM; pg-boss retries the rest elsewhere. */
 const JOB_DRAIN_MS = 10_000;
@@ -86,7 +90,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     connectionString: database.url,
     max: SIDE_POOL_SIZE,
     application_name: 'asyncqueue-side',
-    // Why: this pool only keeps rate-limit counters. Without waiting for the WAL flush, a team's
+    // Why: this pool keeps rate-limit counters and sends NOTIFY-only statements (nothing to flush
+    // there). Without waiting for the WAL flush, a team's
     // counter row is locked for microseconds instead of a disk flush per request (one team's
     // requests no longer queue behind each other's fsync); a database crash may forget the last
     // few milliseconds of counts, which costs nothing. Task and job writes stay synchronous.
@@ -117,10 +122,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       ),
   });
   const enqueue = createEnqueue(boss);
+  const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
   const effects: TaskEffects = {
     enqueue,
     onTransition: (status) => taskMetrics.transition(status),
-    publish: (task) => listener.publish(task),
+    publish: (task) => {
+      listener.publish(task);
+      notifier.taskChanged(task.id);
+    },
   };
 
   const caller = createHttpCaller({ allowed });
@@ -164,7 +173,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         providerBaseUrls: config.providerBaseUrls,
         checkUrl: (url) => checkLiteralUrlHost(url, allowed),
         missingVaultReferences: (em, teamId, headers) => vault.missingReferences(em, teamId, headers),
-        onDispatchDue: () => workers?.wakeDispatch(),
+        onDispatchDue: () => {
+          workers?.wakeDispatch();
+          notifier.dispatchDue();
+        },
       },
       listener,
     ),
@@ -245,7 +257,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       await step('closing the HTTP caller', caller.close());
       server.closeAllConnections();
       await step('closing HTTP connections', closed);
-      await step('closing the rate-limit pool', sidePool.end());
+      await step('sending the last NOTIFYs', notifier.flush());
+      await step('closing the side pool', sidePool.end());
       await step('closing the ORM', orm.close(true));
       await step('stopping the database', database.stop());
     })();

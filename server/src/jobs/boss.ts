@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { PgBoss } from 'pg-boss';
 import { QUEUE_NAMES, queueOptions } from './queues.ts';
 
@@ -11,13 +10,6 @@ export type BossOptions = {
 
 /** Why: pg-boss keeps its tables apart from ours, so a `DROP SCHEMA pgboss` never touches tasks. */
 export const BOSS_SCHEMA = 'pgboss';
-
-/**
- * The channel pg-boss NOTIFYs (payload: queue name) when a job is due at once: its own formula,
- * `'pgboss_' || left(encode(sha224(schema), 'hex'), 24)` (test/job-pump.test.ts checks it against
- * pg-boss's SQL), so that our dispatch pump can LISTEN on it.
- */
-export const BOSS_NOTIFY_CHANNEL = `pgboss_${createHash('sha224').update(BOSS_SCHEMA).digest('hex').slice(0, 24)}`;
 
 /** Starts pg-boss on our database and makes sure every queue of the design exists. */
 export async function startBoss(opts: BossOptions): Promise<PgBoss> {
@@ -34,9 +26,13 @@ export async function startBoss(opts: BossOptions): Promise<PgBoss> {
   });
   boss.on('error', opts.onError);
   await boss.start();
-  const existing = new Set((await boss.getQueues()).map((q) => q.name));
+  const existing = new Map((await boss.getQueues()).map((q) => [q.name, q]));
   for (const name of QUEUE_NAMES) {
-    if (!existing.has(name)) {
+    const notify = queueOptions(name, opts.takeoverSeconds).notify;
+    const queue = existing.get(name);
+    // A database created by an earlier version keeps its queue settings: bring notify in line.
+    if (queue && queue.notify !== notify) await boss.updateQueue(name, { notify });
+    if (!queue) {
       await boss.createQueue(name, queueOptions(name, opts.takeoverSeconds)).catch(async (error: unknown) => {
         // Two instances starting together may both try; the loser sees the queue already there.
         if (!(await boss.getQueue(name))) throw error;

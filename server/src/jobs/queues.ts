@@ -28,7 +28,10 @@ export function heartbeatSeconds(takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): nu
 export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): Omit<Queue, 'name'> {
   return {
     // Why: wake workers through LISTEN/NOTIFY the moment a job is created (ms pickup, not a poll).
-    notify: true,
+    // Not dispatch: pg-boss's NOTIFY sits inside the creating transaction, and a notifying commit
+    // holds PostgreSQL's NOTIFY lock through its disk flush. Creates would queue on it; the
+    // dispatch pumps are woken by our own NOTIFY sent after the commit (tasks/change-notifier.ts).
+    notify: name !== 'dispatch',
     heartbeatSeconds: heartbeatSeconds(takeoverSeconds),
     // Why: retries here cover only crashes and bugs; 5 tries with backoff outlast a restart storm.
     retryLimit: 5,
@@ -84,15 +87,15 @@ function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
   return {
     executeSql(sql, values = []) {
       const text = sql.trimStart();
-      if (!/^with\s/i.test(text)) {
-        // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
-        throw new Error('pg-boss job INSERT is not a WITH statement; cannot combine it with the task INSERT');
-      }
       const extra = alongside(values.length + 1);
-      return db.executeSql(`with aq_alongside as (${extra.sql}), ${text.slice(4).trimStart()}`, [
-        ...values,
-        ...extra.params,
-      ]);
+      const cte = `with aq_alongside as (${extra.sql})`;
+      // `WITH ins AS (INSERT …) …` (a queue with notify) or a bare `INSERT …` (without).
+      let combined: string;
+      if (/^with\s/i.test(text)) combined = `${cte}, ${text.slice(4).trimStart()}`;
+      else if (/^insert\s/i.test(text)) combined = `${cte} ${text}`;
+      // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
+      else throw new Error('pg-boss job INSERT has an unknown shape; cannot combine it with the task INSERT');
+      return db.executeSql(combined, [...values, ...extra.params]);
     },
   };
 }

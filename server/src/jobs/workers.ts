@@ -1,5 +1,5 @@
 import type { Job, PgBoss, WorkOptions } from 'pg-boss';
-import { BOSS_NOTIFY_CHANNEL } from './boss.ts';
+import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
@@ -54,7 +54,7 @@ export async function startWorkers(
   deps: HandlerDeps,
   opts: {
     onJobError: (queue: QueueName, message: string) => void;
-    /** LISTENs on a channel (pg-boss's job NOTIFY wakes the dispatch pump). */
+    /** LISTENs on a channel (a NOTIFY on DISPATCH_DUE_CHANNEL wakes the dispatch pump). */
     subscribe: (channel: string, onNotify: (payload: string) => void) => Promise<void>;
     heartbeatSeconds: number;
   },
@@ -103,9 +103,7 @@ export async function startWorkers(
     handler: (job) => handleDispatch(deps, job),
     onError: (message) => opts.onJobError('dispatch', message),
   });
-  // pg-boss NOTIFYs its channel with the queue name when a job is due at once; '' after a reconnect.
-  await opts.subscribe(BOSS_NOTIFY_CHANNEL, (queue) => {
-    if (queue === 'dispatch' || queue === '') dispatch.wake();
-  });
+  // Sent after a create commits (change-notifier.ts); also called after the listener reconnects.
+  await opts.subscribe(DISPATCH_DUE_CHANNEL, () => dispatch.wake());
   return { wakeDispatch: () => dispatch.wake(), stopDispatch: (graceMs) => dispatch.stop(graceMs) };
 }

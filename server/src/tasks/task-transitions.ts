@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
-import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
@@ -14,17 +13,17 @@ const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join('
 const ACTIVE = inList(TRANSITIONS.complete);
 
 /**
- * Runs one `update … returning *` and NOTIFYs the task's change in the same statement: the UPDATE
- * and the wake-up of long-polls commit together, and a transition that enqueues nothing needs no
- * transaction (one round trip). `extra` adds columns read alongside (`t` is the task's team). The
- * caller publishes the returned row to this process's long-polls once committed (runTransition).
+ * Runs one `update … returning *` (a transition that enqueues nothing needs no transaction: one
+ * round trip). `extra` adds columns read alongside (`t` is the task's team). The caller publishes
+ * the returned row once committed (runTransition): to this process's long-polls, and by a NOTIFY
+ * sent after the commit to everyone else's (see change-notifier.ts for why not in the statement).
  */
 async function changed(em: EntityManager, update: string, params: unknown[], extra = '') {
+  if (!extra) return em.execute(update, params);
   return em.execute(
     `with changed as (${update})
-     select changed.*, pg_notify(?, changed.id::text || ?) is null as notified${extra}
-     from changed${extra ? ' join teams t on t.id = changed.team_id' : ''}`,
-    [...params, TASK_CHANGED_CHANNEL, `:${LOCAL_ORIGIN}`],
+     select changed.*${extra} from changed join teams t on t.id = changed.team_id`,
+    params,
   );
 }
 

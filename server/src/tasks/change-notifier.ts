@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
+
+/** NOTIFYed when a dispatch job due at once was committed: wakes every instance's dispatch pump. */
+export const DISPATCH_DUE_CHANNEL = 'asyncqueue_dispatch_due';
+
+export type ChangeNotifier = {
+  /** A task transition committed by this process (payload `<id>:<origin>`, see task-events.ts). */
+  taskChanged(taskId: string): void;
+  /** A dispatch job due now was committed. */
+  dispatchDue(): void;
+  /** Sends what is queued (at shutdown). */
+  flush(): Promise<void>;
+};
+
+/**
+ * NOTIFYs sent after the commit, in their own statement, instead of inside the transaction that
+ * made the change. Why: PostgreSQL serializes every committing transaction that has NOTIFYs on one
+ * lock held through its WAL flush, so changes that notify cannot share a disk flush (group commit);
+ * with three notifying commits per task that lock capped a whole server at one fsync per commit. A
+ * NOTIFY-only statement has no commit record to flush and holds the lock for microseconds.
+ * Everything queued while a statement is in flight goes in the next one. A NOTIFY is a hint: if the
+ * process dies between the commit and its NOTIFY, other instances' long-polls answer at their
+ * deadline with the current state and pumps find the job at their next poll; nothing is lost.
+ */
+export function createChangeNotifier(pool: pg.Pool, warn: (message: string) => void): ChangeNotifier {
+  let channels: string[] = [];
+  let payloads: string[] = [];
+  let dispatchQueued = false;
+  let sending: Promise<void> | null = null;
+
+  const send = async (): Promise<void> => {
+    while (channels.length > 0) {
+      const batch = { channels, payloads };
+      channels = [];
+      payloads = [];
+      dispatchQueued = false;
+      await pool
+        .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n(c, p)', [
+          batch.channels,
+          batch.payloads,
+        ])
+        .catch((error: unknown) => warn(`NOTIFY failed (long-polls elsewhere answer at their deadline): ${error}`));
+    }
+    sending = null;
+  };
+  const queue = (channel: string, payload: string) => {
+    channels.push(channel);
+    payloads.push(payload);
+    sending ??= Promise.resolve().then(send);
+  };
+  return {
+    taskChanged: (taskId) => queue(TASK_CHANGED_CHANNEL, `${taskId}:${LOCAL_ORIGIN}`),
+    dispatchDue() {
+      if (dispatchQueued) return;
+      dispatchQueued = true;
+      queue(DISPATCH_DUE_CHANNEL, '');
+    },
+    flush: async () => {
+      await sending;
+    },
+  };
+}

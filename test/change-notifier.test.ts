@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBoss } from '../server/src/jobs/boss.ts';
+import { createChangeNotifier, DISPATCH_DUE_CHANNEL } from '../server/src/tasks/change-notifier.ts';
+import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from '../server/src/tasks/task-events.ts';
+import { createTestDatabase } from './helpers/test-database.ts';
+import { waitFor } from './helpers/wait-for.ts';
+
+/**
+ * NOTIFYs go out after the commit, batched on the side pool (tasks/change-notifier.ts), and the
+ * dispatch queue no longer NOTIFYs inside the creating transaction.
+ */
+let url: string;
+let pool: pg.Pool;
+let listen: pg.Client;
+const received: { channel: string; payload: string }[] = [];
+let statements = 0;
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: url, max: 1 });
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  pool.query = ((...args: unknown[]) => {
+    statements += 1;
+    return query(...args);
+  }) as typeof pool.query;
+  listen = new pg.Client({ connectionString: url });
+  await listen.connect();
+  listen.on('notification', (msg) => received.push({ channel: msg.channel, payload: msg.payload ?? '' }));
+  await listen.query(`listen ${TASK_CHANGED_CHANNEL}`);
+  await listen.query(`listen ${DISPATCH_DUE_CHANNEL}`);
+});
+afterAll(async () => {
+  await listen?.end();
+  await pool?.end();
+});
+
+describe('change notifier', () => {
+  it('sends what was queued in one tick as one statement, names this process, and wakes pumps once', async () => {
+    const notifier = createChangeNotifier(pool, () => {});
+    for (let i = 0; i < 20; i += 1) notifier.taskChanged(`task-${i}`);
+    for (let i = 0; i < 5; i += 1) notifier.dispatchDue();
+    await notifier.flush();
+    expect(statements).toBe(1);
+    await waitFor('21 notifications', () => received.length === 21);
+    expect(received.filter((r) => r.channel === DISPATCH_DUE_CHANNEL)).toHaveLength(1);
+    expect(received.filter((r) => r.channel === TASK_CHANGED_CHANNEL).map((r) => r.payload)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `task-${i}:${LOCAL_ORIGIN}`),
+    );
+  });
+
+  it('turns off pg-boss NOTIFY on the dispatch queue of a database created before, and only there', async () => {
+    const first = await startBoss({ url, poolSize: 2, takeoverSeconds: 60, onError: () => {} });
+    await first.updateQueue('dispatch', { notify: true });
+    await first.stop({ graceful: false });
+    const again = await startBoss({ url, poolSize: 2, takeoverSeconds: 60, onError: () => {} });
+    try {
+      const queues = new Map((await again.getQueues()).map((q) => [q.name, q.notify]));
+      expect(queues.get('dispatch')).toBe(false);
+      expect(queues.get('webhook')).toBe(true);
+    } finally {
+      await again.stop({ graceful: false });
+    }
+  });
+});
