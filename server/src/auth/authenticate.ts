@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute } from '../db/prepared.ts';
 import { AppError } from '../shared/app-error.ts';
 import { API_KEY_PATTERN, hashApiKey } from './api-key-format.ts';
 import type { KeyTeamHints } from './key-team-hints.ts';
@@ -32,7 +33,8 @@ export async function admit<D>(
   if (!API_KEY_PATTERN.test(key)) throw new AppError('unauthorized', 'Invalid or revoked API key');
   const keyHash = hashApiKey(key);
   const lookup = async (): Promise<Principal> => {
-    const rows = await em.execute<{ id: string; team_id: string }[]>(
+    const rows = await execute<{ id: string; team_id: string }>(
+      em,
       'select id, team_id from api_keys where key_hash = ? and revoked_at is null',
       [keyHash],
     );

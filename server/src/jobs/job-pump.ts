@@ -1,4 +1,4 @@
-import type { JobWithMetadata, PgBoss } from 'pg-boss';
+import type { ConnectionOptions, JobWithMetadata, PgBoss } from 'pg-boss';
 
 export type PumpOptions<T> = {
   queue: string;
@@ -12,6 +12,8 @@ export type PumpOptions<T> = {
   heartbeatMs: number;
   handler: (job: JobWithMetadata<T>) => Promise<void>;
   onError: (message: string) => void;
+  /** Where pg-boss runs the pump's statements (default: its own pool). */
+  db?: ConnectionOptions['db'];
 };
 
 export type JobPump = {
@@ -31,6 +33,7 @@ export type JobPump = {
  */
 export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
   const inFlight = new Map<string, JobWithMetadata<T>>();
+  const db = opts.db;
   let completed: { id: string; retryCount: number }[] = [];
   let flushing: Promise<void> | null = null;
   let stopping = false;
@@ -51,7 +54,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
       while (completed.length > 0) {
         const batch = completed;
         completed = [];
-        await boss.complete(opts.queue, batch).catch((error: unknown) => report('complete', error));
+        await boss.complete(opts.queue, batch, null, { db }).catch((error: unknown) => report('complete', error));
       }
       flushing = null;
     })();
@@ -78,7 +81,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
         report(`job ${job.id} failed; pg-boss will retry it`, error);
         const message = error instanceof Error ? error.message : String(error);
         boss
-          .fail(opts.queue, { id: job.id, retryCount: job.retryCount }, { error: message })
+          .fail(opts.queue, { id: job.id, retryCount: job.retryCount }, { error: message }, { db })
           .catch((e: unknown) => report('fail', e));
       },
     );
@@ -102,7 +105,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
         woken = false;
         const want = Math.min(room, opts.fetchBatch);
         try {
-          const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true });
+          const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db });
           for (const job of jobs) run(job);
           // A full fetch: more may be waiting, fetch again at once.
           if (jobs.length === want) woken = true;
@@ -120,7 +123,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
 
   const heartbeat = setInterval(() => {
     const jobs = [...inFlight.values()].map((j) => ({ id: j.id, retryCount: j.retryCount }));
-    if (jobs.length > 0) boss.touch(opts.queue, jobs).catch((error: unknown) => report('heartbeat', error));
+    if (jobs.length > 0) boss.touch(opts.queue, jobs, { db }).catch((error: unknown) => report('heartbeat', error));
   }, opts.heartbeatMs);
   heartbeat.unref();
 
@@ -138,7 +141,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
       const left = [...inFlight.values()].map((j) => ({ id: j.id, retryCount: j.retryCount }));
       if (left.length > 0) {
         await boss
-          .fail(opts.queue, left, { error: 'Interrupted: the instance shut down; retried elsewhere' })
+          .fail(opts.queue, left, { error: 'Interrupted: the instance shut down; retried elsewhere' }, { db })
           .catch((error: unknown) => report('fail at shutdown', error));
       }
     },

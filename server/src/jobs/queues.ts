@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
+import { preparedExecutor } from '../db/prepared.ts';
 
 /** Why 60 s: heartbeat expiry is the takeover window for a killed instance's jobs (SPEC §12). */
 const DEFAULT_TAKEOVER_SECONDS = 60;
@@ -68,7 +69,8 @@ export type Enqueue = <Q extends QueueName>(
 
 export function createEnqueue(boss: PgBoss): Enqueue {
   return async (em, queue, data, options = {}, alongside) => {
-    const db = fromKysely(em.getKysely() as never);
+    // Outside a transaction: pg-boss's statement as a named prepared statement on the ORM's pool.
+    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : await preparedExecutor(em);
     const id = await boss.send(queue, data, { ...options, db: alongside ? withAlongside(db, alongside) : db });
     // pg-boss answers null (and sends nothing) when the queue does not exist: never let it pass silently.
     if (!id) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);
@@ -76,7 +78,7 @@ export function createEnqueue(boss: PgBoss): Enqueue {
   };
 }
 
-type SqlExecutor = ReturnType<typeof fromKysely>;
+type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 /**
  * Prepends the caller's statement to pg-boss's job INSERT, which is one `WITH ins AS (INSERT …)

@@ -1,4 +1,5 @@
 import type { Job, PgBoss, WorkOptions } from 'pg-boss';
+import { preparedExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
@@ -101,6 +102,8 @@ export async function startWorkers(
     // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
+    // Fetch and complete as named prepared statements on the ORM's pool (planned once per connection).
+    db: await preparedExecutor(deps.orm.em.fork()),
     onError: (message) => opts.onJobError('dispatch', message),
   });
   // Sent after a create commits (change-notifier.ts); also called after the listener reconnects.

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { execute } from '../db/prepared.ts';
 import { findPreset } from './providers/index.ts';
 import { runTransition, type TaskEffects } from './task-effects.ts';
 import { isTerminal } from './task-status.ts';
@@ -113,7 +114,8 @@ type CredentialColumn = 'callback_id' | 'signal_token_hash';
 /** One indexed look-up by credential: status, whether it was used, the preset, onCompleteUrl set. */
 async function lookup(em: EntityManager, column: CredentialColumn, value: string): Promise<Lookup | undefined> {
   const consumed = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
-  const rows = await em.execute<Lookup[]>(
+  const rows = await execute<Lookup>(
+    em,
     `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
      from tasks where ${column} = ?`,
     [value],

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
+import { execute } from '../db/prepared.ts';
 import { taskFromRow } from './task-columns.ts';
 import type { TaskStatus } from './task-types.ts';
 
@@ -9,7 +10,7 @@ export function mapTaskRows(rows: Record<string, unknown>[]): Task[] {
 }
 
 export async function findTeamTask(em: EntityManager, teamId: string, id: string): Promise<Task | null> {
-  const rows = await em.execute('select * from tasks where id = ? and team_id = ?', [id, teamId]);
+  const rows = await execute(em, 'select * from tasks where id = ? and team_id = ?', [id, teamId]);
   return mapTaskRows(rows)[0] ?? null;
 }
 
@@ -29,11 +30,11 @@ export async function listTeamTasks(
     params.push(opts.beforeId);
   }
   params.push(opts.limit);
-  const rows = await em.execute(`select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
+  const rows = await execute(em, `select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
   return mapTaskRows(rows);
 }
 
 export async function findTaskById(em: EntityManager, id: string): Promise<Task | null> {
-  const rows = await em.execute('select * from tasks where id = ?', [id]);
+  const rows = await execute(em, 'select * from tasks where id = ?', [id]);
   return mapTaskRows(rows)[0] ?? null;
 }

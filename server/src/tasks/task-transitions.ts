@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
+import { execute } from '../db/prepared.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
@@ -19,8 +20,9 @@ const ACTIVE = inList(TRANSITIONS.complete);
  * sent after the commit to everyone else's (see change-notifier.ts for why not in the statement).
  */
 async function changed(em: EntityManager, update: string, params: unknown[], extra = '') {
-  if (!extra) return em.execute(update, params);
-  return em.execute(
+  if (!extra) return execute(em, update, params);
+  return execute(
+    em,
     `with changed as (${update})
      select changed.*${extra} from changed join teams t on t.id = changed.team_id`,
     params,

@@ -1,11 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute } from '../db/prepared.ts';
 
 /**
  * The webhook secrets that sign for a team right now: the current one, plus the previous one
  * while its 24 h rotation overlap lasts.
  */
 export async function teamSigningSecrets(em: EntityManager, teamId: string): Promise<string[]> {
-  const rows = await em.execute<{ webhook_secret: string; previous_webhook_secret: string | null }[]>(
+  const rows = await execute<{ webhook_secret: string; previous_webhook_secret: string | null }>(
+    em,
     `select webhook_secret,
        case when previous_secret_expires_at > now() then previous_webhook_secret end as previous_webhook_secret
      from teams where id = ?`,
