@@ -12,8 +12,8 @@ export type PumpOptions<T> = {
   heartbeatMs: number;
   handler: (job: JobWithMetadata<T>) => Promise<void>;
   onError: (message: string) => void;
-  /** Where pg-boss runs the pump's statements (default: its own pool). */
-  db?: ConnectionOptions['db'];
+  /** Where pg-boss runs the pump's fetch, and its complete/fail/touch (default: its own pool). */
+  db?: { fetch: ConnectionOptions['db']; settle: ConnectionOptions['db'] };
 };
 
 export type JobPump = {
@@ -33,7 +33,7 @@ export type JobPump = {
  */
 export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
   const inFlight = new Map<string, JobWithMetadata<T>>();
-  const db = opts.db;
+  const db = opts.db?.settle;
   let completed: { id: string; retryCount: number }[] = [];
   let flushing: Promise<void> | null = null;
   let stopping = false;
@@ -105,7 +105,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
         woken = false;
         const want = Math.min(room, opts.fetchBatch);
         try {
-          const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db });
+          const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db: opts.db?.fetch });
           for (const job of jobs) run(job);
           // A full fetch: more may be waiting, fetch again at once.
           if (jobs.length === want) woken = true;

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
-import { preparedExecutor } from '../db/prepared.ts';
+import { poolExecutor } from '../db/prepared.ts';
 
 /** Why 60 s: heartbeat expiry is the takeover window for a killed instance's jobs (SPEC §12). */
 const DEFAULT_TAKEOVER_SECONDS = 60;
@@ -70,7 +70,7 @@ export type Enqueue = <Q extends QueueName>(
 export function createEnqueue(boss: PgBoss): Enqueue {
   return async (em, queue, data, options = {}, alongside) => {
     // Outside a transaction: pg-boss's statement as a named prepared statement on the ORM's pool.
-    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : await preparedExecutor(em);
+    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : await poolExecutor(em, { prepared: true });
     const id = await boss.send(queue, data, { ...options, db: alongside ? withAlongside(db, alongside) : db });
     // pg-boss answers null (and sends nothing) when the queue does not exist: never let it pass silently.
     if (!id) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);

@@ -1,5 +1,5 @@
 import type { Job, PgBoss, WorkOptions } from 'pg-boss';
-import { preparedExecutor } from '../db/prepared.ts';
+import { poolExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
@@ -102,8 +102,11 @@ export async function startWorkers(
     // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
-    // Fetch and complete as named prepared statements on the ORM's pool (planned once per connection).
-    db: await preparedExecutor(deps.orm.em.fork()),
+    // On the ORM's pool; complete/fail/touch as prepared statements (see db/prepared.ts).
+    db: {
+      fetch: await poolExecutor(deps.orm.em.fork(), { prepared: false }),
+      settle: await poolExecutor(deps.orm.em.fork(), { prepared: true }),
+    },
     onError: (message) => opts.onJobError('dispatch', message),
   });
   // Sent after a create commits (change-notifier.ts); also called after the listener reconnects.

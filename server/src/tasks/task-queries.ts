@@ -30,7 +30,8 @@ export async function listTeamTasks(
     params.push(opts.beforeId);
   }
   params.push(opts.limit);
-  const rows = await execute(em, `select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
+  // Not prepared: a plan made once for any team and status could pick the wrong index for some.
+  const rows = await em.execute(`select * from tasks where ${where.join(' and ')} order by id desc limit ?`, params);
   return mapTaskRows(rows);
 }
 
