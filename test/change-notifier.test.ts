@@ -43,7 +43,7 @@ describe('change notifier', () => {
     await notifier.flush();
     expect(statements).toBe(1);
     await waitFor('21 notifications', () => received.length === 21);
-    expect(received.filter((r) => r.channel === DISPATCH_DUE_CHANNEL)).toHaveLength(1);
+    expect(received.filter((r) => r.channel === DISPATCH_DUE_CHANNEL).map((r) => r.payload)).toEqual([LOCAL_ORIGIN]);
     expect(received.filter((r) => r.channel === TASK_CHANGED_CHANNEL).map((r) => r.payload)).toEqual(
       Array.from({ length: 20 }, (_, i) => `task-${i}:${LOCAL_ORIGIN}`),
     );

@@ -1,6 +1,7 @@
 import type { Job, PgBoss, WorkOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
+import { LOCAL_ORIGIN } from '../tasks/task-events.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
@@ -109,7 +110,10 @@ export async function startWorkers(
     },
     onError: (message) => opts.onJobError('dispatch', message),
   });
-  // Sent after a create commits (change-notifier.ts); also called after the listener reconnects.
-  await opts.subscribe(DISPATCH_DUE_CHANNEL, () => dispatch.wake());
+  // Sent after a create commits (change-notifier.ts); '' after the listener reconnects. This
+  // process's own creates woke the pump already (onDispatchDue).
+  await opts.subscribe(DISPATCH_DUE_CHANNEL, (origin) => {
+    if (origin !== LOCAL_ORIGIN) dispatch.wake();
+  });
   return { wakeDispatch: () => dispatch.wake(), stopDispatch: (graceMs) => dispatch.stop(graceMs) };
 }

@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 
-/** NOTIFYed when a dispatch job due at once was committed: wakes every instance's dispatch pump. */
+/**
+ * NOTIFYed (payload: the sender's origin) when a dispatch job due at once was committed: wakes
+ * every other instance's dispatch pump; the sender's own pump was woken in-process.
+ */
 export const DISPATCH_DUE_CHANNEL = 'asyncqueue_dispatch_due';
 
 export type ChangeNotifier = {
@@ -47,14 +50,16 @@ export function createChangeNotifier(pool: pg.Pool, warn: (message: string) => v
   const queue = (channel: string, payload: string) => {
     channels.push(channel);
     payloads.push(payload);
-    sending ??= Promise.resolve().then(send);
+    // After this turn of the event loop: what the caller does next (e.g. the dispatch's HTTP call)
+    // goes first, and everything queued meanwhile shares the statement.
+    sending ??= new Promise<void>((resolve) => setImmediate(resolve)).then(send);
   };
   return {
     taskChanged: (taskId) => queue(TASK_CHANGED_CHANNEL, `${taskId}:${LOCAL_ORIGIN}`),
     dispatchDue() {
       if (dispatchQueued) return;
       dispatchQueued = true;
-      queue(DISPATCH_DUE_CHANNEL, '');
+      queue(DISPATCH_DUE_CHANNEL, LOCAL_ORIGIN);
     },
     flush: async () => {
       await sending;
