@@ -1,14 +1,17 @@
 /**
- * Phase 2: pg-boss alone. Forked twice: once as the worker (the system under test, configured as
- * the server's dispatch worker, with a no-op handler) and once as the sender (the load generator).
- * Each job carries its send time; the handler records send → handler latency on the same clock.
+ * Phase 2: pg-boss alone, as a user would run it for low latency: `work()` woken by pg-boss's own
+ * LISTEN/NOTIFY. Forked twice: once as the worker (the system under test, with a no-op handler) and
+ * once as the sender (the load generator). Each job carries its send time; the handler records
+ * send → handler latency on the same clock.
  */
 import { type Job, PgBoss } from 'pg-boss';
 import { BOSS_SCHEMA, startBoss } from '../../server/src/jobs/boss.ts';
+import { queueOptions } from '../../server/src/jobs/queues.ts';
+import { RAW_QUEUE } from '../lib/raw-queue.ts';
 import { serveRpc } from '../lib/rpc.ts';
 import { latency, nowMs, sleep } from '../lib/stats.ts';
 
-const QUEUE = 'dispatch';
+const QUEUE = RAW_QUEUE;
 type Payload = { sentAt: number; run: string };
 
 let boss: PgBoss | undefined;
@@ -17,8 +20,8 @@ let handled = 0;
 const waiters: { count: number; resolve: () => void }[] = [];
 
 /**
- * The server's dispatch worker settings (server/src/jobs/workers.ts: 8 loops × batch 8, 1 s polls).
- * BENCH_BOSS_LOOPS / BENCH_BOSS_BATCH try another shape (an experiment, not a measured default).
+ * `work()` at 8 loops × batch 8, 1 s polls (the shape the server's dispatch worker had before its
+ * pump). BENCH_BOSS_LOOPS / BENCH_BOSS_BATCH try another shape (an experiment, not a default).
  */
 const LOOPS = Number(process.env.BENCH_BOSS_LOOPS ?? 8);
 const BATCH = Number(process.env.BENCH_BOSS_BATCH ?? 8);
@@ -35,6 +38,7 @@ const WORK_OPTIONS = {
 async function startWorker(args: { url: string; poolSize: number }) {
   // The server's own constructor options and queue definitions (LISTEN/NOTIFY, notify queues).
   boss = await startBoss({ url: args.url, poolSize: args.poolSize, takeoverSeconds: 60, onError: () => {} });
+  if (!(await boss.getQueue(QUEUE))) await boss.createQueue(QUEUE, { ...queueOptions('dispatch'), notify: true });
   await boss.work(QUEUE, WORK_OPTIONS, async (jobs: Job<object>[]) => {
     const at = nowMs();
     for (const job of jobs) latencies.push(at - (job.data as Payload).sentAt);

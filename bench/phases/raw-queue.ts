@@ -1,6 +1,7 @@
 import { forkLoad } from '../lib/children.ts';
 import { type Ctx, measured, withFreshDatabase } from '../lib/context.ts';
 import { openCounter } from '../lib/postgres.ts';
+import { RAW_QUEUE } from '../lib/raw-queue.ts';
 import { type Figure, figure, type Latency } from '../lib/stats.ts';
 
 export type RawQueueResults = {
@@ -46,7 +47,7 @@ export async function runRawQueue(ctx: Ctx): Promise<RawQueueResults> {
           row = (
             await counter.query<{ n: string; last_ms: string | null }>(
               `select count(*) as n, extract(epoch from max(completed_on)) * 1000 as last_ms
-               from pgboss.job where name = 'dispatch' and state = 'completed' and data->>'run' = $1`,
+               from pgboss.job where name = '${RAW_QUEUE}' and state = 'completed' and data->>'run' = $1`,
               [run],
             )
           ).rows[0];
