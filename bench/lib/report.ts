@@ -105,7 +105,7 @@ export function evaluate(r: BenchResults): Evaluation {
 }
 
 function fmtRatio(x: number | null): string {
-  return x === null ? 'not measured' : `${x.toFixed(2)} ×`;
+  return x === null ? 'not measured' : ratioText(x);
 }
 
 const range = (f: Figure) => `${format(f.min)}–${format(f.max)}`;
@@ -129,7 +129,7 @@ export function markdownReport(r: BenchResults): string {
   ) => {
     if (f) {
       const cpuText = cpu ? format(cpu.median) : '';
-      rows.push([name, unit, format(f.median), range(f), vs, x === null ? '—' : `${x.toFixed(2)} ×`, target, cpuText]);
+      rows.push([name, unit, format(f.median), range(f), vs, x === null ? '—' : ratioText(x), target, cpuText]);
     }
   };
   fig('Ceiling: create SQL (task + job in one tx)', 'tx/s', c?.createSql, '', null, '', c?.createSqlCpuMsPerTx);
@@ -252,4 +252,9 @@ export function markdownReport(r: BenchResults): string {
     '| --- | --- | --- |',
     ...gates,
   ].join('\n');
+}
+
+/** Three decimals below 1, so that a ratio just under its target never prints as the target. */
+function ratioText(x: number): string {
+  return `${x.toFixed(x < 1 ? 3 : 2)} ×`;
 }
