@@ -90,11 +90,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     connectionString: database.url,
     max: SIDE_POOL_SIZE,
     application_name: 'asyncqueue-side',
-    // Why: this pool keeps rate-limit counters and sends NOTIFY-only statements (nothing to flush
-    // there). Without waiting for the WAL flush, a team's
-    // counter row is locked for microseconds instead of a disk flush per request (one team's
-    // requests no longer queue behind each other's fsync); a database crash may forget the last
-    // few milliseconds of counts, which costs nothing. Task and job writes stay synchronous.
+    // Why: this pool keeps rate-limit counters and sends NOTIFY-only statements; neither needs to
+    // wait for the WAL flush. A team's counter row is then locked for microseconds instead of a
+    // disk flush per request (one team's requests no longer queue behind each other's fsync), and a
+    // NOTIFY holds PostgreSQL's NOTIFY lock as briefly. A database crash may forget the last few
+    // milliseconds of counts, which costs nothing. Task and job writes stay synchronous.
     options: '-c synchronous_commit=off',
   });
   // An idle client can be terminated by the server (restart, shutdown): log it, never crash on it.

@@ -112,6 +112,7 @@ export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
         } catch (error) {
           report('fetch', error);
           await pause(opts.pollMs);
+          woken = true;
         }
         continue;
       }

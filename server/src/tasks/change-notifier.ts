@@ -21,7 +21,8 @@ export type ChangeNotifier = {
  * made the change. Why: PostgreSQL serializes every committing transaction that has NOTIFYs on one
  * lock held through its WAL flush, so changes that notify cannot share a disk flush (group commit);
  * with three notifying commits per task that lock capped a whole server at one fsync per commit. A
- * NOTIFY-only statement has no commit record to flush and holds the lock for microseconds.
+ * NOTIFY-only statement on the side pool (synchronous_commit=off) does not wait for its commit record
+ * to reach the disk, so it holds the lock for microseconds.
  * Everything queued while a statement is in flight goes in the next one. A NOTIFY is a hint: if the
  * process dies between the commit and its NOTIFY, other instances' long-polls answer at their
  * deadline with the current state and pumps find the job at their next poll; nothing is lost.

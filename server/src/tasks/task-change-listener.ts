@@ -20,7 +20,7 @@ export type TaskChangeListener = {
   publish(task: Task): void;
   waiterCount(): number;
   /**
-   * Also LISTENs on `channel` (e.g. pg-boss's job channel) on the same connection: `onNotify` runs
+   * Also LISTENs on `channel` (e.g. the dispatch-due channel) on the same connection: `onNotify` runs
    * for each notification, and after a reconnect (notifications may have been missed meanwhile).
    */
   subscribe(channel: string, onNotify: (payload: string) => void): Promise<void>;
@@ -28,10 +28,10 @@ export type TaskChangeListener = {
 };
 
 /**
- * Why 50 ms: a NOTIFY of this process's own transition reaches the listener just before the
- * statement's result (and so its publish) reaches the caller; the publish normally follows within a
- * millisecond or two. Past this, the waiters are woken to re-read anyway, so no path that forgot
- * to publish can leave a long-poll hanging.
+ * Why 50 ms: this process's own transitions reach its waiters through `publish`, and their NOTIFY
+ * is sent after the commit (change-notifier.ts), so it finds those waiters answered already. Waiters
+ * still there are woken after this grace to re-read anyway: no path that changed a task without
+ * publishing can leave a long-poll hanging, and a publish still under way goes first.
  */
 const OWN_PUBLISH_GRACE_MS = 50;
 
