@@ -179,6 +179,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         },
       },
       listener,
+      effects,
     ),
     admit: (key) => admit(orm.em.fork(), keyTeams, teamRateLimit, key),
     tokens: {

@@ -70,7 +70,7 @@ export type Enqueue = <Q extends QueueName>(
 export function createEnqueue(boss: PgBoss): Enqueue {
   return async (em, queue, data, options = {}, alongside) => {
     // Outside a transaction: pg-boss's statement as a named prepared statement on the ORM's pool.
-    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : await poolExecutor(em, { prepared: true });
+    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : poolExecutor(em, { prepared: true });
     const id = await boss.send(queue, data, { ...options, db: alongside ? withAlongside(db, alongside) : db });
     // pg-boss answers null (and sends nothing) when the queue does not exist: never let it pass silently.
     if (!id) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);
@@ -81,9 +81,9 @@ export function createEnqueue(boss: PgBoss): Enqueue {
 type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 /**
- * Prepends the caller's statement to pg-boss's job INSERT, which is one `WITH ins AS (INSERT …)
- * …` statement taking its jobs as `$1`. Data-modifying CTEs always run to completion, referenced
- * or not, so the two inserts commit together or not at all.
+ * Prepends the caller's statement, as a CTE, to pg-boss's job INSERT (one statement taking its jobs
+ * as `$1`). Data-modifying CTEs always run to completion, referenced or not, so the two inserts
+ * commit together or not at all.
  */
 function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
   return {

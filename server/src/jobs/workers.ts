@@ -105,8 +105,8 @@ export async function startWorkers(
     handler: (job) => handleDispatch(deps, job),
     // On the ORM's pool; complete/fail/touch as prepared statements (see db/prepared.ts).
     db: {
-      fetch: await poolExecutor(deps.orm.em.fork(), { prepared: false }),
-      settle: await poolExecutor(deps.orm.em.fork(), { prepared: true }),
+      fetch: poolExecutor(deps.orm.em.fork(), { prepared: false }),
+      settle: poolExecutor(deps.orm.em.fork(), { prepared: true }),
     },
     onError: (message) => opts.onJobError('dispatch', message),
   });

@@ -98,8 +98,8 @@ async function complete(
   outcome: Parameters<typeof completeFromOutside>[2],
   sendsWebhook: boolean,
 ): Promise<ExternalOutcome> {
-  // Without onCompleteUrl the completion is one autocommit UPDATE (with its NOTIFY); with it, the
-  // UPDATE and the webhook job share a transaction.
+  // Without onCompleteUrl the completion is one autocommit UPDATE; with it, the UPDATE and the
+  // webhook job share a transaction. Either way its row is published once committed.
   const em = orm.em.fork();
   const task = await runTransition(em, effects, sendsWebhook, (tx) => completeFromOutside(tx, where, outcome));
   if (!task) return settleLoser(orm, where.column, where.value);

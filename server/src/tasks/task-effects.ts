@@ -3,12 +3,15 @@ import type { Task } from '../db/entities/task.ts';
 import type { Enqueue } from '../jobs/queues.ts';
 import type { TaskStatus } from './task-types.ts';
 
-/** What every transition does besides its UPDATE, inside the same transaction. */
+/** What every transition does besides its UPDATE (runTransition). */
 export type TaskEffects = {
   enqueue: Enqueue;
   /** Counts transitions for /metrics; never throws. */
   onTransition?: (status: TaskStatus) => void;
-  /** Hands a committed transition's row to this process's long-polls (see task-change-listener). */
+  /**
+   * A committed transition's row: to this process's long-polls at once, and by a NOTIFY sent after
+   * the commit to everyone else's (task-change-listener.ts, change-notifier.ts).
+   */
   publish?: (task: Task) => void;
 };
 
@@ -21,11 +24,11 @@ export function sendsWebhook(task: Pick<Task, 'onCompleteUrl'>, status: TaskStat
 }
 
 /**
- * After a status change committed by this transaction (whose UPDATE already sent the NOTIFY that
- * wakes long-polls, see task-transitions.ts): for a terminal status with onCompleteUrl, enqueue the
- * completion webhook (commit → exactly one job).
+ * Inside the transaction of a status change: for a terminal status with onCompleteUrl, enqueue the
+ * completion webhook (commit → exactly one job). Long-polls learn of the change from `publish`,
+ * after the commit.
  */
-export async function afterTransition(em: EntityManager, effects: TaskEffects, task: Task): Promise<void> {
+async function afterTransition(em: EntityManager, effects: TaskEffects, task: Task): Promise<void> {
   if (sendsWebhook(task, task.status)) await effects.enqueue(em, 'webhook', { taskId: task.id, attempt: 1 });
   effects.onTransition?.(task.status);
 }

@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
 
 /** Why one channel: one LISTEN connection per process fans out to waiters keyed by task id. */
 export const TASK_CHANGED_CHANNEL = 'asyncqueue_task_changed';
-
-/** Tells every instance's long-polls that a task changed; delivered only if the transaction commits. */
-export async function notifyTaskChanged(em: EntityManager, taskId: string): Promise<void> {
-  await em.execute('select pg_notify(?, ?)', [TASK_CHANGED_CHANNEL, taskId]);
-}
 
 /**
  * Names this process in the NOTIFYs of the transitions it publishes to its own long-polls (payload

@@ -3,11 +3,11 @@ import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
 import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
-import { WEBHOOK_STATUSES } from './task-effects.ts';
-import { notifyTaskChanged } from './task-events.ts';
+import { runTransition, type TaskEffects, WEBHOOK_STATUSES } from './task-effects.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
-import { isTerminal, TRANSITIONS } from './task-status.ts';
+import { isTerminal } from './task-status.ts';
+import { cancelTask } from './task-transitions.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 
@@ -24,7 +24,7 @@ const CANCEL_ROUNDS = 3;
 const notFound = (id: string) => new AppError('not_found', `Task ${id} not found`);
 
 /** The task use cases behind the API. Each call works on its own fork of the ORM. */
-export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: TaskChangeListener) {
+export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: TaskChangeListener, effects: TaskEffects) {
   const fork = () => orm.em.fork();
   const read = async (teamId: string, id: string) => {
     const task = await findTeamTask(fork(), teamId, id);
@@ -86,18 +86,8 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
     async cancel(teamId: string, id: string): Promise<TaskView> {
       const em = fork();
       for (let round = 0; round < CANCEL_ROUNDS; round += 1) {
-        const cancelled = await em.transactional(async (tem) => {
-          const rows = await tem.execute(
-            `update tasks set status = 'cancelled', completed_at = now(), updated_at = now()
-             where id = ? and team_id = ?
-               and (status in (${TRANSITIONS.cancel.map(() => '?').join(', ')})
-                    or (status = 'processing' and dispatch_lease is null))
-             returning *`,
-            [id, teamId, ...TRANSITIONS.cancel],
-          );
-          if (rows.length > 0) await notifyTaskChanged(tem, id);
-          return mapTaskRows(rows)[0];
-        });
+        // A cancel sends no webhook: one autocommit UPDATE, published like every other transition.
+        const cancelled = await runTransition(em, effects, false, (tx) => cancelTask(tx, teamId, id));
         if (cancelled) return toTaskView(cancelled);
         const flagged = await em.execute(
           `update tasks set cancel_requested = true, updated_at = now()

@@ -139,6 +139,21 @@ export function recordLostAttempt(em: EntityManager, taskId: string, attempt: At
 }
 
 /**
+ * A client's cancel: at once from pending/delayed/waiting/polling, and from processing between
+ * attempts (no lease: a retry waiting for its backoff). An attempt in flight is not touched here.
+ */
+export function cancelTask(em: EntityManager, teamId: string, taskId: string) {
+  return one(
+    em,
+    `update tasks set status = 'cancelled', completed_at = now(), updated_at = now()
+     where id = ? and team_id = ?
+       and (status in (${inList(TRANSITIONS.cancel)}) or (status = 'processing' and dispatch_lease is null))
+     returning *`,
+    [taskId, teamId],
+  );
+}
+
+/**
  * waiting → timeout at maxWaitTime; polling (incl. hybrid callback + polling) → timeout at
  * maxDuration. Only once the deadline has passed, so an early or duplicate expire job is harmless.
  */
