@@ -1,49 +1,31 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
-import { openOrm, runMigrations } from '../server/src/db/database.ts';
-import { startBoss } from '../server/src/jobs/boss.ts';
 import { createEnqueue, type Enqueue } from '../server/src/jobs/queues.ts';
-import { type CreateDeps, createTask } from '../server/src/tasks/create-task.ts';
+import { createTask } from '../server/src/tasks/create-task.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
-import { createTestDatabase } from './helpers/test-database.ts';
+import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
 
 /**
  * A task never exists without its dispatch job (SPEC §4): the task row and the job are one
  * statement, and if pg-boss inserts no job (it answers null, here forced by an id that is taken)
  * the committed row is taken back. Real PostgreSQL, real pg-boss.
  */
+let fixture: Awaited<ReturnType<typeof openQueueFixture>>;
 let orm: MikroORM;
 let boss: PgBoss;
 let teamId: string;
 
 beforeAll(async () => {
-  const url = await createTestDatabase();
-  orm = await openOrm(url, 2);
-  await runMigrations(orm, url);
-  boss = await startBoss({ url, poolSize: 2, takeoverSeconds: 60, onError: () => {} });
+  fixture = await openQueueFixture();
+  ({ orm, boss } = fixture);
   teamId = (await createTeam(orm.em.fork(), 'atomic')).id;
 });
 afterAll(async () => {
-  await boss?.stop({ graceful: false });
-  await orm?.close(true);
+  await fixture?.close();
 });
-
-function deps(enqueue: Enqueue): CreateDeps {
-  return {
-    enqueue,
-    secretBox: createSecretBox(randomBytes(32)),
-    publicUrl: 'http://127.0.0.1:1',
-    maxBodyBytes: 1024 * 1024,
-    maxWaitTime: 86_400,
-    providerBaseUrls: {},
-    checkUrl: () => null,
-    missingVaultReferences: async () => [],
-  };
-}
 
 const input = () => createTaskInputSchema.parse({ targetUrl: 'https://example.com/run' });
 const count = async (sql: string, params: unknown[] = []) =>
@@ -51,7 +33,7 @@ const count = async (sql: string, params: unknown[] = []) =>
 
 describe('create: task row and dispatch job', () => {
   it('commits both, the job named by the task', async () => {
-    const { body } = await createTask(orm.em.fork(), deps(createEnqueue(boss)), teamId, input(), null);
+    const { body } = await createTask(orm.em.fork(), createDeps(createEnqueue(boss)), teamId, input(), null);
     const [row] = await orm.em
       .fork()
       .execute<{ dispatch_job_id: string }[]>('select dispatch_job_id from tasks where id = ?', [body.task.id]);
@@ -71,7 +53,9 @@ describe('create: task row and dispatch job', () => {
     const colliding: Enqueue = (em, queue, data, options, alongside) =>
       real(em, queue, data, { ...options, id: taken }, alongside);
     const before = await count('select count(*) as n from tasks');
-    await expect(createTask(orm.em.fork(), deps(colliding), teamId, input(), null)).rejects.toThrow(/refused a job/);
+    await expect(createTask(orm.em.fork(), createDeps(colliding), teamId, input(), null)).rejects.toThrow(
+      /refused a job/,
+    );
     expect(await count('select count(*) as n from tasks')).toBe(before);
   });
 });

@@ -78,7 +78,7 @@ export function createEnqueue(boss: PgBoss): Enqueue {
   };
 }
 
-type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
+export type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 /**
  * Prepends the caller's statement, as a CTE, to pg-boss's job INSERT (one statement taking its jobs

@@ -2,6 +2,7 @@ import type { Job, PgBoss, WorkOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { LOCAL_ORIGIN } from '../tasks/task-events.ts';
+import { claimingFetch } from './claiming-fetch.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
@@ -103,9 +104,10 @@ export async function startWorkers(
     // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
-    // On the ORM's pool; complete/fail/touch as prepared statements (see db/prepared.ts).
+    // On the ORM's pool; each fetch claims its tasks in the same statement (claiming-fetch.ts);
+    // complete/fail/touch as prepared statements (see db/prepared.ts).
     db: {
-      fetch: poolExecutor(deps.orm.em.fork(), { prepared: false }),
+      fetch: claimingFetch(poolExecutor(deps.orm.em.fork(), { prepared: false })),
       settle: poolExecutor(deps.orm.em.fork(), { prepared: true }),
     },
     onError: (message) => opts.onJobError('dispatch', message),

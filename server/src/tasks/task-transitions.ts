@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import { execute } from '../db/prepared.ts';
+import { TASK_COLUMNS, taskFromRow } from './task-columns.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
@@ -15,59 +16,69 @@ const ACTIVE = inList(TRANSITIONS.complete);
 
 /**
  * Runs one `update … returning *` (a transition that enqueues nothing needs no transaction: one
- * round trip). `extra` adds columns read alongside (`t` is the task's team). The caller publishes
- * the returned row once committed (runTransition): to this process's long-polls, and by a NOTIFY
- * sent after the commit to everyone else's (see change-notifier.ts for why not in the statement).
+ * round trip). The caller publishes the returned row once committed (runTransition): to this
+ * process's long-polls, and by a NOTIFY sent after the commit to everyone else's (see
+ * change-notifier.ts for why not in the statement).
  */
-async function changed(em: EntityManager, update: string, params: unknown[], extra = '') {
-  if (!extra) return execute(em, update, params);
-  return execute(
-    em,
-    `with changed as (${update})
-     select changed.*${extra} from changed join teams t on t.id = changed.team_id`,
-    params,
-  );
+async function one(em: EntityManager, update: string, params: unknown[]): Promise<Task | null> {
+  return mapTaskRows(await execute(em, update, params))[0] ?? null;
 }
 
-async function one(em: EntityManager, update: string, params: unknown[]): Promise<Task | null> {
-  return mapTaskRows(await changed(em, update, params))[0] ?? null;
-}
+/** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
+const CLAIMED = 'aq_task_';
 
 /**
- * pending/delayed → processing for this job. Also a crashed attempt's redelivery (same job, higher
- * pg-boss retry count): the interrupted attempt is recorded and counted as a retry, so attempt
- * numbers never repeat and every attempt shows on the task.
+ * pending/delayed → processing, in the same statement as pg-boss's fetch of the dispatch jobs: each
+ * fetched job claims its task with the job's attempt (pg-boss's retry count) as lease, so fetch and
+ * claim are one commit, not two. A job whose task is no longer claimable (cancelled, ended, a stale
+ * job) comes back unclaimed. Also a crashed attempt's redelivery (same job, higher retry count):
+ * the interrupted attempt is recorded and counted as a retry, so attempt numbers never repeat and
+ * every attempt shows on the task. Each row also carries the team's signing secrets.
  */
-export async function claimForDispatch(
-  em: EntityManager,
-  taskId: string,
-  jobId: string,
-  lease: number,
-): Promise<{ task: Task; signingSecrets: string[] } | null> {
+export function claimingFetchSql(fetchSql: string): string {
   const interrupted = `jsonb_build_array(jsonb_build_object(
-    'number', retry_count + 1,
-    'startedAt', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'durationMs', (extract(epoch from now() - updated_at) * 1000)::int,
+    'number', tasks.retry_count + 1,
+    'startedAt', to_char(tasks.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'durationMs', (extract(epoch from now() - tasks.updated_at) * 1000)::int,
     'statusCode', null,
     'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
     'willRetry', true))`;
-  // One statement: the claim, its NOTIFY, and the team's signing secrets for the outbound headers.
-  const rows = await changed(
-    em,
-    `update tasks set status = 'processing', dispatch_lease = ?, started_at = coalesce(started_at, now()), updated_at = now(),
-       attempts = case when dispatch_lease is null then attempts else attempts || ${interrupted} end,
-       retry_count = case when dispatch_lease is null then retry_count else retry_count + 1 end
-     where id = ? and dispatch_job_id = ? and status in ('pending', 'delayed', 'processing')
-       and (dispatch_lease is null or dispatch_lease < ?)
-     returning *`,
-    [lease, taskId, jobId, lease],
-    `, t.webhook_secret as aq_signing_secret,
-       case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret`,
-  );
-  const row = rows[0] as { aq_signing_secret: string; aq_previous_signing_secret: string | null } | undefined;
-  if (!row) return null;
-  const { aq_signing_secret: current, aq_previous_signing_secret: previous } = row;
-  return { task: mapTaskRows(rows)[0] as Task, signingSecrets: previous ? [current, previous] : [current] };
+  const columns = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
+  return `with aq_fetched as (${fetchSql}),
+  aq_claimed as (
+    update tasks set status = 'processing', dispatch_lease = f."retryCount",
+      started_at = coalesce(tasks.started_at, now()), updated_at = now(),
+      attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${interrupted} end,
+      retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
+    from aq_fetched f
+    where tasks.id = (f.data->>'taskId')::uuid and tasks.dispatch_job_id = f.id
+      and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
+      and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
+    returning tasks.*)
+  select f.*, ${columns}, t.webhook_secret as aq_signing_secret,
+    case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret
+  from aq_fetched f left join aq_claimed c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
+}
+
+export type Claim = { task: Task; signingSecrets: string[] };
+
+/**
+ * Splits a claiming fetch's row into the job's own columns (for pg-boss) and the claim (null when
+ * the task was not claimable). Throws on a row without claim columns: a fetch that skipped the claim.
+ */
+export function splitClaimedRow(row: Record<string, unknown>): { job: Record<string, unknown>; claim: Claim | null } {
+  if (!(`${CLAIMED}id` in row))
+    throw new Error('dispatch job fetched without its claim (claimingFetchSql not applied)');
+  const job: Record<string, unknown> = {};
+  const task: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith(CLAIMED)) task[key.slice(CLAIMED.length)] = value;
+    else if (key !== 'aq_signing_secret' && key !== 'aq_previous_signing_secret') job[key] = value;
+  }
+  if (task.id == null) return { job, claim: null };
+  const current = row.aq_signing_secret as string;
+  const previous = row.aq_previous_signing_secret as string | null;
+  return { job, claim: { task: taskFromRow(task), signingSecrets: previous ? [current, previous] : [current] } };
 }
 
 const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;

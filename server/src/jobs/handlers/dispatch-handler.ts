@@ -2,27 +2,23 @@ import type { Task } from '../../db/entities/task.ts';
 import { dispatchHeaders } from '../../dispatch/outbound-headers.ts';
 import { classifyOutcome } from '../../dispatch/outcome.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
-import {
-  cancelHeldAttempt,
-  claimForDispatch,
-  endAttempt,
-  type Held,
-  recordLostAttempt,
-} from '../../tasks/task-transitions.ts';
+import { cancelHeldAttempt, endAttempt, type Held, recordLostAttempt } from '../../tasks/task-transitions.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
+import { claimOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
 /**
- * One attempt of a task's HTTP call: one statement to claim, the call outside any transaction, one
+ * One attempt of a task's HTTP call: claimed by the fetch that took the job (claiming-fetch.ts),
+ * the call outside any transaction, one
  * statement to record the attempt and move on (a transaction only when jobs are enqueued with it:
  * a retry is a new delayed job, waiting/polling get their expiry, a final status its webhook).
  */
 export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads['dispatch']>): Promise<void> {
   const held: Held = { taskId: job.data.taskId, jobId: job.id, lease: job.retryCount };
-  const claimed = await claim(deps, held);
+  const claimed = await takeClaim(deps, held, job);
   if (!claimed) return;
   const { task, signingSecrets } = claimed;
   const em = deps.orm.em.fork();
@@ -114,13 +110,12 @@ function pollStart(task: Task) {
   return { startAfter: new Date(Date.now() + (task.pollConfig?.interval ?? 5) * 1000) };
 }
 
-/** Claims the task for this job; a task flagged for cancel ends here without a call. */
-async function claim(deps: HandlerDeps, held: Held) {
-  const em = deps.orm.em.fork();
-  const claimed = await claimForDispatch(em, held.taskId, held.jobId, held.lease);
+/** The task this job claimed when fetched; a task flagged for cancel ends here without a call. */
+async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads['dispatch']>) {
+  const claimed = claimOf(job);
   if (!claimed) return null;
   if (claimed.task.cancelRequested) {
-    await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, null));
+    await runTransition(deps.orm.em.fork(), deps.effects, false, (tx) => cancelHeldAttempt(tx, held, null));
     return null;
   }
   if (held.lease === 0 && claimed.task.retryCount === 0) deps.effects.onTransition?.('processing');
