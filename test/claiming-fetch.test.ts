@@ -109,6 +109,15 @@ describe('claiming fetch', () => {
     expect(claimed.sort()).toEqual([...ids].sort());
   });
 
+  it('a malformed dispatch job comes back unclaimed and holds back no other job', async () => {
+    const id = await create();
+    await boss.send('dispatch', { taskId: 'not-a-uuid' });
+    await boss.send('dispatch', {});
+    const jobs = await fetchClaimed();
+    expect(jobs).toHaveLength(3);
+    expect(jobs.filter((j) => claimOf(j) !== null).map((j) => claimOf(j)?.task.id)).toEqual([id]);
+  });
+
   it('refuses a dispatch job fetched without the claim', async () => {
     await create();
     const [plain] = await boss.fetch<{ taskId: string }>('dispatch', { includeMetadata: true });

@@ -5,6 +5,7 @@ import { TASK_COLUMNS, taskFromRow } from './task-columns.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
+import { SIGNING_SECRET_COLUMNS, signingSecretsOf } from './team-secrets.ts';
 
 /**
  * The conditional UPDATEs of the dispatch path. Each names the job and lease that may act, so a
@@ -23,6 +24,13 @@ const ACTIVE = inList(TRANSITIONS.complete);
 async function one(em: EntityManager, update: string, params: unknown[]): Promise<Task | null> {
   return mapTaskRows(await execute(em, update, params))[0] ?? null;
 }
+
+/**
+ * The job's task id as a uuid, or null: a malformed job (not written by us) must come back
+ * unclaimed, not fail the cast and with it every fetch of the queue.
+ */
+const TASK_ID_OF_JOB = `case when f.data->>'taskId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  then (f.data->>'taskId')::uuid end`;
 
 /** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
 const CLAIMED = 'aq_task_';
@@ -51,12 +59,11 @@ export function claimingFetchSql(fetchSql: string): string {
       attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${interrupted} end,
       retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
     from aq_fetched f
-    where tasks.id = (f.data->>'taskId')::uuid and tasks.dispatch_job_id = f.id
+    where tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id
       and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
       and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
     returning tasks.*)
-  select f.*, ${columns}, t.webhook_secret as aq_signing_secret,
-    case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret
+  select f.*, ${columns}, ${SIGNING_SECRET_COLUMNS}
   from aq_fetched f left join aq_claimed c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
 }
 
@@ -76,9 +83,7 @@ export function splitClaimedRow(row: Record<string, unknown>): { job: Record<str
     else if (key !== 'aq_signing_secret' && key !== 'aq_previous_signing_secret') job[key] = value;
   }
   if (task.id == null) return { job, claim: null };
-  const current = row.aq_signing_secret as string;
-  const previous = row.aq_previous_signing_secret as string | null;
-  return { job, claim: { task: taskFromRow(task), signingSecrets: previous ? [current, previous] : [current] } };
+  return { job, claim: { task: taskFromRow(task), signingSecrets: signingSecretsOf(row) } };
 }
 
 const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;

@@ -1,19 +1,32 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Task } from '../db/entities/task.ts';
 import { execute } from '../db/prepared.ts';
+import { taskFromRow } from './task-columns.ts';
 
 /**
- * The webhook secrets that sign for a team right now: the current one, plus the previous one
- * while its 24 h rotation overlap lasts.
+ * The webhook secrets that sign for a team right now, as two extra columns of a statement that
+ * joins the team as `t`: the current one, plus the previous one while its 24 h rotation overlap lasts.
  */
-export async function teamSigningSecrets(em: EntityManager, teamId: string): Promise<string[]> {
-  const rows = await execute<{ webhook_secret: string; previous_webhook_secret: string | null }>(
+export const SIGNING_SECRET_COLUMNS = `t.webhook_secret as aq_signing_secret,
+  case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret`;
+
+/** The secrets read by SIGNING_SECRET_COLUMNS, current first. */
+export function signingSecretsOf(row: Record<string, unknown>): string[] {
+  const current = row.aq_signing_secret as string;
+  const previous = row.aq_previous_signing_secret as string | null;
+  return previous ? [current, previous] : [current];
+}
+
+/** A task with the secrets its team signs with: one statement, for the webhook delivery. */
+export async function findTaskWithSigningSecrets(
+  em: EntityManager,
+  taskId: string,
+): Promise<{ task: Task; signingSecrets: string[] } | null> {
+  const rows = await execute(
     em,
-    `select webhook_secret,
-       case when previous_secret_expires_at > now() then previous_webhook_secret end as previous_webhook_secret
-     from teams where id = ?`,
-    [teamId],
+    `select tk.*, ${SIGNING_SECRET_COLUMNS} from tasks tk join teams t on t.id = tk.team_id where tk.id = ?`,
+    [taskId],
   );
   const row = rows[0];
-  if (!row) return [];
-  return row.previous_webhook_secret ? [row.webhook_secret, row.previous_webhook_secret] : [row.webhook_secret];
+  return row ? { task: taskFromRow(row), signingSecrets: signingSecretsOf(row) } : null;
 }

@@ -1,10 +1,11 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { execute } from '../../db/prepared.ts';
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
-import { findTaskById } from '../../tasks/task-queries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
-import { teamSigningSecrets } from '../../tasks/team-secrets.ts';
+import { findTaskWithSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 
@@ -28,10 +29,11 @@ export function webhookIdOf(taskId: string): string {
  */
 export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhook']>): Promise<void> {
   const em = deps.orm.em.fork();
-  const task = await findTaskById(em, job.data.taskId);
-  if (!task?.onCompleteUrl || !(task.status in EVENTS)) return;
+  const found = await findTaskWithSigningSecrets(em, job.data.taskId);
+  const task = found?.task;
+  if (!found || !task?.onCompleteUrl || !(task.status in EVENTS)) return;
+  const secrets = found.signingSecrets;
   const body = JSON.stringify({ event: EVENTS[task.status as keyof typeof EVENTS], task: toTaskView(task) });
-  const secrets = await teamSigningSecrets(em, task.teamId);
   const webhookId = webhookIdOf(task.id);
   const now = Math.floor(Date.now() / 1000);
   const sentAt = new Date();
@@ -64,18 +66,24 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
   // 410 (receiver gone) and a network-guard refusal (a private address) are final: no retries.
   const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
   const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
-  await em.transactional(async (tem) => {
-    await tem.execute(
+  const record = (tem: EntityManager) =>
+    execute(
+      tem,
       'update tasks set webhook_deliveries = webhook_deliveries || ?::jsonb, updated_at = now() where id = ?',
       [JSON.stringify([delivery]), task.id],
     );
-    if (nextDelay !== null) {
-      await deps.effects.enqueue(
-        tem,
-        'webhook',
-        { taskId: task.id, attempt: job.data.attempt + 1 },
-        { startAfter: new Date(Date.now() + nextDelay) },
-      );
-    }
+  // A final delivery is one autocommit statement; a retry's job commits with its record.
+  if (nextDelay === null) {
+    await record(em);
+    return;
+  }
+  await em.transactional(async (tem) => {
+    await record(tem);
+    await deps.effects.enqueue(
+      tem,
+      'webhook',
+      { taskId: task.id, attempt: job.data.attempt + 1 },
+      { startAfter: new Date(Date.now() + nextDelay) },
+    );
   });
 }
