@@ -59,6 +59,7 @@ export function buildTaskRow(
     webhookDeliveries: [],
     dispatchJobId: randomUUID(),
     dispatchLease: null,
+    pollJobId: null,
     cancelRequested: false,
     idempotencyKey: opts.idempotencyKey,
     createdAt: opts.now,

@@ -92,7 +92,7 @@ const APPEND = `attempts = attempts || ?::jsonb, updated_at = now()`;
 export type AttemptEnd =
   | { kind: 'completed'; result: TaskResult }
   | { kind: 'waiting'; startResult: TaskResult }
-  | { kind: 'polling'; startResult: TaskResult }
+  | { kind: 'polling'; startResult: TaskResult; pollJobId: string }
   | { kind: 'failed'; error: string; result: TaskResult | null }
   | { kind: 'retry'; nextJobId: string };
 
@@ -110,14 +110,20 @@ export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord
         [JSON.stringify(end.result), ...base, ...keys],
       );
     case 'waiting':
+      return one(
+        em,
+        `update tasks set status = 'waiting', start_result = ?::jsonb, dispatch_lease = null,
+           deadline_at = now() + make_interval(secs => max_wait_time), ${APPEND}
+         where ${where} returning *`,
+        [JSON.stringify(end.startResult), ...base, ...keys],
+      );
     case 'polling':
       return one(
         em,
-        `update tasks set status = ?, start_result = ?::jsonb, dispatch_lease = null,
-           deadline_at = now() + make_interval(secs => ${end.kind === 'waiting' ? 'max_wait_time' : "(poll_config->>'maxDuration')::int"}),
-           ${APPEND}
+        `update tasks set status = 'polling', start_result = ?::jsonb, dispatch_lease = null, poll_job_id = ?,
+           deadline_at = now() + make_interval(secs => (poll_config->>'maxDuration')::int), ${APPEND}
          where ${where} returning *`,
-        [end.kind, JSON.stringify(end.startResult), ...base, ...keys],
+        [JSON.stringify(end.startResult), end.pollJobId, ...base, ...keys],
       );
     case 'failed':
       return one(
@@ -221,13 +227,21 @@ export function recordProgress(em: EntityManager, callbackId: string, progress: 
   );
 }
 
-/** A non-final poll: keep the parsed status body as progress while the task is still polling. */
-export function recordPollProgress(em: EntityManager, taskId: string, progress: unknown) {
+/**
+ * A non-final poll by the chain's current job: keep the parsed status body as progress and hand the
+ * chain to the next poll job, while the task is still polling. A stale or duplicate poll job matches
+ * nothing (a task polling since before the fence had no job named: its next poll names one).
+ */
+export function recordPollProgress(
+  em: EntityManager,
+  poll: { taskId: string; jobId: string; nextJobId: string },
+  progress: unknown,
+) {
+  const keep = progress === undefined ? '' : 'progress = ?::jsonb,';
   return one(
     em,
-    progress === undefined
-      ? `update tasks set updated_at = now() where id = ? and status = 'polling' returning *`
-      : `update tasks set progress = ?::jsonb, updated_at = now() where id = ? and status = 'polling' returning *`,
-    progress === undefined ? [taskId] : [JSON.stringify(progress), taskId],
+    `update tasks set ${keep} poll_job_id = ?, updated_at = now()
+     where id = ? and status = 'polling' and (poll_job_id = ? or poll_job_id is null) returning *`,
+    [...(progress === undefined ? [] : [JSON.stringify(progress)]), poll.nextJobId, poll.taskId, poll.jobId],
   );
 }

@@ -54,6 +54,8 @@ export const TaskSchema = defineEntity({
     updatedAt: p.datetime(),
     startedAt: p.datetime().nullable(),
     completedAt: p.datetime().nullable(),
+    /** The pg-boss job allowed to run a polling task's next poll; stale or duplicate poll jobs never match. */
+    pollJobId: p.uuid().nullable(),
     /** When a waiting task times out (maxWaitTime) or a polling one gives up (maxDuration). */
     deadlineAt: p.datetime().nullable(),
   },

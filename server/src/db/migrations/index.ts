@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { InitialSchema } from './2026-11-27-initial-schema.ts';
+import { PollChain } from './2026-11-27-poll-chain.ts';
 import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 
 /**
@@ -9,4 +10,5 @@ import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 export const migrationsList: MigrationObject[] = [
   { name: '2026-11-27-initial-schema', class: InitialSchema },
   { name: '2026-11-27-polling-and-vault', class: PollingAndVault },
+  { name: '2026-11-27-poll-chain', class: PollChain },
 ];

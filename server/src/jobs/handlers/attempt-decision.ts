@@ -22,7 +22,7 @@ export function toTaskResult(result: OutboundResult): TaskResult | null {
 
 /** What a successful call leads to: polling (incl. hybrid callback + polling), waiting, or done. */
 function afterSuccess(task: Task, result: TaskResult): AttemptEnd {
-  if (task.pollConfig) return { kind: 'polling', startResult: result };
+  if (task.pollConfig) return { kind: 'polling', startResult: result, pollJobId: randomUUID() };
   if (task.callbackId || task.waitForSignal) return { kind: 'waiting', startResult: result };
   return { kind: 'completed', result };
 }

@@ -94,7 +94,10 @@ async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision
     if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
       await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
     }
-    if (ended.status === 'polling') await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, pollStart(ended));
+    if (ended.status === 'polling' && decision.end.kind === 'polling') {
+      const first = { id: decision.end.pollJobId, ...pollStart(ended) };
+      await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, first);
+    }
     return ended;
   });
   if (ended) return;

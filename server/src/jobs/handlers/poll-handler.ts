@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
@@ -24,6 +25,8 @@ type Finish =
 export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Promise<void> {
   const task = await findTaskById(deps.orm.em.fork(), job.data.taskId);
   if (task?.status !== 'polling' || !task.pollConfig || !task.startResult) return;
+  // Only the chain's current job polls: a redelivered or duplicate job would start a second chain.
+  if (task.pollJobId !== null && task.pollJobId !== job.id) return;
   const config = task.pollConfig;
   let finish: Finish | null = null;
   let progress: unknown;
@@ -51,14 +54,15 @@ export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['pol
     );
     return;
   }
+  const next = { taskId: task.id, jobId: job.id, nextJobId: randomUUID() };
   await em.transactional(async (tem) => {
-    const still = await recordPollProgress(tem, task.id, progress);
+    const still = await recordPollProgress(tem, next, progress);
     if (!still) return;
     await deps.effects.enqueue(
       tem,
       'poll',
       { taskId: task.id },
-      { startAfter: new Date(Date.now() + config.interval * 1000) },
+      { id: next.nextJobId, startAfter: new Date(Date.now() + config.interval * 1000) },
     );
   });
 }
