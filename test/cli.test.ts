@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_NODE_FLAGS } from '../server/src/config/node-flags.ts';
 import { api } from './helpers/http.ts';
-import { type CliResult, runCli } from './helpers/server-process.ts';
+import { CLI_BIN, type CliResult, freePort, runCli, spawnServer } from './helpers/server-process.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
@@ -175,6 +177,21 @@ describe('asyncqueue CLI', () => {
     expect(rotated.webhookSecret).not.toBe(teamSecret);
     const rows = await query<{ webhook_secret: string }>('select webhook_secret from teams where id = $1', [teamId]);
     expect(rows[0]?.webhook_secret).toBe(rotated.webhookSecret);
+  });
+
+  it('serve runs the server with its V8 flags in the same process, and SIGTERM stops it cleanly', async () => {
+    const server = spawnServer({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, await freePort(), [CLI_BIN, 'serve']);
+    try {
+      await server.waitReady(30_000);
+      const pid = server.child.pid as number;
+      // Re-executed in place: the process the supervisor started is the server, with the flags.
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      for (const flag of SERVER_NODE_FLAGS) expect(cmdline, server.describe()).toContain(flag);
+      expect(cmdline).toContain('serve');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.waitExit(30_000)).toEqual({ code: 0, signal: null });
   });
 
   it('--help prints the usage on stdout and exits 0', async () => {

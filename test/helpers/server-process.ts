@@ -65,10 +65,10 @@ function keep(buffer: { text: string }, chunk: unknown): void {
   if (buffer.text.length > KEPT_OUTPUT_CHARS * 2) buffer.text = buffer.text.slice(-KEPT_OUTPUT_CHARS);
 }
 
-/** `node server/src/main.ts` on Node 24 (process.execPath) with the given environment. */
-export function spawnServer(env: Record<string, string>, port: number): ServerProcess {
+/** `node server/src/main.ts` (or `args`) on Node 24 (process.execPath) with the given environment. */
+export function spawnServer(env: Record<string, string>, port: number, args: string[] = [MAIN_TS]): ServerProcess {
   const started = Date.now();
-  const child = spawn(process.execPath, [MAIN_TS], {
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: childEnv({ ...env, PORT: String(port), HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,3 +6,9 @@
  * (64 concurrent dispatches × 5 MiB response bodies).
  */
 export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=384'] as const;
+
+/** The server flags not set yet by `execArgv` or NODE_OPTIONS (a flag the user set keeps its value). */
+export function missingServerFlags(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((arg) => arg.split('=')[0]);
+  return SERVER_NODE_FLAGS.filter((flag) => !given.includes(flag.split('=')[0]));
+}
