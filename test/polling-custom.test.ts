@@ -275,64 +275,65 @@ describe('custom pollConfig', () => {
       expect(req?.headers['x-other']).toBeUndefined();
     }
   });
-  it('one poll chain per task: a duplicate poll job or a redelivered finished one polls nothing', async () => {
-    srv.script('/chain/start', [{ status: 200, body: { job: 'c1' } }]);
-    srv.script('/chain/status', [{ status: 200, body: { state: 'running' } }]);
-    const id = await createPolled(t, team.apiKey, '/chain/start', {
+
+  /** A polling task whose provider never finishes; cancelled by the caller. */
+  async function endlessPolling(name: string) {
+    srv.script(`/${name}/start`, [{ status: 200, body: { job: name } }]);
+    srv.script(`/${name}/status`, [{ status: 200, body: { state: 'running' } }]);
+    const id = await createPolled(t, team.apiKey, `/${name}/start`, {
       ...POLL,
-      urlTemplate: `${srv.origin}/chain/status`,
+      urlTemplate: `${srv.origin}/${name}/status`,
     });
-    const sql = <R>(text: string, params: unknown[] = []) => t.app.orm.em.fork().execute<R[]>(text, params);
+    return {
+      id,
+      polls: () => srv.hits(`/${name}/status`),
+      pollJobId: async () =>
+        (await sql<{ p: string | null }>('select poll_job_id as p from tasks where id = ?', [id]))[0]?.p ?? null,
+      async cancel() {
+        const cancelled = await api(t.url, 'POST', `/v1/tasks/${id}/cancel`, { key: team.apiKey });
+        expect(cancelled.status, cancelled.text).toBe(200);
+      },
+    };
+  }
+  const sql = <R>(text: string, params: unknown[] = []) => t.app.orm.em.fork().execute<R[]>(text, params);
+
+  it('one poll chain per task: a duplicate poll job or a redelivered finished one polls nothing', async () => {
+    const task = await endlessPolling('chain');
     const pollJobs = (states: string) =>
       sql<{ id: string }>(
         `select id from pgboss.job where name = 'poll' and data->>'taskId' = ? and state::text in (${states}) order by created_on`,
-        [id],
+        [task.id],
       );
     // After two polls, the first poll job is finished.
-    await waitFor('two polls', () => srv.hits('/chain/status') >= 2);
+    await waitFor('two polls', () => task.polls() >= 2);
     const [finished] = await pollJobs(`'completed'`);
     expect(finished).toBeDefined();
     // A foreign duplicate job, and the finished one delivered again (what pg-boss does after a crash
     // between enqueuing the next poll and completing the current job).
-    await t.app.boss.send('poll', { taskId: id });
+    await t.app.boss.send('poll', { taskId: task.id });
     await sql(`update pgboss.job set state = 'retry', start_after = now() where id = ?`, [finished!.id]);
-    const before = srv.hits('/chain/status');
+    const before = task.polls();
     await new Promise((r) => setTimeout(r, 3_500));
     // Exactly one poll job is left to run: the chain's next (other chains would keep their own).
     const pending = async () => {
-      const [task] = await sql<{ poll_job_id: string }>('select poll_job_id from tasks where id = ?', [id]);
+      const named = await task.pollJobId();
       const jobs = (await pollJobs(`'created', 'retry', 'active'`)).map((j) => j.id);
-      return jobs.length === 1 && jobs[0] === task?.poll_job_id;
+      return jobs.length === 1 && jobs[0] === named;
     };
     await waitFor('one pending poll job, the one the task names', pending, 3_000);
     // And one chain polls at most 4 times in 3.5 s at a 1 s interval; each extra chain adds as many.
-    expect(srv.hits('/chain/status') - before).toBeLessThanOrEqual(4);
-    const cancelled = await api(t.url, 'POST', `/v1/tasks/${id}/cancel`, { key: team.apiKey });
-    expect(cancelled.status, cancelled.text).toBe(200);
+    expect(task.polls() - before).toBeLessThanOrEqual(4);
+    await task.cancel();
   });
+
   it('a task polling since before the chain fence (no poll job named) keeps polling and gets one', async () => {
-    srv.script('/legacy/start', [{ status: 200, body: { job: 'l1' } }]);
-    srv.script('/legacy/status', [{ status: 200, body: { state: 'running' } }]);
-    const id = await createPolled(t, team.apiKey, '/legacy/start', {
-      ...POLL,
-      urlTemplate: `${srv.origin}/legacy/status`,
-    });
-    const pollJobId = async () =>
-      (
-        await t.app.orm.em
-          .fork()
-          .execute<{ p: string | null }[]>('select poll_job_id as p from tasks where id = ?', [id])
-      )[0]?.p;
-    await waitFor('the first poll', () => srv.hits('/legacy/status') >= 1);
-    await t.app.orm.em.fork().execute('update tasks set poll_job_id = null where id = ?', [id]);
-    const hits = srv.hits('/legacy/status');
-    await waitFor(
-      'a poll job named again',
-      async () => (await pollJobId()) != null && srv.hits('/legacy/status') > hits,
-    );
-    await waitFor('the chain goes on', () => srv.hits('/legacy/status') > hits + 1, 5_000);
-    const cancelled = await api(t.url, 'POST', `/v1/tasks/${id}/cancel`, { key: team.apiKey });
-    expect(cancelled.status, cancelled.text).toBe(200);
+    const task = await endlessPolling('legacy');
+    await waitFor('the first poll', () => task.polls() >= 1);
+    await sql('update tasks set poll_job_id = null where id = ?', [task.id]);
+    const polls = task.polls();
+    await waitFor('a poll job named again', async () => (await task.pollJobId()) != null && task.polls() > polls);
+    await waitFor('the chain goes on', () => task.polls() > polls + 1, 5_000);
+    await task.cancel();
   });
 });
 
