@@ -35,6 +35,18 @@ const TASK_ID_OF_JOB = `case when f.data->>'taskId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}
 /** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
 const CLAIMED = 'aq_task_';
 
+/** The attempt a redelivery records for the run that held the task before it (crash or kill). */
+const INTERRUPTED = `jsonb_build_array(jsonb_build_object(
+  'number', tasks.retry_count + 1,
+  'startedAt', to_char(tasks.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  'durationMs', (extract(epoch from now() - tasks.updated_at) * 1000)::int,
+  'statusCode', null,
+  'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
+  'willRetry', true))`;
+
+/** The claimed task's columns, prefixed so they cannot collide with the job's. */
+const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
+
 /**
  * pending/delayed → processing, in the same statement as pg-boss's fetch of the dispatch jobs: each
  * fetched job claims its task with the job's attempt (pg-boss's retry count) as lease, so fetch and
@@ -44,26 +56,18 @@ const CLAIMED = 'aq_task_';
  * every attempt shows on the task. Each row also carries the team's signing secrets.
  */
 export function claimingFetchSql(fetchSql: string): string {
-  const interrupted = `jsonb_build_array(jsonb_build_object(
-    'number', tasks.retry_count + 1,
-    'startedAt', to_char(tasks.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'durationMs', (extract(epoch from now() - tasks.updated_at) * 1000)::int,
-    'statusCode', null,
-    'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
-    'willRetry', true))`;
-  const columns = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
   return `with aq_fetched as (${fetchSql}),
   aq_claimed as (
     update tasks set status = 'processing', dispatch_lease = f."retryCount",
       started_at = coalesce(tasks.started_at, now()), updated_at = now(),
-      attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${interrupted} end,
+      attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${INTERRUPTED} end,
       retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
     from aq_fetched f
     where tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id
       and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
       and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
     returning tasks.*)
-  select f.*, ${columns}, ${SIGNING_SECRET_COLUMNS}
+  select f.*, ${CLAIMED_COLUMNS}, ${SIGNING_SECRET_COLUMNS}
   from aq_fetched f left join aq_claimed c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
 }
 

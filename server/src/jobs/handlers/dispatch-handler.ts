@@ -11,10 +11,10 @@ import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
 /**
- * One attempt of a task's HTTP call: claimed by the fetch that took the job (claiming-fetch.ts),
- * the call outside any transaction, one
- * statement to record the attempt and move on (a transaction only when jobs are enqueued with it:
- * a retry is a new delayed job, waiting/polling get their expiry, a final status its webhook).
+ * One attempt of a task's HTTP call: claimed by the fetch that took the job (claiming-fetch.ts), the
+ * call outside any transaction, one statement to record the attempt and move on (a transaction only
+ * when jobs are enqueued with it: a retry is a new delayed job, waiting/polling get their expiry, a
+ * final status its webhook).
  */
 export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads['dispatch']>): Promise<void> {
   const held: Held = { taskId: job.data.taskId, jobId: job.id, lease: job.retryCount };

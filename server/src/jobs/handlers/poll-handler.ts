@@ -54,15 +54,15 @@ export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['pol
     );
     return;
   }
-  const next = { taskId: task.id, jobId: job.id, nextJobId: randomUUID() };
+  const chain = { taskId: task.id, jobId: job.id, nextJobId: randomUUID() };
   await em.transactional(async (tem) => {
-    const still = await recordPollProgress(tem, next, progress);
+    const still = await recordPollProgress(tem, chain, progress);
     if (!still) return;
     await deps.effects.enqueue(
       tem,
       'poll',
       { taskId: task.id },
-      { id: next.nextJobId, startAfter: new Date(Date.now() + config.interval * 1000) },
+      { id: chain.nextJobId, startAfter: new Date(Date.now() + config.interval * 1000) },
     );
   });
 }
