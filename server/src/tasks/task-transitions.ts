@@ -5,7 +5,7 @@ import { TASK_COLUMNS, taskFromRow } from './task-columns.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
 import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
-import { SIGNING_SECRET_COLUMNS, signingSecretsOf } from './team-secrets.ts';
+import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from './team-secrets.ts';
 
 /**
  * The conditional UPDATEs of the dispatch path. Each names the job and lease that may act, so a
@@ -71,20 +71,18 @@ export function claimingFetchSql(fetchSql: string): string {
   from aq_fetched f left join aq_claimed c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
 }
 
-export type Claim = { task: Task; signingSecrets: string[] };
+export type Claim = TaskWithSigningSecrets;
 
 /**
- * Splits a claiming fetch's row into the job's own columns (for pg-boss) and the claim (null when
- * the task was not claimable). Throws on a row without claim columns: a fetch that skipped the claim.
+ * Splits a claiming fetch's row into the job's own columns (for pg-boss; none of them starts with
+ * `aq_`) and the claim (null when the task was not claimable).
  */
 export function splitClaimedRow(row: Record<string, unknown>): { job: Record<string, unknown>; claim: Claim | null } {
-  if (!(`${CLAIMED}id` in row))
-    throw new Error('dispatch job fetched without its claim (claimingFetchSql not applied)');
   const job: Record<string, unknown> = {};
   const task: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) {
     if (key.startsWith(CLAIMED)) task[key.slice(CLAIMED.length)] = value;
-    else if (key !== 'aq_signing_secret' && key !== 'aq_previous_signing_secret') job[key] = value;
+    else if (!key.startsWith('aq_')) job[key] = value;
   }
   if (task.id == null) return { job, claim: null };
   return { job, claim: { task: taskFromRow(task), signingSecrets: signingSecretsOf(row) } };

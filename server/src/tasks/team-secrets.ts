@@ -17,11 +17,14 @@ export function signingSecretsOf(row: Record<string, unknown>): string[] {
   return previous ? [current, previous] : [current];
 }
 
+/** A task with the secrets its team signs for it right now (current first). */
+export type TaskWithSigningSecrets = { task: Task; signingSecrets: string[] };
+
 /** A task with the secrets its team signs with: one statement, for the webhook delivery. */
 export async function findTaskWithSigningSecrets(
   em: EntityManager,
   taskId: string,
-): Promise<{ task: Task; signingSecrets: string[] } | null> {
+): Promise<TaskWithSigningSecrets | null> {
   const rows = await execute(
     em,
     `select tk.*, ${SIGNING_SECRET_COLUMNS} from tasks tk join teams t on t.id = tk.team_id where tk.id = ?`,

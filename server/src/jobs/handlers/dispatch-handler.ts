@@ -21,7 +21,6 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   const claimed = await takeClaim(deps, held, job);
   if (!claimed) return;
   const { task, signingSecrets } = claimed;
-  const em = deps.orm.em.fork();
   let request: Awaited<ReturnType<typeof prepareRequest>>;
   try {
     request = await prepareRequest(task, { publicUrl: deps.publicUrl, resolveVault: deps.resolveVault });
@@ -37,6 +36,7 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
       willRetry: false,
     };
     const end = { kind: 'failed', error: message, result: null } as const;
+    const em = deps.orm.em.fork();
     await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
     return;
   }
@@ -94,7 +94,7 @@ async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision
     if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
       await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
     }
-    if (ended.status === 'polling' && decision.end.kind === 'polling') {
+    if (decision.end.kind === 'polling') {
       const first = { id: decision.end.pollJobId, ...pollStart(ended) };
       await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, first);
     }
