@@ -58,7 +58,14 @@ describe('POST /v1/callbacks/:id input checks', () => {
     const ok = await api(t.url, 'POST', task.path, { body: { status: 'done' } });
     expect(ok.status).toBe(200);
     expect(ok.body.task.status).toBe('completed');
-    expect(ok.body.task.result).toMatchObject({ statusCode: 200, body: '{"status":"done"}', duration: 0 });
+    expect(ok.body.task.result).toEqual({
+      statusCode: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '{"status":"done"}',
+      bodyEncoding: 'utf8',
+      duration: 0,
+      bodyTruncated: false,
+    });
     expect(ok.body.task.result.headers['content-type']).toBe('application/json');
   });
 
@@ -100,6 +107,23 @@ describe('POST /v1/callbacks/:id input checks', () => {
     const ok = await api(t.url, 'POST', path, { body: { status: 'completed', result: [1, 2] } });
     expect(ok.status).toBe(200);
     expect(ok.body.task.result.body).toBe('[1,2]');
+  });
+});
+
+describe('POST /v1/signals/:token refuses NUL (U+0000)', () => {
+  it('answers 400 naming `error` for a NUL in it (a text column cannot hold it), and the token stays usable', async () => {
+    const created = await api(t.url, 'POST', '/v1/tasks', {
+      key: team.apiKey,
+      body: { targetUrl: provider.url('/ok'), waitForSignal: true },
+    });
+    await waitForStatus(t.url, team.apiKey, created.body.task.id, 'waiting');
+    const path = `/v1/signals/${created.body.signalToken}`;
+    const badError = await api(t.url, 'POST', path, { body: { status: 'failed', error: 'bad\u0000news' } });
+    expect(badError.status).toBe(400);
+    expect(badError.body.details.map((d: { path: string }) => d.path)).toEqual(['error']);
+    const ok = await api(t.url, 'POST', path, { body: { status: 'failed', error: 'declined' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.task).toMatchObject({ status: 'failed', error: 'declined' });
   });
 });
 

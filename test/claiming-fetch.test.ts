@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTeamSecrets } from '../server/src/auth/sealed-owners.ts';
+import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { poolExecutor } from '../server/src/db/prepared.ts';
 import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/claiming-fetch.ts';
@@ -18,18 +21,19 @@ let fixture: Awaited<ReturnType<typeof openQueueFixture>>;
 let orm: MikroORM;
 let boss: PgBoss;
 let team: { id: string; webhookSecret: string };
+const box = createSecretBox(randomBytes(32));
 
 beforeAll(async () => {
   fixture = await openQueueFixture();
   ({ orm, boss } = fixture);
-  team = await createTeam(orm.em.fork(), 'claims');
+  team = await createTeam(orm.em.fork(), 'claims', box);
 });
 afterAll(async () => {
   await fixture?.close();
 });
 
-const create = async () => {
-  const input = createTaskInputSchema.parse({ targetUrl: 'https://example.com/run' });
+const create = async (extra: Record<string, unknown> = {}) => {
+  const input = createTaskInputSchema.parse({ targetUrl: 'https://example.com/run', ...extra });
   return (await createTask(orm.em.fork(), createDeps(createEnqueue(boss)), team.id, input, null)).body.task.id;
 };
 const fetchClaimed = async (batchSize = 16) =>
@@ -62,7 +66,8 @@ describe('claiming fetch', () => {
       const claim = claimOf(job);
       expect(claim?.task).toMatchObject({ id, status: 'processing', dispatchLease: 0, teamId: team.id });
       expect(claim?.task.createdAt).toBeInstanceOf(Date);
-      expect(claim?.signingSecrets).toEqual([team.webhookSecret]);
+      // Sealed as stored: the handler opens them in memory.
+      expect(openTeamSecrets(box, team.id, claim?.signingSecrets ?? [])).toEqual([team.webhookSecret]);
       // The job's own columns are untouched: pg-boss settles it by id and attempt as usual.
       expect(job).toMatchObject({ id: expect.any(String), retryCount: 0, name: 'dispatch' });
       expect(Object.keys(job).some((k) => k.startsWith('aq_'))).toBe(false);
@@ -98,6 +103,46 @@ describe('claiming fetch', () => {
     expect(stale?.retryCount).toBe(1);
     expect(claimOf(stale!)).toBeNull();
     expect(await taskRow(id)).toMatchObject({ dispatch_lease: 1, retry_count: 1 });
+  });
+
+  it('refuses the redelivery of a task whose attempts are spent: it ends failed, the interrupted attempt recorded', async () => {
+    const redeliver = (jobId: string) =>
+      orm.em.fork().execute(`update pgboss.job set state = 'retry', start_after = now() where id = ?`, [jobId]);
+    // maxRetries 1: the first redelivery is the one retry left; the second finds nothing left.
+    const id = await create({ maxRetries: 1 });
+    const [first] = await fetchClaimed(1);
+    expect(claimOf(first!)).toMatchObject({ refused: false, task: { id, dispatchLease: 0 } });
+    await redeliver(first!.id);
+    const [second] = await fetchClaimed(1);
+    expect(claimOf(second!)).toMatchObject({ refused: false, task: { id, dispatchLease: 1, retryCount: 1 } });
+    await redeliver(first!.id);
+    const [third] = await fetchClaimed(1);
+    expect(third?.retryCount).toBe(2);
+    const refused = claimOf(third!);
+    expect(refused?.refused).toBe(true);
+    expect(refused?.task).toMatchObject({ id, status: 'failed', dispatchLease: null, retryCount: 1 });
+    expect(refused?.task.error).toMatch(/^Failed after 2 attempts: Interrupted/);
+    expect(refused?.task.completedAt).toBeInstanceOf(Date);
+    expect(refused?.task.attempts).toEqual([
+      expect.objectContaining({ number: 1, willRetry: true, error: expect.stringMatching(/^Interrupted/) }),
+      expect.objectContaining({ number: 2, willRetry: false, error: expect.stringMatching(/^Interrupted/) }),
+    ]);
+    expect(await taskRow(id)).toMatchObject({ status: 'failed', dispatch_lease: null, retry_count: 1 });
+    // Ended for good: a further redelivery of the same job finds nothing to claim or refuse.
+    await redeliver(first!.id);
+    const [fourth] = await fetchClaimed(1);
+    expect(claimOf(fourth!)).toBeNull();
+    expect((await taskRow(id))?.attempts).toHaveLength(2);
+  });
+
+  it('with maxRetries 0 a redelivered job never claims again (the target is hit at most once)', async () => {
+    const id = await create({ maxRetries: 0 });
+    const [first] = await fetchClaimed(1);
+    expect(claimOf(first!)?.task).toMatchObject({ id, status: 'processing', dispatchLease: 0 });
+    await orm.em.fork().execute(`update pgboss.job set state = 'retry', start_after = now() where id = ?`, [first!.id]);
+    const [again] = await fetchClaimed(1);
+    expect(claimOf(again!)).toMatchObject({ refused: true, task: { id, status: 'failed', retryCount: 0 } });
+    expect(await taskRow(id)).toMatchObject({ status: 'failed', dispatch_lease: null, retry_count: 0 });
   });
 
   it('two pumps fetching at once claim every task exactly once', async () => {

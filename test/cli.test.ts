@@ -175,8 +175,11 @@ describe('asyncqueue CLI', () => {
     expect(rotated.id).toBe(teamId);
     expectWebhookSecret(rotated.webhookSecret);
     expect(rotated.webhookSecret).not.toBe(teamSecret);
-    const rows = await query<{ webhook_secret: string }>('select webhook_secret from teams where id = $1', [teamId]);
-    expect(rows[0]?.webhook_secret).toBe(rotated.webhookSecret);
+    // Stored sealed: neither secret is in the row in plain text.
+    const rows = await query<{ row: string }>('select t::text as row from teams t where id = $1', [teamId]);
+    expect(rows[0]?.row).not.toContain('whsec_');
+    expect(rows[0]?.row).not.toContain(rotated.webhookSecret.slice('whsec_'.length));
+    expect(rows[0]?.row).not.toContain(teamSecret.slice('whsec_'.length));
   });
 
   it('serve runs the server with its V8 flags in the same process, and SIGTERM stops it cleanly', async () => {

@@ -38,7 +38,7 @@ async function setUp() {
   const cluster = createCluster(databaseUrl);
   clusters.push(cluster);
   const a = await cluster.start();
-  const team = await createTeamOnDatabase(databaseUrl);
+  const team = await createTeamOnDatabase(databaseUrl, cluster.encryptionKey);
   const sink = await startWebhookSink(() => team.webhookSecret);
   closers.push(() => sink.stop());
   return { cluster, a, team, sink };

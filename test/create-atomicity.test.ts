@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { createEnqueue, type Enqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
@@ -21,7 +22,7 @@ let teamId: string;
 beforeAll(async () => {
   fixture = await openQueueFixture();
   ({ orm, boss } = fixture);
-  teamId = (await createTeam(orm.em.fork(), 'atomic')).id;
+  teamId = (await createTeam(orm.em.fork(), 'atomic', createSecretBox(randomBytes(32)))).id;
 });
 afterAll(async () => {
   await fixture?.close();

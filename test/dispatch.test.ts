@@ -19,7 +19,7 @@ describe('dispatch', () => {
       onCompleteUrl: ctx.sink.url,
     });
     const done = await until(task.id, 'completed');
-    expect(done.result).toMatchObject({ statusCode: 200, bodyTruncated: false });
+    expect(done.result).toMatchObject({ statusCode: 200, bodyEncoding: 'utf8', bodyTruncated: false });
     expect(JSON.parse(done.result.body)).toEqual({ ok: true, id: 'gen_1' });
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ number: 1, statusCode: 200, error: null, willRetry: false });

@@ -1,40 +1,20 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/browser.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
-
-/** Debian's chromium (installed by .ci/run when missing); never a browser downloaded by a tool. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let t: TestApp;
 let browser: Browser;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does this`,
-    );
-  }
   t = await startTestApp();
   profile = await mkdtemp(path.join(os.tmpdir(), 'aq-chromium-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // playwright-core gives the browser a fresh temporary profile of its own.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  // Debian's chromium when installed, else the one that comes through npm (see helpers/browser.ts).
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -69,5 +49,23 @@ describe('/docs API reference', () => {
     expect(outside).toEqual([]);
     expect(requested.some((url) => url.endsWith('/openapi.json'))).toBe(true);
     await page.screenshot({ path: path.join(profile, 'docs.png') });
+  });
+
+  it('keeps an API key entered in "Authorize" out of the browser storage (localStorage, sessionStorage)', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/docs`, { waitUntil: 'networkidle' });
+    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    const key = `async_${'k'.repeat(48)}`;
+    // Through the Authorize dialog, as a person would: every scheme's field filled and submitted.
+    await page.click('button.authorize');
+    const fields = page.locator('.modal-ux input');
+    await fields.first().waitFor({ timeout: 10_000 });
+    for (let i = 0; i < (await fields.count()); i += 1) await fields.nth(i).fill(key);
+    const submit = page.locator('.modal-ux button.modal-btn.auth.authorize');
+    for (let i = 0; i < (await submit.count()); i += 1) await submit.nth(i).click();
+    await page.getByText('Authorized', { exact: true }).first().waitFor({ timeout: 10_000 });
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    expect(stored).not.toContain(key);
+    await page.close();
   });
 });

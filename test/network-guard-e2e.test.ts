@@ -182,10 +182,56 @@ describe('with only 127.0.0.1/32 allowed', () => {
   });
 
   it('refuses a redirect to 127.0.0.2 in IPv4-mapped IPv6 form', async () => {
-    // (Plain ::1 is not a vector here: the guard treats ::1 as the twin of an allowed 127.0.0.1.)
     const port = canary?.port ?? 9;
     const done = await redirectTask(`http://[::ffff:127.0.0.2]:${port}/`);
     expect(done.error).toContain('127.0.0.2');
+    if (canary !== null) expect(canary.hits()).toBe(0);
+  });
+});
+
+describe('with only 127.0.0.0/8 allowed, [::1] stays refused (the list means exactly its ranges)', () => {
+  let t: TestApp;
+  let team: TestTeam;
+  let provider: FakeProvider;
+  let canary: RecordingServer | null = null;
+  let bindError: NodeJS.ErrnoException | null = null;
+
+  beforeAll(async () => {
+    t = await startTestApp({ ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.0/8', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
+    team = await t.newTeam();
+    provider = await startFakeProvider();
+    try {
+      canary = await startRecordingServer({ host: '::1' });
+    } catch (error) {
+      bindError = error as NodeJS.ErrnoException;
+    }
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await provider?.stop();
+    await canary?.stop();
+  });
+
+  const create = (body: Record<string, unknown>) => api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body });
+
+  it('a target at http://[::1]:port is refused at creation, and a redirect there fails the task', async () => {
+    if (canary === null) {
+      // Some sandboxes have no IPv6 loopback: say so, and still check both refusals.
+      expect(['EADDRNOTAVAIL', 'EAFNOSUPPORT']).toContain(bindError?.code);
+      console.log('[network-guard-e2e] ::1 is not bindable here: refusals checked without a canary');
+    }
+    const target = `http://[::1]:${canary?.port ?? 9}/`;
+    const refused = await create({ targetUrl: target });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.text).toMatch(GUARD);
+    expect(detailPaths(refused)).toEqual(['targetUrl']);
+
+    const res = await create({ targetUrl: provider.url(`/redirect?to=${encodeURIComponent(target)}`), maxRetries: 3 });
+    expect(res.status, res.text).toBe(201);
+    const done = await waitForStatus(t.url, team.apiKey, res.body.task.id, 'failed', 15_000);
+    expect(done.error).toMatch(GUARD);
+    expect(done.error).toContain('::1');
+    expect(done.attempts).toHaveLength(1);
     if (canary !== null) expect(canary.hits()).toBe(0);
   });
 });

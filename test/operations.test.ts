@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleRetention } from '../server/src/jobs/handlers/retention-handler.ts';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
@@ -57,7 +58,9 @@ describe('health, readiness and metrics', () => {
 describe('roles', () => {
   it('splits API and worker processes on one database', async () => {
     const url = await createTestDatabase();
-    const apiOnly = await startTestApp({ ASYNCQUEUE_ROLE: 'api' }, url);
+    // Instances of one deployment share the encryption key: what one seals, the other opens.
+    const encryptionKey = randomBytes(32).toString('base64');
+    const apiOnly = await startTestApp({ ASYNCQUEUE_ROLE: 'api', ASYNCQUEUE_ENCRYPTION_KEY: encryptionKey }, url);
     try {
       const team = await apiOnly.newTeam();
       const created = await api(apiOnly.url, 'POST', '/v1/tasks', {
@@ -68,7 +71,7 @@ describe('roles', () => {
       // No worker anywhere: the task stays pending.
       const still = await api(apiOnly.url, 'GET', `/v1/tasks/${created.body.task.id}?wait=2`, { key: team.apiKey });
       expect(still.body.task.status).toBe('pending');
-      const worker = await startTestApp({ ASYNCQUEUE_ROLE: 'worker' }, url);
+      const worker = await startTestApp({ ASYNCQUEUE_ROLE: 'worker', ASYNCQUEUE_ENCRYPTION_KEY: encryptionKey }, url);
       try {
         expect((await api(worker.url, 'GET', '/v1/tasks', { key: team.apiKey })).status).toBe(404);
         expect((await api(worker.url, 'GET', '/healthz')).status).toBe(200);

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
@@ -20,7 +21,7 @@ let teamId: string;
 beforeAll(async () => {
   fixture = await openQueueFixture();
   orm = fixture.orm;
-  teamId = (await createTeam(orm.em.fork(), 'poll-race')).id;
+  teamId = (await createTeam(orm.em.fork(), 'poll-race', createSecretBox(randomBytes(32)))).id;
 });
 afterAll(async () => {
   await fixture?.close();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { useAiProviderFixture } from './helpers/ai-provider-fixture.ts';
 import { FAKE_OUTPUTS, type FakeJob, type FakeProviderId, type Scenario } from './helpers/fake-ai-providers.ts';
 import { api } from './helpers/http.ts';
+import { startRecordingServer } from './helpers/recording-server.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 
 const ctx = useAiProviderFixture({
@@ -267,6 +268,45 @@ describe('provider presets, driven by backdated polls', () => {
     expect(statusPolls.map((r) => r.path)).toEqual(Array(3).fill(new URL(`${job.falBase}/status`).pathname));
     expect(fetches.map((r) => r.path)).toEqual([new URL(job.falBase as string).pathname]);
     expect(fetches[0]?.headers.authorization).toBe('Key fal-key-123:secret');
+  });
+
+  it("fal: a status_url and response_url on another origin never receive the task's Authorization", async () => {
+    // A fal look-alike whose submit response names URLs on a second server (another origin).
+    const elsewhere = await startRecordingServer({
+      answer: (req) =>
+        req.path.endsWith('/status')
+          ? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"COMPLETED"}' }
+          : { status: 200, headers: { 'content-type': 'application/json' }, body: '{"images":[]}' },
+    });
+    const submit = await startRecordingServer({
+      answer: () => ({
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ status_url: elsewhere.url('/req/1/status'), response_url: elsewhere.url('/req/1') }),
+      }),
+    });
+    try {
+      const res = await api(ctx.t.url, 'POST', '/v1/tasks', {
+        key: ctx.team.apiKey,
+        body: {
+          targetUrl: submit.url('/fal-ai/model'),
+          headers: { Authorization: 'Key fal-secret-never-elsewhere' },
+          provider: 'fal',
+        },
+      });
+      expect(res.status, res.text).toBe(201);
+      const id = res.body.task.id as string;
+      await ctx.jobs.untilStatus(id, 'polling');
+      await ctx.jobs.pollNow(id);
+      const done = await waitForStatus(ctx.t.url, ctx.team.apiKey, id, 'completed', 10_000);
+      expect(JSON.parse(done.result.body)).toEqual({ images: [] });
+      expect(submit.received[0]?.headers.authorization).toBe('Key fal-secret-never-elsewhere');
+      expect(elsewhere.received.map((r) => r.path)).toEqual(['/req/1/status', '/req/1']);
+      for (const req of elsewhere.received) expect(req.headers.authorization).toBeUndefined();
+    } finally {
+      await submit.stop();
+      await elsewhere.stop();
+    }
   });
 
   it('luma: a dreaming callback is progress (202), the completed callback completes the task (200)', async () => {

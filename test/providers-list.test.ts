@@ -60,7 +60,7 @@ const TABLE = {
     interval: 10,
     statusPath: '$httpStatus',
     doneValues: ['200'],
-    failValues: ['400', '404'],
+    failValues: ['400', '404', '500'],
     resultPath: '',
     errorPath: null,
     maxDuration: 600,

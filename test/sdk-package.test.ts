@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyCleanCheckout } from './helpers/clean-checkout.ts';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { runCommand, STANDALONE_COMPILER_OPTIONS } from './helpers/standalone-project.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
@@ -26,6 +28,14 @@ async function timed(name: string, cmd: string, args: string[], cwd: string, env
   const result = await run(cmd, args, { cwd, ...(env ? { env } : {}) });
   timings[name] = Date.now() - started;
   return result;
+}
+
+/**
+ * The JSON of `npm pack --json`. The prepack build (tsdown) prints first on the same stdout, so the
+ * JSON starts at the first line that is a lone `[`.
+ */
+function packJson(stdout: string): { filename: string; files: { path: string }[] }[] {
+  return JSON.parse(stdout.slice(Math.max(0, stdout.search(/^\[\s*$/m))));
 }
 
 const USAGE_TS = `import {
@@ -185,7 +195,7 @@ describe('@asyncqueue/sdk package', () => {
   it('packs only dist, the README, the licence and package.json', async () => {
     const pack = await timed('pack', 'npm', ['pack', '-w', 'sdk', '--pack-destination', work, '--json'], ROOT);
     expect(pack.code, pack.stderr).toBe(0);
-    const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
+    const [info] = packJson(pack.stdout);
     expect(info?.files.map((f) => f.path).sort()).toEqual([
       'LICENSE',
       'README.md',
@@ -197,6 +207,21 @@ describe('@asyncqueue/sdk package', () => {
     ]);
     tarball = path.join(work, info?.filename ?? '');
   }, 60_000);
+
+  it('npm pack on a fresh clone (no sdk/dist yet) builds first: the tarball holds the JS and the .d.ts', async () => {
+    const clone = path.join(work, 'clone');
+    await copyCleanCheckout(clone);
+    expect(existsSync(path.join(clone, 'sdk/dist'))).toBe(false);
+    const out = path.join(work, 'clean-pack');
+    await run('mkdir', ['-p', out], { cwd: work });
+    const pack = await timed('pack-clean', 'npm', ['pack', '-w', 'sdk', '--pack-destination', out, '--json'], clone);
+    expect(pack.code, pack.stderr).toBe(0);
+    const [info] = packJson(pack.stdout);
+    const packed = info?.files.map((f) => f.path) ?? [];
+    expect(packed).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']),
+    );
+  }, 180_000);
 
   it('installs in an empty project, type-checks there without server/, and runs against a live server', async () => {
     await run('mkdir', ['-p', project], { cwd: work });

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { openOrm, runMigrations } from '../server/src/db/database.ts';
 import { type Task, TaskSchema } from '../server/src/db/entities/task.ts';
@@ -20,7 +22,7 @@ beforeAll(async () => {
   const url = await createTestDatabase();
   orm = await openOrm(url, 2);
   await runMigrations(orm, url);
-  teamId = (await createTeam(orm.em.fork(), 'columns')).id;
+  teamId = (await createTeam(orm.em.fork(), 'columns', createSecretBox(randomBytes(32)))).id;
 });
 afterAll(async () => {
   await orm?.close(true);
@@ -63,6 +65,7 @@ describe('task columns', () => {
       providerBaseUrls: {},
       idempotencyKey: 'k-1',
       now: new Date(),
+      secretBox: createSecretBox(randomBytes(32)),
     });
     const em = orm.em.fork();
     const insert = taskInsert(row, 1);

@@ -188,3 +188,45 @@ describe('POST /v1/tasks accepts valid input', () => {
     expect(res.body.task.onCompleteUrl).toBe('https://example.com/done');
   });
 });
+
+describe('contract edges of the create body and the vault', () => {
+  it('answers a JSON array body with one detail for the whole body (path ""), saying an object is expected', async () => {
+    for (const body of [[BASE_TASK], [], 'text', 7, null]) {
+      const res = await api(t.url, 'POST', '/v1/tasks', {
+        key: rejected.apiKey,
+        rawBody: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+      expectErrorBody(res, 400, 'validation_failed');
+      expect(res.body.details).toEqual([{ path: '', message: expect.stringMatching(/object/) }]);
+    }
+    expect(await countTasks(t.url, rejected.apiKey)).toBe(0);
+  });
+
+  it('refuses NUL (U+0000) in a token name or value with 400 naming the field, and stores nothing', async () => {
+    for (const [field, body] of [
+      ['name', { name: 'a\u0000b', value: 'secret' }],
+      ['value', { name: 'nul-value', value: 'se\u0000cret' }],
+    ] as const) {
+      const res = await api(t.url, 'POST', '/v1/tokens', { key: rejected.apiKey, body });
+      expectErrorBody(res, 400, 'validation_failed');
+      expect(detailPaths(res)).toEqual([field]);
+    }
+    const list = await api(t.url, 'GET', '/v1/tokens', { key: rejected.apiKey });
+    expect(list.body.tokens).toEqual([]);
+  });
+
+  it('accepts a live vault reference of the team, refuses another team’s token id', async () => {
+    const token = await api(t.url, 'POST', '/v1/tokens', { key: team.apiKey, body: { name: 'k', value: 'v' } });
+    expect(token.status).toBe(201);
+    const ok = await createTask(t.url, team.apiKey, { ...BASE_TASK, headers: { Authorization: token.body.token.id } });
+    expect(ok.body.task.headers.Authorization).toBeDefined();
+    const res = await api(t.url, 'POST', '/v1/tasks', {
+      key: rejected.apiKey,
+      body: { ...BASE_TASK, headers: { Authorization: token.body.token.id } },
+    });
+    expectErrorBody(res, 400, 'validation_failed');
+    expect(detailPaths(res)).toEqual(['headers.Authorization']);
+    expect(await countTasks(t.url, rejected.apiKey)).toBe(0);
+  });
+});

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const b = await cluster.start();
   figures.readyMs = [a.readyMs, b.readyMs];
   instances = [a, b];
-  team = await createTeamOnDatabase(databaseUrl);
+  team = await createTeamOnDatabase(databaseUrl, cluster.encryptionKey);
   db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
 }, 150_000);

@@ -11,6 +11,7 @@ import {
   startFakeAiProviders,
 } from './helpers/fake-ai-providers.ts';
 import { type ApiResponse, api } from './helpers/http.ts';
+import { startRecordingServer } from './helpers/recording-server.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { ISO_MS } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
@@ -211,6 +212,56 @@ describe('token vault', () => {
     const own = await call('GET', '/v1/tokens', teamA.apiKey);
     expect(own.body.tokens).toContainEqual(mine);
     expect(fake.requests.filter((r) => r.path === '/plain/other-team')).toHaveLength(0);
+  });
+
+  it("a ciphertext copied onto another team's token row fails to decrypt: the task fails naming the token", async () => {
+    const { value: valueA, token: tokenA } = await storeSecret('bound-a', 'bound-a');
+    const valueB = newSecret('bound-b');
+    const tokenB = await createToken(teamB.apiKey, 'bound-b', valueB);
+    // Someone with write access to the table moves team A's ciphertext onto team B's token.
+    await jobs.sql(
+      'update vault_tokens set value_enc = (select value_enc from vault_tokens where id = ?) where id = ?',
+      [tokenA.id, tokenB.id],
+    );
+    const stolen = await call('POST', '/v1/tasks', teamB.apiKey, {
+      targetUrl: fake.url('/plain/bound-b'),
+      headers: { Authorization: tokenB.id },
+      maxRetries: 2,
+    });
+    expect(stolen.status, stolen.text).toBe(201);
+    const failed = await waitForStatus(t.url, teamB.apiKey, stolen.body.task.id, 'failed', 15_000);
+    expect(failed.error).toContain(tokenB.id);
+    expect(failed.error).toContain('cannot be decrypted');
+    expect(failed.attempts).toHaveLength(1);
+    expect(fake.requests.filter((r) => r.path === '/plain/bound-b')).toHaveLength(0);
+    // The original still works for its own team.
+    const { id } = await createTask({ targetUrl: fake.url('/plain/bound-a'), headers: { Authorization: tokenA.id } });
+    await waitForStatus(t.url, teamA.apiKey, id, 'completed');
+    expect(fake.requests.find((r) => r.path === '/plain/bound-a')?.headers.authorization).toBe(valueA);
+  });
+
+  it('a vault value in any header (X-Custom: tok_…) is dropped on a cross-origin redirect', async () => {
+    const { value, token: custom } = await storeSecret('redirected', 'custom-header');
+    const other = await startRecordingServer();
+    const first = await startRecordingServer({
+      answer: () => ({ status: 307, headers: { location: other.url('/landed') } }),
+    });
+    try {
+      const { id } = await createTask({
+        targetUrl: first.url('/start'),
+        headers: { 'X-Custom': custom.id, 'X-Plain': 'kept' },
+        body: '{}',
+      });
+      await waitForStatus(t.url, teamA.apiKey, id, 'completed');
+      expect(first.received[0]?.headers['x-custom']).toBe(value);
+      expect(other.received).toHaveLength(1);
+      expect(other.received[0]?.headers['x-custom']).toBeUndefined();
+      expect(other.received[0]?.headers['x-plain']).toBe('kept');
+      expectNoSecret(JSON.stringify(other.received[0]?.headers), value);
+    } finally {
+      await first.stop();
+      await other.stop();
+    }
   });
 
   it('validates name and value', async () => {

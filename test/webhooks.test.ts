@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verifyDispatch } from '../sdk/src/verify-dispatch.ts';
 import { rotateTeamSecret } from '../server/src/auth/teams.ts';
 import { api } from './helpers/http.ts';
 import { useLifecycleFixture } from './helpers/lifecycle-fixture.ts';
@@ -279,7 +280,7 @@ describe('completion webhooks', () => {
   it('during a secret rotation every delivery is signed with the new and the old secret', async () => {
     const rotating = await ctx.t.newTeam();
     const oldSecret = rotating.webhookSecret;
-    const rotated = await rotateTeamSecret(ctx.t.app.orm.em.fork(), rotating.teamId);
+    const rotated = await rotateTeamSecret(ctx.t.app.orm.em.fork(), rotating.teamId, ctx.t.app.secretBox);
     const newSecret = rotated.webhookSecret;
     expect(newSecret).toMatch(/^whsec_/);
     expect(newSecret).not.toBe(oldSecret);
@@ -304,11 +305,30 @@ describe('completion webhooks', () => {
     expect(verifyAsyncQueueSignature(hosted, hook.raw, newSecret)).toBe(true);
     expect(verifyAsyncQueueSignature(hosted, hook.raw, oldSecret)).toBe(true);
     expect(verifyAsyncQueueSignature(hosted, hook.raw, stranger)).toBe(false);
-    // The dispatched call itself carries both signatures too (SPEC §4).
+    // The dispatched call itself carries both signatures too, with keys derived from each secret.
     const call = ctx.provider.received.find((r) => r.headers['x-asyncqueue-task-id'] === task.id);
     const callSignature = call?.headers['x-asyncqueue-signature'] as string;
     expect(callSignature.split(',').filter((p) => p.startsWith('v1='))).toHaveLength(2);
-    expect(verifyAsyncQueueSignature(callSignature, '{"r":1}', newSecret)).toBe(true);
-    expect(verifyAsyncQueueSignature(callSignature, '{"r":1}', oldSecret)).toBe(true);
+    const request = { method: 'POST', url: ctx.provider.url('/ok?rotation=1') };
+    expect(() => verifyDispatch('{"r":1}', call?.headers ?? {}, newSecret, request)).not.toThrow();
+    expect(() => verifyDispatch('{"r":1}', call?.headers ?? {}, oldSecret, request)).not.toThrow();
+    expect(() => verifyDispatch('{"r":1}', call?.headers ?? {}, stranger, request)).toThrow();
+  });
+
+  it("a key holder cannot forge a completion webhook: a dispatch's signature does not verify as one", async () => {
+    // The body a forger would choose: a webhook event for another task, sent to a target they own.
+    const forged = JSON.stringify({ event: 'task.completed', task: { id: 'victim-task', status: 'completed' } });
+    const targetUrl = ctx.provider.url('/ok?forge=1');
+    const { task } = await create({ targetUrl, body: forged });
+    await until(task.id, 'completed');
+    const call = ctx.provider.received.find((r) => r.headers['x-asyncqueue-task-id'] === task.id);
+    expect(call?.body).toBe(forged);
+    const signature = call?.headers['x-asyncqueue-signature'] as string;
+    // Replayed to the team's webhook receiver, it fails the completion webhook check…
+    expect(verifyAsyncQueueSignature(signature, forged, ctx.team.webhookSecret)).toBe(false);
+    // …while the target verifies it as what it is: a dispatch of this method and URL.
+    expect(() =>
+      verifyDispatch(forged, call?.headers ?? {}, ctx.team.webhookSecret, { method: 'POST', url: targetUrl }),
+    ).not.toThrow();
   });
 });

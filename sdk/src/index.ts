@@ -33,6 +33,7 @@ export type { Providers } from './resources/providers.ts';
 export type { Signals } from './resources/signals.ts';
 export type { TaskListPromise, Tasks } from './resources/tasks.ts';
 export type { Tokens } from './resources/tokens.ts';
+export { resultBytes } from './result-bytes.ts';
 export {
   type GetTaskOptions,
   isTerminalStatus,
@@ -45,4 +46,5 @@ export {
   type WebhookEvent,
   type WebhookHeaders,
 } from './types.ts';
+export { type VerifyDispatchOptions, verifyDispatch } from './verify-dispatch.ts';
 export { type VerifyWebhookOptions, verifyWebhook, webhooks } from './webhooks.ts';

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { WebhookVerificationError } from './errors.ts';
+import { checkTimestamp, header, secretKey } from './signature-parts.ts';
 import type { WebhookEvent, WebhookHeaders } from './types.ts';
+import { verifyDispatch } from './verify-dispatch.ts';
 
-/** Why 5 min: the Standard Webhooks tolerance; older deliveries may be replays. */
-const DEFAULT_TOLERANCE_SECONDS = 300;
 const EVENTS = { 'task.completed': 'completed', 'task.failed': 'failed', 'task.timeout': 'timeout' } as const;
 
 /** Options of `webhooks.verify`. */
@@ -57,34 +57,9 @@ export function verifyWebhook(
   return parseEvent(body);
 }
 
-/** `AsyncQueue.webhooks`: helpers for receiving completion webhooks. */
-export const webhooks: { readonly verify: typeof verifyWebhook } = Object.freeze({ verify: verifyWebhook });
-
-function header(headers: WebhookHeaders, name: string): string | undefined {
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  const record = headers as Record<string, string | string[] | undefined>;
-  const key = Object.keys(record).find((k) => k.toLowerCase() === name);
-  const value = key === undefined ? undefined : record[key];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function checkTimestamp(timestamp: string, options: VerifyWebhookOptions): void {
-  if (!/^\d+$/.test(timestamp)) throw new WebhookVerificationError('Invalid webhook-timestamp');
-  const now = options.now === undefined ? Date.now() : Number(options.now);
-  const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-  const age = Math.floor(now / 1000) - Number(timestamp);
-  if (age > tolerance) throw new WebhookVerificationError('Webhook timestamp is too old');
-  if (age < -tolerance) throw new WebhookVerificationError('Webhook timestamp is too far in the future');
-}
-
-/** The HMAC key: the bytes of the base64 after `whsec_` (the prefix is optional). */
-function secretKey(secret: string): Buffer {
-  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
-    throw new WebhookVerificationError('Invalid webhook secret: expected whsec_<base64>');
-  }
-  return Buffer.from(encoded, 'base64');
-}
+/** `AsyncQueue.webhooks`: helpers for receiving completion webhooks (and verifying dispatched calls). */
+export const webhooks: { readonly verify: typeof verifyWebhook; readonly verifyDispatch: typeof verifyDispatch } =
+  Object.freeze({ verify: verifyWebhook, verifyDispatch });
 
 function parseEvent(body: Uint8Array): WebhookEvent {
   let parsed: unknown;

@@ -53,7 +53,7 @@ async function startServer(): Promise<App> {
 
 async function runDemo(app: App, provider: DemoProvider): Promise<boolean> {
   const em = app.orm.em.fork();
-  const team = await createTeam(em, `demo-${Date.now()}`);
+  const team = await createTeam(em, `demo-${Date.now()}`, app.secretBox);
   const { apiKey } = await createApiKey(em, team.id, 'demo');
   const aq = new AsyncQueue({ apiKey, baseUrl: app.url });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { PgBoss } from 'pg-boss';
+import { createBodyReadSlots } from './api/body-read-slots.ts';
 import type { ApiServices } from './api/context.ts';
 import { externalRoutes } from './api/external-routes.ts';
 import { registerHttpMetrics } from './api/http-metrics.ts';
@@ -15,10 +16,14 @@ import { admit } from './auth/authenticate.ts';
 import { bootstrapFirstTeam } from './auth/bootstrap.ts';
 import { resolveEncryptionKey } from './auth/encryption-key.ts';
 import { createKeyTeamHints } from './auth/key-team-hints.ts';
-import { createSecretBox } from './auth/secret-box.ts';
+import { sealAtRest } from './auth/seal-at-rest.ts';
+import { createSecretBox, type SecretBox } from './auth/secret-box.ts';
 import { createVault } from './auth/vault.ts';
+import { malformedVaultReferences } from './auth/vault-shaped-values.ts';
 import type { Config } from './config/config.ts';
 import { type Database, openOrm, resolveDatabase, runMigrations } from './db/database.ts';
+import { createDatabaseProbe } from './db/database-probe.ts';
+import { createByteBudget } from './dispatch/byte-budget.ts';
 import { createHttpCaller } from './dispatch/http-caller.ts';
 import { checkLiteralUrlHost, parseAllowedCidrs } from './dispatch/network-guard.ts';
 import { startBoss } from './jobs/boss.ts';
@@ -39,6 +44,8 @@ export type App = {
   boss: PgBoss;
   database: Database;
   logger: Logger;
+  /** Seals and opens what is stored encrypted (team secrets, vault values, callback ids). */
+  secretBox: SecretBox;
   stop: () => Promise<void>;
 };
 
@@ -53,6 +60,11 @@ export type AppOptions = {
  * connections carry thousands per second.
  */
 const SIDE_POOL_SIZE = 3;
+/**
+ * Why 4: callback and signal bodies read at once (each up to 5 MiB, more once parsed) stay within a
+ * few tens of MiB; a normal callback is read in milliseconds, so 4 slots serve hundreds a second.
+ */
+const CALLBACK_BODY_SLOTS = 4;
 /** Why 10 s: running jobs get this long to finish on SIGTERM; pg-boss retries the rest elsewhere. */
 const JOB_DRAIN_MS = 10_000;
 
@@ -78,7 +90,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     dataDir: config.dataDir,
     warn: (message) => logger.warn(message),
   });
+  const secretBox = createSecretBox(encryptionKey);
+  const resealed = await sealAtRest(orm.em.fork(), secretBox);
+  if (resealed.teams + resealed.vaultTokens + resealed.callbackIds > 0) logger.info(resealed, 'sealed stored secrets');
   await bootstrapFirstTeam(orm.em.fork(), {
+    secretBox,
     bootstrapApiKey: config.bootstrapApiKey,
     announce: (apiKey, generated) => {
       if (generated) (opts.announceApiKey ?? printApiKey)(apiKey);
@@ -132,8 +148,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     },
   };
 
-  const caller = createHttpCaller({ allowed });
-  const secretBox = createSecretBox(encryptionKey);
+  const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);
   let workers: Workers | null = null;
   if (config.role !== 'api') {
@@ -147,6 +162,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         version: config.version,
         maxResponseBytes: config.maxResponseBytes,
         retentionDays: config.retentionDays,
+        // A third of the heartbeat window: the pump touches its jobs every half window, so a job whose
+        // outcome waits this long is still inside its window (with a sixth to spare) and is never
+        // handed to another worker meanwhile.
+        recordRetryMs: (heartbeatSeconds(config.jobTakeoverSeconds) * 1000) / 3,
+        secretBox,
         resolveVault: (teamId, headers) => vault.resolve(orm.em.fork(), teamId, headers),
         observeDispatch: taskMetrics.dispatch,
         observeWebhook: taskMetrics.webhook,
@@ -161,6 +181,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
 
   const keyTeams = createKeyTeamHints();
   const teamRateLimit = createRateLimiter(sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' });
+  const authFailureLimit = createRateLimiter(sidePool, {
+    points: config.authFailureLimitPerMinute,
+    keyPrefix: 'authfail',
+  });
   const services: ApiServices = {
     tasks: createTaskService(
       orm,
@@ -172,7 +196,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         maxWaitTime: config.maxWaitTime,
         providerBaseUrls: config.providerBaseUrls,
         checkUrl: (url) => checkLiteralUrlHost(url, allowed),
-        missingVaultReferences: (em, teamId, headers) => vault.missingReferences(em, teamId, headers),
+        missingVaultReferences: async (em, teamId, headers) => [
+          ...malformedVaultReferences(headers),
+          ...(await vault.missingReferences(em, teamId, headers)),
+        ],
         onDispatchDue: () => {
           workers?.wakeDispatch();
           notifier.dispatchDue();
@@ -181,7 +208,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       listener,
       effects,
     ),
-    admit: (key) => admit(orm.em.fork(), keyTeams, teamRateLimit, key),
+    admit: (key, clientIp) =>
+      admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
       list: (teamId) => vault.list(orm.em.fork(), teamId),
@@ -199,6 +227,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   };
 
   let stopping = false;
+  const databaseProbe = createDatabaseProbe(database.url, (message) => logger.warn(message));
   let openApi: unknown;
   const server = createHttpServer({
     router: appRouter,
@@ -214,11 +243,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       return openApi;
     },
     isReady: async () => {
-      const databaseUp = await orm.em
-        .fork()
-        .execute('select 1')
-        .then(() => true)
-        .catch(() => false);
+      // Bounded (database-probe.ts): a database that stops answering is a 503 within a second.
+      const databaseUp = await databaseProbe.reachable();
       return { ready: databaseUp && !stopping, checks: { database: databaseUp, queue: !stopping } };
     },
     rawRoutes: externalRoutes({
@@ -230,7 +256,13 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       }),
       signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
       maxCallbackBytes: config.maxCallbackBytes,
+      bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
     }),
+    limits: {
+      maxConnections: config.maxConnections,
+      headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
+      requestTimeoutMs: config.httpRequestTimeoutSeconds * 1000,
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -260,12 +292,13 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       await step('closing HTTP connections', closed);
       await step('sending the last NOTIFYs', notifier.flush());
       await step('closing the side pool', sidePool.end());
+      await step('closing the readiness probe', databaseProbe.close());
       await step('closing the ORM', orm.close(true));
       await step('stopping the database', database.stop());
     })();
     return stopped;
   };
-  return { url: `http://127.0.0.1:${port}`, server, orm, boss, database, logger, stop };
+  return { url: `http://127.0.0.1:${port}`, server, orm, boss, database, logger, secretBox, stop };
 }
 
 /** Why 15 s: a shutdown step that takes longer is stuck; the rest of the shutdown must still run. */

@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { resolveEncryptionKey } from './auth/encryption-key.ts';
+import { sealAtRest } from './auth/seal-at-rest.ts';
+import { createSecretBox, type SecretBox } from './auth/secret-box.ts';
 import { createApiKey, createTeam, listApiKeys, revokeApiKey, rotateTeamSecret } from './auth/teams.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { openOrm, resolveDatabase, runMigrations } from './db/database.ts';
@@ -49,20 +52,20 @@ function need(value: string | undefined, what: string): string {
 }
 
 /** Runs one data command on its own short-lived connection. */
-async function run(orm: MikroORM, args: Args): Promise<Output> {
+async function run(orm: MikroORM, box: SecretBox, args: Args): Promise<Output> {
   const em = orm.em.fork();
   const [group, action, id] = args.positionals;
   const command = `${group ?? ''} ${action ?? ''}`.trim();
   switch (command) {
     case 'teams create': {
-      const team = await createTeam(em, need(args.name, '--name'));
+      const team = await createTeam(em, need(args.name, '--name'), box);
       return {
         json: team,
         text: `Team ${team.name} created.\n  id:             ${team.id}\n  webhook secret: ${team.webhookSecret}\n(The secret verifies completion webhooks; store it now.)`,
       };
     }
     case 'teams rotate-secret': {
-      const rotated = await rotateTeamSecret(em, need(id, 'TEAM_ID'));
+      const rotated = await rotateTeamSecret(em, need(id, 'TEAM_ID'), box);
       return {
         json: rotated,
         text: `New webhook secret: ${rotated.webhookSecret}\n(The old one keeps signing for 24 h.)`,
@@ -89,7 +92,8 @@ async function run(orm: MikroORM, args: Args): Promise<Output> {
   }
 }
 
-async function withDatabase<T>(work: (orm: MikroORM, url: string) => Promise<T>): Promise<T> {
+/** Opens the database, migrates it, seals what older versions stored plain, then runs `work`. */
+async function withDatabase<T>(work: (orm: MikroORM, box: SecretBox) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const database = await resolveDatabase({
     databaseUrl: config.databaseUrl,
@@ -101,7 +105,14 @@ async function withDatabase<T>(work: (orm: MikroORM, url: string) => Promise<T>)
     const orm = await openOrm(database.url, 2);
     try {
       await runMigrations(orm, database.url);
-      return await work(orm, database.url);
+      const key = await resolveEncryptionKey({
+        configured: config.encryptionKey,
+        dataDir: config.dataDir,
+        warn: (message) => process.stderr.write(`${message}\n`),
+      });
+      const box = createSecretBox(key);
+      await sealAtRest(orm.em.fork(), box);
+      return await work(orm, box);
     } finally {
       await orm.close(true);
     }
@@ -125,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(args.json ? `${JSON.stringify({ migrated: true })}\n` : 'Database is up to date.\n');
     return 0;
   }
-  const output = await withDatabase((orm) => run(orm, args));
+  const output = await withDatabase((orm, box) => run(orm, box, args));
   process.stdout.write(`${args.json ? JSON.stringify(output.json) : output.text}\n`);
   return 0;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createSecretBox } from '../../server/src/auth/secret-box.ts';
 import { createApiKey, createTeam } from '../../server/src/auth/teams.ts';
 import { openOrm } from '../../server/src/db/database.ts';
 import { freePort, killPostgresFor, type ServerProcess, spawnServer } from './server-process.ts';
@@ -24,6 +25,8 @@ export function createCluster(databaseUrl: string, extraEnv: Record<string, stri
 
   return {
     servers,
+    /** The encryption key every instance shares (base64): teams made on the database seal with it. */
+    encryptionKey,
     /** Spawns one instance on the shared database and waits until /readyz answers 200. */
     async start(env: Record<string, string> = {}): Promise<ServerProcess & { readyMs: number }> {
       const port = await freePort();
@@ -78,10 +81,11 @@ export function createCluster(databaseUrl: string, extraEnv: Record<string, stri
 export type Cluster = ReturnType<typeof createCluster>;
 
 /** A team and key made with the CLI's own functions, straight on the database (already migrated). */
-export async function createTeamOnDatabase(databaseUrl: string): Promise<TestTeam> {
+export async function createTeamOnDatabase(databaseUrl: string, encryptionKey: string): Promise<TestTeam> {
   const orm = await openOrm(databaseUrl, 2);
   try {
-    const team = await createTeam(orm.em.fork(), `team-${randomBytes(3).toString('hex')}`);
+    const box = createSecretBox(Buffer.from(encryptionKey, 'base64'));
+    const team = await createTeam(orm.em.fork(), `team-${randomBytes(3).toString('hex')}`, box);
     const key = await createApiKey(orm.em.fork(), team.id, 'test');
     return { teamId: team.id, apiKey: key.apiKey, webhookSecret: team.webhookSecret };
   } finally {

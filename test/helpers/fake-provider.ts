@@ -12,6 +12,7 @@ export type ReceivedRequest = {
 /**
  * A fake AI provider on loopback. The path picks the behaviour:
  *   /ok                      200 {"ok":true,"id":"gen_1"}
+ *   /slow?ms=N               200 {"ok":true} after N ms (a call still in flight when something else happens)
  *   /fail?times=N&key=K      500 the first N calls for key K, then 200
  *   /status/:code            answers that status (e.g. /status/400, /status/503)
  *   /retry-after?s=S&key=K   429 with Retry-After: S the first time for key K, then 200
@@ -60,6 +61,7 @@ export async function startFakeProvider() {
     };
     const path = url.pathname;
     if (path === '/ok') return json(200, { ok: true, id: 'gen_1' });
+    if (path === '/slow') return void setTimeout(() => json(200, { ok: true }), Number(q('ms')));
     if (path === '/fail')
       return bump(`fail:${q('key')}`) <= Number(q('times')) ? json(500, { error: 'boom' }) : json(200, { ok: true });
     if (path.startsWith('/status/')) return json(Number(path.slice(8)), { status: Number(path.slice(8)) });

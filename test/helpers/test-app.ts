@@ -48,7 +48,7 @@ export async function startTestApp(env: Record<string, string> = {}, databaseUrl
     logs,
     async newTeam() {
       const em = app.orm.em.fork();
-      const team = await createTeam(em, `team-${randomBytes(3).toString('hex')}`);
+      const team = await createTeam(em, `team-${randomBytes(3).toString('hex')}`, app.secretBox);
       const key = await createApiKey(em, team.id, 'test');
       return { teamId: team.id, apiKey: key.apiKey, webhookSecret: team.webhookSecret };
     },

@@ -158,7 +158,51 @@ export const REJECT_CASES: RejectCase[] = [
   // network guard on IP literals at creation
   ...REFUSED_IP_URLS.map((url) => reject(`targetUrl ${url}`, 'targetUrl', url)),
   ...REFUSED_IP_URLS.map((url) => reject(`onCompleteUrl ${url}`, 'onCompleteUrl', url)),
+  // NUL (U+0000) in any text field: 400 naming the field (PostgreSQL cannot store it; was a 500)
+  reject('NUL in body', 'body', 'a\u0000b'),
+  reject('NUL in a header value', 'headers', { 'X-A': 'a\u0000b' }, 'headers.X-A'),
+  reject('NUL in targetUrl', 'targetUrl', 'https://example.com/a\u0000b'),
+  reject('NUL in onCompleteUrl', 'onCompleteUrl', 'https://example.com/done?x=\u0000'),
+  reject('NUL in idempotencyKey', 'idempotencyKey', 'key\u0000'),
+  reject(
+    'NUL in pollConfig.statusPath',
+    'pollConfig',
+    { ...validPoll, statusPath: 'st\u0000' },
+    'pollConfig.statusPath',
+  ),
+  reject(
+    'NUL in pollConfig.doneValues',
+    'pollConfig',
+    { ...validPoll, doneValues: ['do\u0000ne'] },
+    'pollConfig.doneValues.0',
+  ),
+  // Host is the target's (from targetUrl), in any case
+  reject('Host header', 'headers', { Host: 'internal.example' }, 'headers.Host'),
+  reject('host header in lower case', 'headers', { host: 'internal.example' }, 'headers.host'),
+  // a value shaped like a vault reference must name a live token of the team
+  reject(
+    'vault-shaped header value naming no token (short id)',
+    'headers',
+    { Authorization: 'tok_abc123' },
+    'headers.Authorization',
+  ),
+  reject(
+    'vault-shaped header value naming no token (24 chars)',
+    'headers',
+    { 'X-Key': `tok_${'A'.repeat(24)}` },
+    'headers.X-Key',
+  ),
   // transport
+  {
+    name: 'a JSON array as the body: one detail for the whole body, path ""',
+    body: [BASE_TASK],
+    paths: [''],
+  },
+  {
+    name: 'a JSON string as the body',
+    body: 'https://example.com/hook',
+    paths: [''],
+  },
   {
     name: 'non-JSON body',
     rawBody: '{"targetUrl": "https://example.com/hook", ',

@@ -17,10 +17,13 @@ export type TaskStatus =
 export type TaskResult = {
   statusCode: number;
   headers: Record<string, string>;
-  /** Response, callback or signal body as text */
+  /** Response, callback or signal body: the text itself when bodyEncoding is utf8, the base64 of the bytes when it is base64 */
   body: string;
+  /** utf8: the body bytes were valid UTF-8 without NUL and `body` is that text; base64: anything else (audio, images, gzip) and `body` is their base64 */
+  bodyEncoding: 'utf8' | 'base64';
   /** Milliseconds (0 for callbacks and signals) */
   duration: number;
+  /** The body was cut: at the maximum response size, or (in task lists only) after its first 4,096 characters */
   bodyTruncated: boolean;
 };
 
@@ -85,7 +88,7 @@ export type EffectivePollConfig = {
 export type Task = {
   /** UUIDv7 */
   id: string;
-  /** Task status (SPEC §2) */
+  /** Task status: pending, delayed, processing, waiting, polling, then one of the terminal completed, failed, timeout, cancelled */
   status: TaskStatus;
   targetUrl: string;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -230,6 +233,7 @@ export type Pagination = {
 
 /** One page of `tasks.list`, newest first. */
 export type TaskPage = {
+  /** Newest first. Payloads are capped: `body` and `result.body` stop after 4,096 characters (a cut result body has `result.bodyTruncated: true`) and a `progress` over 16,384 characters of JSON is null. GET /v1/tasks/{id} returns them whole. */
   tasks: Task[];
   pagination: Pagination;
 };

@@ -8,8 +8,11 @@ import { metaOf, type RequestMeta } from './request-meta.ts';
 /** Everything the procedures may use; built once in main.ts. */
 export type ApiServices = {
   tasks: TaskService;
-  /** Authenticates the key and takes a point of its team's rate limit (see auth/authenticate.ts). */
-  admit(key: string | undefined): Promise<{ principal: Principal; decision: RateDecision }>;
+  /**
+   * Authenticates the key and takes a point of its team's rate limit; a failed authentication takes
+   * a point of the client IP's budget of failures instead (see auth/authenticate.ts).
+   */
+  admit(key: string | undefined, clientIp: string): Promise<{ principal: Principal; decision: RateDecision }>;
   tokens: {
     create(teamId: string, name: string, value: string): Promise<TokenView>;
     list(teamId: string): Promise<TokenView[]>;

@@ -30,8 +30,11 @@ const PAGE = `<!doctype html>
 </html>`;
 
 // validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io.
+// persistAuthorization false: an API key typed into "Authorize" stays in the page's memory only;
+// persisted, it would sit in localStorage, readable by any script on the origin and left behind on
+// a shared machine.
 const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null,
-  deepLinking: true, tryItOutEnabled: true, persistAuthorization: true });`;
+  deepLinking: true, tryItOutEnabled: true, persistAuthorization: false });`;
 
 /** Why: the page and its assets may only talk to this server (no CDN, no telemetry). */
 const CSP =

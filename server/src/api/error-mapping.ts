@@ -48,6 +48,10 @@ export function restErrorBody(error: unknown): RestErrorBody {
     const fields = [...new Set(details.map((d) => d.path || '(body)'))].join(', ');
     return { error: `Invalid request: ${fields}`, code: 'validation_failed', details };
   }
+  // tRPC's own input refusals (a batch over the size cap, a bad batch shape) say what is wrong.
+  if (error instanceof TRPCError && error.code === 'BAD_REQUEST') {
+    return { error: `Bad request: ${error.message}`, code: 'validation_failed' };
+  }
   if (error instanceof TRPCError && FRAMEWORK_ERRORS[error.code]) {
     return FRAMEWORK_ERRORS[error.code] as RestErrorBody;
   }

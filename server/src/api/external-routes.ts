@@ -1,14 +1,23 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import type { RateLimiter } from '../ratelimit/rate-limiter.ts';
 import { AppError } from '../shared/app-error.ts';
+import { noNul } from '../shared/no-nul.ts';
 import { zodIssuesToDetails } from '../shared/zod-details.ts';
 import { acceptCallback, acceptSignal, type ExternalOutcome, keptCallbackHeaders } from '../tasks/external-results.ts';
 import type { TaskEffects } from '../tasks/task-effects.ts';
+import type { BodyReadSlots } from './body-read-slots.ts';
+import { type CredentialKind, credentialIsLive, storedCredential } from './external-credentials.ts';
 import type { RawRoute } from './http-server.ts';
-import { parseJson, readBody } from './read-body.ts';
+import {
+  bodyTooLarge,
+  closeAfterResponse,
+  declaredTooLarge,
+  parseJson,
+  readBody,
+  replyUnreadBody,
+} from './read-body.ts';
 import type { RequestMeta } from './request-meta.ts';
 import { sendJson } from './send-json.ts';
 
@@ -16,15 +25,23 @@ import { sendJson } from './send-json.ts';
 const CREDENTIAL = /^[0-9a-f]{64}$/;
 /** Why 64 KiB: a signal is a small JSON decision, not a payload store. */
 const MAX_SIGNAL_BYTES = 64 * 1024;
+/** Why 30 s: the largest callback (5 MiB by default) arrives in ~20 s even over a 2 Mbit/s link. */
+const BODY_READ_TIMEOUT_MS = 30_000;
+/** Why 5 s: slots free up in milliseconds normally; a longer wait only holds the connection open. */
+const SLOT_WAIT_MS = 5_000;
 
 const signalBodySchema = z.discriminatedUnion(
   'status',
   [
-    z.strictObject({ status: z.literal('completed'), result: z.unknown().optional(), error: z.string().optional() }),
+    z.strictObject({
+      status: z.literal('completed'),
+      result: z.unknown().optional(),
+      error: noNul(z.string()).optional(),
+    }),
     z.strictObject({
       status: z.literal('failed'),
       result: z.unknown().optional(),
-      error: z.string().max(10_000).optional(),
+      error: noNul(z.string().max(10_000)).optional(),
     }),
   ],
   { error: 'status must be "completed" or "failed"' },
@@ -36,20 +53,111 @@ export type ExternalRouteDeps = {
   callbackLimiter: RateLimiter;
   signalLimiter: RateLimiter;
   maxCallbackBytes: number;
+  /** Process-wide cap on callback/signal bodies read at once (see body-read-slots.ts). */
+  bodySlots: BodyReadSlots;
 };
 
 /** Headers every answer of these unauthenticated routes carries: the URL itself is a credential. */
 const PRIVATE = { 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' };
+
+type Route = {
+  kind: CredentialKind;
+  prefix: string;
+  notFound: string;
+  limiter: RateLimiter;
+  maxBytes: number;
+  /** Parses the body and settles the request (the credential is known to be live). */
+  accept: (req: IncomingMessage, raw: Buffer, stored: string) => Promise<ExternalOutcome>;
+};
+
+/**
+ * Everything before the body is cheap and bounded: the id's format (no query), the per-IP budget,
+ * one indexed look-up of the credential, then a slot among the few bodies read at once. Only then
+ * is the body read, within a size and a time limit.
+ */
+function rawRoute(deps: ExternalRouteDeps, route: Route): RawRoute {
+  return {
+    method: 'POST',
+    match: pathParam(route.prefix),
+    handle: (req, res, presented, meta) =>
+      guarded(req, res, async () => {
+        if (!CREDENTIAL.test(presented))
+          return answerEarly(req, res, 404, { error: route.notFound, code: 'not_found' });
+        if (declaredTooLarge(req, route.maxBytes)) throw bodyTooLarge(route.maxBytes);
+        await limit(route.limiter, meta);
+        const stored = storedCredential(route.kind, presented);
+        if (!(await credentialIsLive(deps.orm, stored))) {
+          return answerEarly(req, res, 404, { error: route.notFound, code: 'not_found' });
+        }
+        const release = await deps.bodySlots.acquire(SLOT_WAIT_MS);
+        if (!release) {
+          const busy = { error: 'Too many request bodies are being received at once; retry shortly' };
+          return answerEarly(req, res, 503, busy, { 'Retry-After': '1' });
+        }
+        let raw: Buffer;
+        try {
+          raw = await readBody(req, { maxBytes: route.maxBytes, timeoutMs: BODY_READ_TIMEOUT_MS });
+        } finally {
+          release();
+        }
+        reply(res, await route.accept(req, raw, stored.value));
+      }),
+  };
+}
+
+export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
+  const callbacks: Route = {
+    kind: 'callback',
+    prefix: '/v1/callbacks/',
+    notFound: 'Invalid or expired callback ID',
+    limiter: deps.callbackLimiter,
+    maxBytes: deps.maxCallbackBytes,
+    accept: (req, raw, stored) => {
+      const payload = { raw: raw.toString('utf8'), json: parseJson(raw), headers: keptCallbackHeaders(req.headers) };
+      return acceptCallback(deps.orm, deps.effects, stored, payload, admitted);
+    },
+  };
+  const signals: Route = {
+    kind: 'signal',
+    prefix: '/v1/signals/',
+    notFound: 'Invalid or expired signal token',
+    limiter: deps.signalLimiter,
+    maxBytes: MAX_SIGNAL_BYTES,
+    accept: (_req, raw, stored) => acceptSignal(deps.orm, deps.effects, stored, parseSignal(parseJson(raw)), admitted),
+  };
+  return [rawRoute(deps, callbacks), rawRoute(deps, signals)];
+}
+
+/** The per-IP budget was already taken before the body was read. */
+const admitted = () => Promise.resolve();
+
+function parseSignal(body: unknown) {
+  const parsed = signalBodySchema.safeParse(body);
+  if (!parsed.success) {
+    const details = zodIssuesToDetails(parsed.error.issues);
+    throw new AppError('validation_failed', `Invalid signal: ${details.map((d) => d.path || '(body)').join(', ')}`, {
+      details,
+    });
+  }
+  return parsed.data.status === 'completed'
+    ? { status: 'completed' as const, result: parsed.data.result }
+    : { status: 'failed' as const, error: parsed.data.error ?? 'Failed by signal' };
+}
 
 function reply(res: ServerResponse, outcome: ExternalOutcome): void {
   if ('task' in outcome) sendJson(res, outcome.status, { task: outcome.task }, PRIVATE);
   else sendJson(res, outcome.status, { error: outcome.error, code: outcome.code }, PRIVATE);
 }
 
-function replyError(res: ServerResponse, error: unknown, extra: Record<string, string> = {}): void {
-  if (!(error instanceof AppError)) throw error;
-  const status = { payload_too_large: 413, validation_failed: 400, rate_limited: 429 }[error.code as string] ?? 400;
-  const body = { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
+/** An answer sent before the body was read: the connection closes after it (see read-body.ts). */
+function answerEarly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
+  if (!req.complete) closeAfterResponse(req, res);
   sendJson(res, status, body, { ...PRIVATE, ...extra });
 }
 
@@ -66,62 +174,17 @@ function pathParam(prefix: string) {
     pathname.startsWith(prefix) && pathname.indexOf('/', prefix.length) === -1 ? pathname.slice(prefix.length) : null;
 }
 
-async function guarded(res: ServerResponse, work: () => Promise<void>): Promise<void> {
+async function guarded(req: IncomingMessage, res: ServerResponse, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    const retryAfter = error instanceof AppError ? error.retryAfterSeconds : undefined;
-    replyError(res, error, retryAfter ? { 'Retry-After': String(retryAfter) } : {});
+    if (replyUnreadBody(req, res, error, PRIVATE)) return;
+    if (!(error instanceof AppError)) throw error;
+    const status = { payload_too_large: 413, validation_failed: 400, rate_limited: 429 }[error.code as string] ?? 400;
+    const body = { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
+    const retryAfter: Record<string, string> = error.retryAfterSeconds
+      ? { 'Retry-After': String(error.retryAfterSeconds) }
+      : {};
+    answerEarly(req, res, status, body, retryAfter);
   }
-}
-
-export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
-  const notFound = (res: ServerResponse, message: string) =>
-    sendJson(res, 404, { error: message, code: 'not_found' }, PRIVATE);
-  return [
-    {
-      method: 'POST',
-      match: pathParam('/v1/callbacks/'),
-      handle: (req: IncomingMessage, res: ServerResponse, callbackId: string, meta: RequestMeta) => {
-        if (!CREDENTIAL.test(callbackId)) return Promise.resolve(notFound(res, 'Invalid or expired callback ID'));
-        return guarded(res, async () => {
-          const raw = await readBody(req, deps.maxCallbackBytes);
-          const json = parseJson(raw);
-          const headers = keptCallbackHeaders(req.headers);
-          const payload = { raw: raw.toString('utf8'), json, headers };
-          reply(
-            res,
-            await acceptCallback(deps.orm, deps.effects, callbackId, payload, () => limit(deps.callbackLimiter, meta)),
-          );
-        });
-      },
-    },
-    {
-      method: 'POST',
-      match: pathParam('/v1/signals/'),
-      handle: (req: IncomingMessage, res: ServerResponse, token: string, meta: RequestMeta) => {
-        if (!CREDENTIAL.test(token)) return Promise.resolve(notFound(res, 'Invalid or expired signal token'));
-        return guarded(res, async () => {
-          const body = parseJson(await readBody(req, MAX_SIGNAL_BYTES));
-          const parsed = signalBodySchema.safeParse(body);
-          if (!parsed.success) {
-            const details = zodIssuesToDetails(parsed.error.issues);
-            throw new AppError(
-              'validation_failed',
-              `Invalid signal: ${details.map((d) => d.path || '(body)').join(', ')}`,
-              {
-                details,
-              },
-            );
-          }
-          const signal =
-            parsed.data.status === 'completed'
-              ? { status: 'completed' as const, result: parsed.data.result }
-              : { status: 'failed' as const, error: parsed.data.error ?? 'Failed by signal' };
-          const hash = createHash('sha256').update(token).digest('hex');
-          reply(res, await acceptSignal(deps.orm, deps.effects, hash, signal, () => limit(deps.signalLimiter, meta)));
-        });
-      },
-    },
-  ];
 }

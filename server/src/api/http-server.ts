@@ -7,7 +7,7 @@ import type { HttpMetrics } from './http-metrics.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import { clientIp, nodeHeaderReader, type RequestMeta } from './request-meta.ts';
 import { createRestHandler } from './rest-handler.ts';
-import { routeLabel } from './route-label.ts';
+import { createRouteLabeler } from './route-label.ts';
 import type { AppRouter } from './routers/app-router.ts';
 import { sendJson } from './send-json.ts';
 import { createTrpcHandler } from './trpc-handler.ts';
@@ -32,17 +32,54 @@ export type HttpServerDeps = {
   openApiDocument: () => unknown;
   isReady: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   rawRoutes: RawRoute[];
+  limits: HttpLimits;
 };
 
+/** Connection limits of the node:http server (configurable, see config-schema.ts). */
+export type HttpLimits = {
+  /** Open connections beyond this are refused at once (each costs a socket and memory). */
+  maxConnections: number;
+  /** Time to receive a request's headers; a client trickling them is cut. */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request (headers and body), never the response: long-polls are not bound by it. */
+  requestTimeoutMs: number;
+};
+
+/**
+ * Why 5 s: an idle keep-alive connection is cheap to reopen, while each one held counts against
+ * maxConnections; clients reuse a connection within milliseconds when they have more to send.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Why 1 s: how often node checks the header and request timeouts; their precision, at O(connections)/s. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
 const REQUEST_ID = /^[\w.-]{1,64}$/;
+const API_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The path of an origin-form request target (`/v1/tasks?x`), or null for anything else. Parsed
+ * against a fixed origin, so `//host/…` is a path here, never an authority; a target the URL parser
+ * refuses is a 400, not an exception thrown out of the request listener (it would end the process).
+ */
+function requestPath(target: string | undefined): string | null {
+  if (!target?.startsWith('/')) return null;
+  try {
+    return new URL(`http://localhost${target}`).pathname;
+  } catch {
+    return null;
+  }
+}
 
 export function createHttpServer(deps: HttpServerDeps): http.Server {
   const rest = createRestHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
   const trpc = createTrpcHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
+  const routeLabel = createRouteLabeler(Object.keys(deps.router._def.procedures));
 
   const route = async (req: IncomingMessage, res: ServerResponse, pathname: string, meta: RequestMeta) => {
     const method = req.method ?? 'GET';
-    const api = deps.apiEnabled;
+    // Methods no route serves (TRACE, CONNECT, PROPFIND…) never reach the API handlers: a Fetch
+    // Request cannot even carry some of them. They get the 404 below.
+    const api = deps.apiEnabled && API_METHODS.has(method);
     for (const raw of api ? deps.rawRoutes : []) {
       const param = raw.method === method ? raw.match(pathname) : null;
       if (param !== null) return raw.handle(req, res, param, meta);
@@ -71,43 +108,59 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
     });
   };
 
-  return http.createServer((req, res) => {
-    const started = process.hrtime.bigint();
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const incomingId = nodeHeaderReader(req)('x-request-id');
-    const controller = new AbortController();
-    // Only a client that hung up early aborts its work (e.g. a parked long-poll); a finished response does not.
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    const meta: RequestMeta = {
-      requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
-      clientIp: clientIp(req, deps.trustProxy),
-      header: nodeHeaderReader(req),
-      responseHeaders: {},
-      successStatus: undefined,
-      signal: controller.signal,
-    };
-    res.setHeader('X-Request-Id', meta.requestId);
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const label = routeLabel(pathname);
-      deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
-      deps.logger.info(
-        {
-          reqId: meta.requestId,
-          method: req.method,
-          route: label,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-        },
-        'request',
-      );
-    });
-    route(req, res, pathname, meta).catch((error: unknown) => {
-      deps.logger.error({ reqId: meta.requestId, err: error }, 'unhandled error in request');
-      if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error', code: 'internal_error' });
-      else res.destroy();
-    });
-  });
+  const server = http.createServer(
+    {
+      headersTimeout: Math.min(deps.limits.headersTimeoutMs, deps.limits.requestTimeoutMs),
+      requestTimeout: deps.limits.requestTimeoutMs,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    (req, res) => {
+      const started = process.hrtime.bigint();
+      const pathname = requestPath(req.url);
+      const incomingId = nodeHeaderReader(req)('x-request-id');
+      const controller = new AbortController();
+      // Only a client that hung up early aborts its work (e.g. a parked long-poll); a finished response does not.
+      res.on('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      const meta: RequestMeta = {
+        requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+        clientIp: clientIp(req, deps.trustProxy),
+        header: nodeHeaderReader(req),
+        responseHeaders: {},
+        successStatus: undefined,
+        signal: controller.signal,
+      };
+      res.setHeader('X-Request-Id', meta.requestId);
+      res.on('finish', () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const label = routeLabel(pathname ?? '');
+        deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
+        deps.logger.info(
+          {
+            reqId: meta.requestId,
+            method: req.method,
+            route: label,
+            status: res.statusCode,
+            ms: Math.round(seconds * 1e4) / 10,
+          },
+          'request',
+        );
+      });
+      if (pathname === null) {
+        return sendJson(res, 400, {
+          error: 'Invalid request target: expected a path such as /v1/tasks',
+          code: 'validation_failed',
+        });
+      }
+      route(req, res, pathname, meta).catch((error: unknown) => {
+        deps.logger.error({ reqId: meta.requestId, err: error }, 'unhandled error in request');
+        if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error', code: 'internal_error' });
+        else res.destroy();
+      });
+    },
+  );
+  server.maxConnections = deps.limits.maxConnections;
+  return server;
 }

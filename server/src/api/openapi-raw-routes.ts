@@ -59,6 +59,6 @@ export const rawRoutePaths = {
 };
 
 export const RAW_ROUTE_ERRORS = {
-  'callbacks-receive': ['400', '404', '409', '413', '429'],
-  'signals-send': ['400', '404', '409', '413', '429'],
+  'callbacks-receive': ['400', '404', '409', '413', '429', '503'],
+  'signals-send': ['400', '404', '409', '413', '429', '503'],
 };

@@ -50,6 +50,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   '415': 'Content-Type must be application/json',
   '429': 'Rate limited: see Retry-After',
   '500': 'Unexpected error (no internals are exposed)',
+  '503': 'Too many request bodies are being received at once: retry after Retry-After (1 s)',
 };
 
 const RATE_HEADERS = {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../auth/authenticate.ts';
 
 /** What the HTTP layer knows about a request before tRPC sees it. */
 export type RequestMeta = {
@@ -10,6 +11,8 @@ export type RequestMeta = {
   /** Status for a successful response when not 200 (201 for create). */
   successStatus: number | undefined;
   signal: AbortSignal;
+  /** The request's authentication, made once and shared by its procedures (see admission.ts). */
+  admission?: Promise<Principal>;
 };
 
 /**

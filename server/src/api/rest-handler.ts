@@ -1,23 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { AppError } from '../shared/app-error.ts';
+import { admitRequest } from './admission.ts';
 import { type ApiServices, contextFactory } from './context.ts';
 import { httpStatusOf, type RestErrorBody, restErrorBody } from './error-mapping.ts';
-import { isJsonContentType, parseJson, readBody } from './read-body.ts';
+import {
+  type BodyLimits,
+  closeAfterResponse,
+  isJsonContentType,
+  parseJson,
+  readBody,
+  replyUnreadBody,
+} from './read-body.ts';
 import { attachMeta, type RequestMeta, responseMetaFromContext } from './request-meta.ts';
 import type { AppRouter } from './routers/app-router.ts';
 import { sendJson } from './send-json.ts';
 import { keepBodyTypesStrict } from './strict-body-types.ts';
 
-/** Why +64 KiB: SPEC §3 — the JSON envelope around a 1 MiB body may add that much before 413. */
+/** Why +64 KiB: the JSON envelope around a 1 MiB task body may add that much before 413. */
 const ENVELOPE_ALLOWANCE = 64 * 1024;
+/** Why 30 s: 1 MiB arrives in ~4 s even over a 2 Mbit/s link; a client trickling it is cut (408). */
+const BODY_READ_TIMEOUT_MS = 30_000;
 
 type Captured = { statusCode: number; headers: Record<string, string>; body: string };
 
 /**
- * REST (/v1) through trpc-to-openapi. We read and check the body ourselves (413, 415, 400 with our
- * messages), hand the adapter a Fetch Request, capture its answer, and rewrite error bodies to
- * exactly `{error, code?, details?}` — the adapter's own error shape leaks tRPC internals.
+ * REST (/v1) through trpc-to-openapi. A request with a body is authenticated (key present,
+ * well-formed, known; rate limit taken) BEFORE its body is read, so a stranger's large bodies cost
+ * no reading or parsing. We read and check the body ourselves (413, 415, 400 with our messages),
+ * parse it ONCE and hand the adapter a Fetch Request carrying the parsed value, capture its answer,
+ * and rewrite error bodies to exactly `{error, code?, details?}` — the adapter's own error shape
+ * leaks tRPC internals.
  */
 export function createRestHandler(opts: { router: AppRouter; services: ApiServices; maxBodyBytes: number }) {
   keepBodyTypesStrict(opts.router);
@@ -26,17 +39,19 @@ export function createRestHandler(opts: { router: AppRouter; services: ApiServic
     createContext: contextFactory(opts.services) as never,
     responseMeta: responseMetaFromContext,
   });
-  const limit = opts.maxBodyBytes + ENVELOPE_ALLOWANCE;
+  const limits = { maxBytes: opts.maxBodyBytes + ENVELOPE_ALLOWANCE, timeoutMs: BODY_READ_TIMEOUT_MS };
 
   return async (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): Promise<void> => {
     let request: Request;
     try {
-      request = await toFetchRequest(req, meta, limit);
+      request = await toFetchRequest(req, meta, limits, opts.services);
     } catch (error) {
+      if (replyUnreadBody(req, res, error, meta.responseHeaders)) return;
       const body = restErrorBody(
         error instanceof AppError ? error : new AppError('internal_error', 'Internal server error'),
       );
-      sendJson(res, httpStatusOf(body), body);
+      if (!req.complete) closeAfterResponse(req, res);
+      sendJson(res, httpStatusOf(body), body, meta.responseHeaders);
       return;
     }
     attachMeta(request, meta);
@@ -46,7 +61,12 @@ export function createRestHandler(opts: { router: AppRouter; services: ApiServic
   };
 }
 
-async function toFetchRequest(req: IncomingMessage, meta: RequestMeta, limit: number): Promise<Request> {
+async function toFetchRequest(
+  req: IncomingMessage,
+  meta: RequestMeta,
+  limits: BodyLimits,
+  services: ApiServices,
+): Promise<Request> {
   const method = req.method ?? 'GET';
   const url = `http://localhost${req.url ?? '/'}`;
   const headers = new Headers();
@@ -56,20 +76,30 @@ async function toFetchRequest(req: IncomingMessage, meta: RequestMeta, limit: nu
   if (method === 'GET' || method === 'HEAD' || method === 'DELETE') {
     return new Request(url, { method, headers, signal: meta.signal });
   }
-  const raw = await readBody(req, limit);
-  if (raw.length > 0 && !isJsonContentType(meta.header('content-type'))) {
+  // Every /v1 route that takes a body needs a key: 401/429 here, before a byte of it is read.
+  await admitRequest(services, meta);
+  if (sendsBody(req) && !isJsonContentType(meta.header('content-type'))) {
     throw new AppError('unsupported_media_type', 'Content-Type must be application/json');
   }
+  const raw = await readBody(req, limits);
   // An empty body (e.g. POST …/cancel from curl) is an empty JSON object.
-  // Checked here (so a bad body is our 400, not the adapter's 500), then passed on as received.
-  let body = '{}';
-  if (raw.length > 0) {
-    body = raw.toString('utf8');
-    parseJson(raw);
+  const value = raw.length > 0 ? parseJson(raw) : {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AppError('validation_failed', 'Invalid request: the body must be a JSON object', {
+      details: [{ path: '', message: 'expected a JSON object' }],
+    });
   }
   headers.set('content-type', 'application/json');
   headers.delete('content-length');
-  return new Request(url, { method, headers, body, signal: meta.signal });
+  headers.delete('transfer-encoding');
+  const request = new Request(url, { method, headers, signal: meta.signal });
+  // The adapter takes an own `body` that is not a stream as the already-parsed input: parsed once.
+  Object.defineProperty(request, 'body', { value });
+  return request;
+}
+
+function sendsBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
 function captureResponse(target: Captured) {

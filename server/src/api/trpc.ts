@@ -1,7 +1,7 @@
 import { initTRPC } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { readApiKey } from '../auth/authenticate.ts';
 import { AppError } from '../shared/app-error.ts';
+import { admitRequest } from './admission.ts';
 import type { Context } from './context.ts';
 import { restErrorBody, toTRPCError } from './error-mapping.ts';
 
@@ -27,18 +27,8 @@ const errorBridge = t.middleware(async ({ next }) => {
 
 export const publicProcedure = t.procedure.use(errorBridge);
 
-/** Auth first (401s are not counted), then the per-team limit; headers on every authed response. */
+/** Auth first (401s spend no team's budget), then the per-team limit: once per HTTP request. */
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const { principal, decision } = await ctx.services.admit(readApiKey(ctx.meta.header));
-  const headers = ctx.meta.responseHeaders;
-  headers['X-RateLimit-Limit'] = String(decision.limit);
-  headers['X-RateLimit-Remaining'] = String(decision.remaining);
-  headers['X-RateLimit-Reset'] = String(decision.resetAt);
-  if (!decision.allowed) {
-    headers['Retry-After'] = String(decision.retryAfter);
-    throw new AppError('rate_limited', `Rate limit exceeded: retry after ${decision.retryAfter} s`, {
-      retryAfterSeconds: decision.retryAfter,
-    });
-  }
+  const principal = await admitRequest(ctx.services, ctx.meta);
   return next({ ctx: { ...ctx, principal } });
 });

@@ -9,6 +9,8 @@ const MAX_ENTRIES = 10_000;
 export type KeyTeamHints = {
   get(keyHash: string): string | undefined;
   remember(keyHash: string, teamId: string): void;
+  /** The key failed its look-up (revoked): later requests look it up before charging anyone. */
+  forget(keyHash: string): void;
 };
 
 export function createKeyTeamHints(): KeyTeamHints {
@@ -18,6 +20,9 @@ export function createKeyTeamHints(): KeyTeamHints {
     remember(keyHash, teamId) {
       if (teams.size >= MAX_ENTRIES && !teams.has(keyHash)) teams.clear();
       teams.set(keyHash, teamId);
+    },
+    forget(keyHash) {
+      teams.delete(keyHash);
     },
   };
 }

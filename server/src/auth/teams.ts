@@ -4,6 +4,8 @@ import { TeamSchema } from '../db/entities/team.ts';
 import { uuidv7 } from '../db/uuid-v7.ts';
 import { AppError } from '../shared/app-error.ts';
 import { generateApiKey, generateWebhookSecret, hashApiKey, keyPrefix } from './api-key-format.ts';
+import { teamSecretOwner } from './sealed-owners.ts';
+import type { SecretBox } from './secret-box.ts';
 
 /** Why 24 h: receivers need a day to deploy the new secret while the old one still verifies. */
 export const SECRET_ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
@@ -12,30 +14,39 @@ export type CreatedTeam = { id: string; name: string; webhookSecret: string };
 export type CreatedKey = { id: string; teamId: string; name: string; prefix: string; apiKey: string };
 export type KeyListing = { id: string; name: string; prefix: string; createdAt: string; revokedAt: string | null };
 
-export async function createTeam(em: EntityManager, name: string): Promise<CreatedTeam> {
+/**
+ * Creates a team. Its webhook secret is stored sealed (bound to the team) and returned in plain
+ * text only here, to be shown once.
+ */
+export async function createTeam(em: EntityManager, name: string, box: SecretBox): Promise<CreatedTeam> {
+  const id = uuidv7();
+  const webhookSecret = generateWebhookSecret();
   const team = em.create(TeamSchema, {
-    id: uuidv7(),
+    id,
     name,
-    webhookSecret: generateWebhookSecret(),
+    webhookSecret: box.seal(webhookSecret, teamSecretOwner(id)),
     previousWebhookSecret: null,
     previousSecretExpiresAt: null,
     createdAt: new Date(),
   });
   await em.flush();
-  return { id: team.id, name: team.name, webhookSecret: team.webhookSecret };
+  return { id: team.id, name: team.name, webhookSecret };
 }
 
+/** A new current secret (sealed); the old one keeps signing for the overlap. Returns the new one in plain text. */
 export async function rotateTeamSecret(
   em: EntityManager,
   teamId: string,
+  box: SecretBox,
 ): Promise<{ id: string; webhookSecret: string }> {
   const team = await em.findOne(TeamSchema, { id: teamId });
   if (!team) throw new AppError('not_found', `No team with id ${teamId}`);
   team.previousWebhookSecret = team.webhookSecret;
   team.previousSecretExpiresAt = new Date(Date.now() + SECRET_ROTATION_OVERLAP_MS);
-  team.webhookSecret = generateWebhookSecret();
+  const webhookSecret = generateWebhookSecret();
+  team.webhookSecret = box.seal(webhookSecret, teamSecretOwner(team.id));
   await em.flush();
-  return { id: team.id, webhookSecret: team.webhookSecret };
+  return { id: team.id, webhookSecret };
 }
 
 /** Creates a key; `apiKey` may be given (bootstrap), else one is generated. Only its hash is stored. */

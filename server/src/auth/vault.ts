@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError, type ErrorDetail } from '../shared/app-error.ts';
-import type { SecretBox } from './secret-box.ts';
+import { vaultTokenOwner } from './sealed-owners.ts';
+import { SealedValueError, type SecretBox } from './secret-box.ts';
 
 /** A header value that is exactly a token id is a vault reference. */
 export const TOKEN_ID = /^tok_[0-9A-Za-z]{24}$/;
@@ -27,10 +28,11 @@ const view = (r: Row): TokenView => ({ id: r.id, name: r.name, createdAt: new Da
 export function createVault(box: SecretBox) {
   return {
     async create(em: EntityManager, teamId: string, name: string, value: string): Promise<TokenView> {
+      const id = newTokenId();
       const rows = await em.execute<Row[]>(
         `insert into vault_tokens (id, team_id, name, value_enc, created_at) values (?, ?, ?, ?, now())
          returning id, name, created_at`,
-        [newTokenId(), teamId, name, box.seal(value)],
+        [id, teamId, name, box.seal(value, vaultTokenOwner(teamId, id))],
       );
       return view(rows[0] as Row);
     },
@@ -81,11 +83,21 @@ export function createVault(box: SecretBox) {
           if (!TOKEN_ID.test(v)) return [name, v];
           const sealed = live.get(v);
           if (!sealed) throw new Error(`Header ${name} references token ${v}, which no longer exists`);
-          return [name, box.open(sealed)];
+          return [name, openToken(box, teamId, v, sealed)];
         }),
       );
     },
   };
+}
+
+/** A token's value; a ciphertext that is not this token's own (copied from another row) fails clearly. */
+function openToken(box: SecretBox, teamId: string, tokenId: string, sealed: string): string {
+  try {
+    return box.open(sealed, vaultTokenOwner(teamId, tokenId));
+  } catch (error) {
+    if (!(error instanceof SealedValueError)) throw error;
+    throw new Error(`Token ${tokenId} cannot be decrypted (its stored value does not belong to it or the key changed)`);
+  }
 }
 
 async function liveTokens(em: EntityManager, teamId: string, ids: string[]): Promise<Map<string, string>> {

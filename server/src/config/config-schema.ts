@@ -62,10 +62,23 @@ export const envSchema = z.object({
   ASYNCQUEUE_MAX_BODY_BYTES: positiveInt('ASYNCQUEUE_MAX_BODY_BYTES').default(MiB),
   ASYNCQUEUE_MAX_CALLBACK_BYTES: positiveInt('ASYNCQUEUE_MAX_CALLBACK_BYTES').default(5 * MiB),
   ASYNCQUEUE_MAX_RESPONSE_BYTES: positiveInt('ASYNCQUEUE_MAX_RESPONSE_BYTES').default(5 * MiB),
+  /** Bytes response bodies in flight may hold per process; default: half the V8 heap limit (config.ts). */
+  ASYNCQUEUE_RESPONSE_MEMORY_BYTES: positiveInt('ASYNCQUEUE_RESPONSE_MEMORY_BYTES').optional(),
   ASYNCQUEUE_MAX_WAIT_TIME: positiveInt('ASYNCQUEUE_MAX_WAIT_TIME').default(86_400),
   ASYNCQUEUE_RETENTION_DAYS: positiveInt('ASYNCQUEUE_RETENTION_DAYS').default(30),
   ASYNCQUEUE_DB_POOL_SIZE: positiveInt('ASYNCQUEUE_DB_POOL_SIZE').default(10),
   ASYNCQUEUE_JOB_TAKEOVER_SECONDS: positiveInt('ASYNCQUEUE_JOB_TAKEOVER_SECONDS').default(60),
+  // HTTP edge limits. Why 60 failed authentications a minute per client IP: a client with a wrong
+  // key learns it at once; more is a stranger guessing keys.
+  ASYNCQUEUE_AUTH_FAILURE_LIMIT_PER_MINUTE: positiveInt('ASYNCQUEUE_AUTH_FAILURE_LIMIT_PER_MINUTE').default(60),
+  // Why 4096: far above a deployment's concurrent clients (parked long-polls included), far below
+  // the memory and file descriptors the process can spend on sockets.
+  ASYNCQUEUE_MAX_CONNECTIONS: positiveInt('ASYNCQUEUE_MAX_CONNECTIONS').default(4096),
+  // Why 10 s: a client sends its headers in one packet; 10 s covers a slow mobile link.
+  ASYNCQUEUE_HTTP_HEADERS_TIMEOUT_SECONDS: positiveInt('ASYNCQUEUE_HTTP_HEADERS_TIMEOUT_SECONDS').default(10),
+  // Why 60 s: receiving a whole request, the largest callback (5 MiB) included, over a slow link;
+  // the response is not bounded by it (a long-poll parks for up to 25 s after its request arrived).
+  ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS: positiveInt('ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS').default(60),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import v8 from 'node:v8';
 import { envSchema } from './config-schema.ts';
 
 /** Typed, validated, frozen configuration: read once at start and passed down. */
@@ -20,10 +21,16 @@ export type Config = Readonly<{
   maxBodyBytes: number;
   maxCallbackBytes: number;
   maxResponseBytes: number;
+  /** The byte budget of response bodies in flight (dispatch/byte-budget.ts). */
+  responseMemoryBytes: number;
   maxWaitTime: number;
   retentionDays: number;
   dbPoolSize: number;
   jobTakeoverSeconds: number;
+  authFailureLimitPerMinute: number;
+  maxConnections: number;
+  httpHeadersTimeoutSeconds: number;
+  httpRequestTimeoutSeconds: number;
   version: string;
 }>;
 
@@ -37,6 +44,14 @@ export class ConfigError extends Error {
 }
 
 export const VERSION = '0.1.0';
+
+/**
+ * Why half the heap limit: response bodies in flight are the one use of memory that grows with the
+ * targets' answers; the other half is left to everything else (rows, long-polls, the ORM, pg-boss).
+ */
+function defaultResponseMemoryBytes(): number {
+  return Math.floor(v8.getHeapStatistics().heap_size_limit / 2);
+}
 
 /** Validates the environment; throws ConfigError listing every problem at once. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -69,10 +84,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.ASYNCQUEUE_MAX_BODY_BYTES,
     maxCallbackBytes: e.ASYNCQUEUE_MAX_CALLBACK_BYTES,
     maxResponseBytes: e.ASYNCQUEUE_MAX_RESPONSE_BYTES,
+    responseMemoryBytes: e.ASYNCQUEUE_RESPONSE_MEMORY_BYTES ?? defaultResponseMemoryBytes(),
     maxWaitTime: e.ASYNCQUEUE_MAX_WAIT_TIME,
     retentionDays: e.ASYNCQUEUE_RETENTION_DAYS,
     dbPoolSize: e.ASYNCQUEUE_DB_POOL_SIZE,
     jobTakeoverSeconds: e.ASYNCQUEUE_JOB_TAKEOVER_SECONDS,
+    authFailureLimitPerMinute: e.ASYNCQUEUE_AUTH_FAILURE_LIMIT_PER_MINUTE,
+    maxConnections: e.ASYNCQUEUE_MAX_CONNECTIONS,
+    httpHeadersTimeoutSeconds: e.ASYNCQUEUE_HTTP_HEADERS_TIMEOUT_SECONDS,
+    httpRequestTimeoutSeconds: e.ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS,
     version: VERSION,
   });
 }

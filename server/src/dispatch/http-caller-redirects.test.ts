@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyDispatch } from '../../../sdk/src/verify-dispatch.ts';
 import type { HttpCaller } from './http-caller.ts';
 import {
   loopbackCaller,
@@ -10,6 +11,7 @@ import {
   startServer,
   type TestServer,
 } from './http-caller-test-support.ts';
+import { dispatchHeaders, dispatchHopPolicy } from './outbound-headers.ts';
 import { classifyOutcome } from './outcome.ts';
 
 let caller: HttpCaller;
@@ -130,6 +132,46 @@ describe('createHttpCaller: redirects', () => {
     }
     expect(received.headers['x-client-secret']).toBeUndefined();
     expect(log.at(-1)?.headers.authorization).toBe('Bearer leak-me-not');
+  });
+
+  it('drops a vault-resolved header on a cross-origin hop whatever its name (X-Custom: tok_… resolved)', async () => {
+    const headers = { ...POST.headers, 'X-Custom': 'resolved-vault-secret', 'X-Plain': 'kept' };
+    const hopPolicy = { vaultHeaders: ['X-Custom'] };
+    await caller.call(outbound(to(307, `${otherBase}/final`), { ...POST, headers, hopPolicy }));
+    const received = otherLog.at(-1) as Received;
+    expect(received.headers['x-custom']).toBeUndefined();
+    expect(received.headers['x-plain']).toBe('kept');
+    expect(log.at(-1)?.headers['x-custom']).toBe('resolved-vault-secret');
+    // Same origin: a vault value is the target's own credential and stays.
+    await caller.call(outbound(to(307, '/final'), { ...POST, headers, hopPolicy }));
+    expect(log.at(-1)).toMatchObject({ url: '/final' });
+    expect(log.at(-1)?.headers['x-custom']).toBe('resolved-vault-secret');
+  });
+
+  it('signs each hop for its own method, URL and body (verifyDispatch on the second hop)', async () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const first = to(303, `${otherBase}/final`);
+    const headers = dispatchHeaders({
+      userHeaders: POST.headers,
+      taskId: 't-1',
+      attempt: 1,
+      method: 'POST',
+      url: first,
+      body: POST.body,
+      secrets: [secret],
+      version: '0.0.0',
+      unixSeconds: Math.floor(Date.now() / 1000),
+    });
+    const hopPolicy = dispatchHopPolicy([secret], []);
+    responseOf(await caller.call(outbound(first, { ...POST, headers, hopPolicy })));
+    const hop1 = log.at(-1) as Received;
+    const hop2 = otherLog.at(-1) as Received;
+    expect(() => verifyDispatch(hop1.body, hop1.headers, secret, { method: 'POST', url: first })).not.toThrow();
+    // 303 turned the POST into a GET without a body: that is what the second hop is signed for.
+    expect(hop2).toMatchObject({ method: 'GET', body: '' });
+    const finalUrl = `${otherBase}/final`;
+    expect(() => verifyDispatch('', hop2.headers, secret, { method: 'GET', url: finalUrl })).not.toThrow();
+    expect(() => verifyDispatch(POST.body, hop2.headers, secret, { method: 'POST', url: first })).toThrow();
   });
 });
 

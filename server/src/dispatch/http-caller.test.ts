@@ -102,6 +102,8 @@ describe('createHttpCaller: responses', () => {
       userHeaders: { 'Content-Type': 'application/json', Authorization: 'Bearer sk-provider-123' },
       taskId: '0190a0b0-0000-7000-8000-000000000001',
       attempt: 2,
+      method: 'POST',
+      url: `${base}/echo`,
       body,
       secrets: [SECRET],
       version: '0.1.0',
@@ -118,8 +120,9 @@ describe('createHttpCaller: responses', () => {
       'x-asyncqueue-task-id': '0190a0b0-0000-7000-8000-000000000001',
       'x-asyncqueue-attempt': '2',
     });
-    const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
-    const expected = createHmac('sha256', key).update(`${unixSeconds}.${body}`).digest('hex');
+    const secretBytes = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
+    const key = createHmac('sha256', secretBytes).update('asyncqueue-dispatch-v1').digest();
+    const expected = createHmac('sha256', key).update(`${unixSeconds}.POST.${base}/echo.${body}`).digest('hex');
     expect(received.headers['x-asyncqueue-signature']).toBe(`t=${unixSeconds},v1=${expected}`);
   });
 

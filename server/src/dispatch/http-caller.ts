@@ -1,9 +1,10 @@
 import { type Agent, request } from 'undici';
+import { type ByteBudget, NO_RESERVATION, type Reservation } from './byte-budget.ts';
 import { type AllowedCidrs, createGuardedAgent, type Resolver } from './network-guard.ts';
 import { describeError, type FailureWithoutDuration } from './outbound-errors.ts';
 import type { OutboundRequest, OutboundResponse, OutboundResult } from './outbound-types.ts';
 import { decideRedirect, type Hop, MAX_REDIRECTS } from './redirects.ts';
-import { discardBody, flattenHeaders, readCappedText } from './response-body.ts';
+import { discardBody, encodeBody, flattenHeaders, readCappedBytes } from './response-body.ts';
 
 // The one way AsyncQueue calls out over HTTP: through a single guarded, keep-alive undici Agent,
 // one deadline per attempt (every redirect hop included), a capped body, and redirects followed
@@ -21,6 +22,14 @@ export type {
 // as a network error lets the retry schedule try again instead of spending the attempt's budget.
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Why 8: a body of N bytes past the free prefix is held about eight times over until recorded: its
+ * chunks and their concatenation (2 N), its text or base64 (≤ 2 N as a two-byte string), the
+ * driver's parameter buffer and protocol message (≤ 2.7 N for base64), and the row the recording
+ * UPDATE returns (text and raw, ~2 N). Reserving that worst case keeps the sum inside the heap.
+ */
+export const RESPONSE_EXPANSION_FACTOR = 8;
+
 export type HttpCaller = {
   call(req: OutboundRequest): Promise<OutboundResult>;
   /** Closes the pooled connections (waits for calls in flight). */
@@ -31,6 +40,8 @@ export type HttpCallerOptions = {
   allowed: AllowedCidrs;
   /** Host name resolver; tests replace it to simulate DNS answers. */
   lookup?: Resolver;
+  /** Bounds the memory of response bodies in flight (see RESPONSE_EXPANSION_FACTOR); none: unbounded. */
+  budget?: ByteBudget;
 };
 
 export function createHttpCaller(opts: HttpCallerOptions): HttpCaller {
@@ -40,20 +51,26 @@ export function createHttpCaller(opts: HttpCallerOptions): HttpCaller {
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   });
   return {
-    call: (req) => callWithDeadline(agent, req),
+    call: (req) => callWithDeadline(agent, req, opts.budget),
     close: () => agent.close(),
   };
 }
 
-type FinalResponse = Omit<OutboundResponse, 'durationMs'>;
+type FinalResponse = Omit<OutboundResponse, 'durationMs' | 'release'>;
 type HopsOutcome = { ok: true; response: FinalResponse } | { ok: false; failure: FailureWithoutDuration };
 
 class AttemptDeadline extends Error {
   override readonly name = 'AttemptDeadline';
 }
 
-async function callWithDeadline(agent: Agent, req: OutboundRequest): Promise<OutboundResult> {
+async function callWithDeadline(agent: Agent, req: OutboundRequest, budget?: ByteBudget): Promise<OutboundResult> {
   const started = performance.now();
+  let reservation: Reservation = NO_RESERVATION;
+  const admit = async (contentLength: number | null, signal: AbortSignal) => {
+    if (!budget) return;
+    const bytes = Math.min(contentLength ?? req.maxResponseBytes, req.maxResponseBytes);
+    reservation = await budget.reserve(bytes * RESPONSE_EXPANSION_FACTOR, signal);
+  };
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new AttemptDeadline(`Timed out after ${req.timeoutMs} ms`)),
@@ -61,7 +78,7 @@ async function callWithDeadline(agent: Agent, req: OutboundRequest): Promise<Out
   );
   let outcome: HopsOutcome;
   try {
-    outcome = await followHops(agent, req, controller.signal);
+    outcome = await followHops(agent, req, controller.signal, admit);
   } catch (err) {
     const headerValues = Object.values(req.headers);
     outcome = { ok: false, failure: describeError(err, controller.signal.aborted, req.timeoutMs, headerValues) };
@@ -69,13 +86,16 @@ async function callWithDeadline(agent: Agent, req: OutboundRequest): Promise<Out
     clearTimeout(timer);
   }
   const durationMs = Math.round(performance.now() - started);
+  if (!outcome.ok) reservation.release();
   return outcome.ok
-    ? { ok: true, response: { ...outcome.response, durationMs } }
+    ? { ok: true, response: { ...outcome.response, durationMs, release: reservation.release } }
     : { ok: false, failure: { ...outcome.failure, durationMs } };
 }
 
+type Admit = (contentLength: number | null, signal: AbortSignal) => Promise<void>;
+
 /** Sends the request and follows up to MAX_REDIRECTS redirects, all under `signal`. */
-async function followHops(agent: Agent, req: OutboundRequest, signal: AbortSignal): Promise<HopsOutcome> {
+async function followHops(agent: Agent, req: OutboundRequest, signal: AbortSignal, admit: Admit): Promise<HopsOutcome> {
   let hop: Hop = { url: req.url, method: req.method, headers: req.headers, body: req.body };
   for (let redirects = 0; ; redirects += 1) {
     const res = await request(hop.url, {
@@ -85,13 +105,16 @@ async function followHops(agent: Agent, req: OutboundRequest, signal: AbortSigna
       body: hop.method === 'GET' ? null : hop.body,
       signal,
     });
-    const decision = decideRedirect(res.statusCode, res.headers.location, hop);
+    const decision = decideRedirect(res.statusCode, res.headers.location, hop, req.hopPolicy);
     if (decision.kind === 'final') {
-      const { text, truncated } = await readCappedText(res.body, req.maxResponseBytes);
+      const contentLength = Number(res.headers['content-length']);
+      const length = Number.isSafeInteger(contentLength) && contentLength >= 0 ? contentLength : null;
+      const read = await readCappedBytes(res.body, req.maxResponseBytes, () => admit(length, signal));
       const headers = flattenHeaders(res.headers);
+      const encoded = encodeBody(read.bytes, read.truncated);
       return {
         ok: true,
-        response: { statusCode: res.statusCode, headers, body: text, bodyTruncated: truncated, redirects },
+        response: { statusCode: res.statusCode, headers, ...encoded, bodyTruncated: read.truncated, redirects },
       };
     }
     await discardBody(res.body, signal);

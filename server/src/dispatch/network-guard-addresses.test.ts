@@ -92,10 +92,11 @@ describe('isAddressAllowed', () => {
     expect(refusedRange('::', allowed)).toBe('unspecified');
   });
 
-  it('treats 127.0.0.1 and ::1 as one loopback, so localhost works with either allowed', () => {
-    expect(isAddressAllowed('::1', parseAllowedCidrs('127.0.0.0/8'))).toEqual({ allowed: true });
-    expect(isAddressAllowed('127.0.0.1', parseAllowedCidrs('::1/128'))).toEqual({ allowed: true });
-    expect(refusedRange('127.0.0.2', parseAllowedCidrs('::1/128'))).toBe('loopback');
+  it('allowing 127.0.0.0/8 does not allow ::1, nor ::1 allow 127.0.0.1: the list means exactly its ranges', () => {
+    expect(refusedRange('::1', parseAllowedCidrs('127.0.0.0/8'))).toBe('loopback');
+    expect(refusedRange('127.0.0.1', parseAllowedCidrs('::1/128'))).toBe('loopback');
+    expect(isAddressAllowed('::ffff:127.0.0.1', parseAllowedCidrs('127.0.0.0/8'))).toEqual({ allowed: true });
+    expect(isAddressAllowed('::1', parseAllowedCidrs('127.0.0.0/8, ::1'))).toEqual({ allowed: true });
   });
 
   it('reads IPv4-mapped IPv6 allow entries as IPv4', () => {

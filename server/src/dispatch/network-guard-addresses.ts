@@ -74,26 +74,13 @@ export function formatAddress(address: IPAddress): string {
   return address.kind() === 'ipv4' ? address.toString() : (address as IPv6).toRFC5952String().replace(/%.*$/, '');
 }
 
-const IPV4_LOOPBACK = ipaddr.parse('127.0.0.1');
-const IPV6_LOOPBACK = ipaddr.parse('::1');
-
 /**
- * 127.0.0.1 and ::1 are the same host's loopback: allowing one allows the other, so `localhost`
- * (which resolves to both on most systems) works when 127.0.0.0/8 or ::1 is allowed.
+ * The allow list means exactly the ranges given: 127.0.0.0/8 does not allow ::1 (list `::1` too
+ * for a `localhost` that resolves to both). IPv4-mapped and other embedding forms are judged as the
+ * IPv4 they carry by judgeAddress, not here.
  */
-function loopbackTwin(address: IPAddress): IPAddress | null {
-  if (address.kind() === 'ipv6' && address.match(IPV6_LOOPBACK, 128)) return IPV4_LOOPBACK;
-  if (address.kind() === 'ipv4' && address.match(IPV4_LOOPBACK, 32)) return IPV6_LOOPBACK;
-  return null;
-}
-
-function inRanges(address: IPAddress, allowed: AllowedCidrs): boolean {
-  return allowed.entries.some(({ range }) => range[0].kind() === address.kind() && address.match([range[0], range[1]]));
-}
-
 function isInAllowList(address: IPAddress, allowed: AllowedCidrs): boolean {
-  const twin = loopbackTwin(address);
-  return inRanges(address, allowed) || (twin !== null && inRanges(twin, allowed));
+  return allowed.entries.some(({ range }) => range[0].kind() === address.kind() && address.match([range[0], range[1]]));
 }
 
 /**

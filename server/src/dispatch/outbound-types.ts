@@ -1,4 +1,6 @@
 import type { HttpMethod } from '../tasks/task-types.ts';
+import type { HopPolicy } from './redirects.ts';
+import type { BodyEncoding } from './response-body.ts';
 
 // The data shapes of one outbound HTTP attempt, shared by the caller and the outcome classifier.
 
@@ -13,18 +15,26 @@ export type OutboundRequest = {
   timeoutMs: number;
   /** The response body is cut at this many bytes (and `bodyTruncated` set). */
   maxResponseBytes: number;
+  /** Per-hop signing and which headers hold vault values (dropped on a cross-origin redirect). */
+  hopPolicy?: HopPolicy;
 };
 
 export type OutboundResponse = {
   statusCode: number;
   /** Lower-case names; repeated values joined with ', '. */
   headers: Record<string, string>;
-  /** UTF-8 text. */
+  /** The text itself ("utf8": valid UTF-8 without NUL) or the base64 of the bytes ("base64"). */
   body: string;
+  bodyEncoding: BodyEncoding;
   bodyTruncated: boolean;
   durationMs: number;
   /** How many redirects were followed to reach this response. */
   redirects: number;
+  /**
+   * Gives back the share of the byte budget this response holds (a big body reserves its worst
+   * case until recorded). Call it once the response is stored or dropped; calling again is a no-op.
+   */
+  release(): void;
 };
 
 export type OutboundFailureKind =

@@ -6,7 +6,19 @@ import { parseRetryAfter } from './retry-after.ts';
 const NOW = Date.parse('2026-01-15T10:30:00.000Z');
 
 function response(statusCode: number, headers: Record<string, string> = {}): OutboundResult {
-  return { ok: true, response: { statusCode, headers, body: '', bodyTruncated: false, durationMs: 5, redirects: 0 } };
+  return {
+    ok: true,
+    response: {
+      statusCode,
+      headers,
+      body: '',
+      bodyEncoding: 'utf8',
+      bodyTruncated: false,
+      durationMs: 5,
+      redirects: 0,
+      release() {},
+    },
+  };
 }
 
 function failure(kind: OutboundFailureKind, message = `failed: ${kind}`): OutboundResult {

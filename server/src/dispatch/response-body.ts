@@ -1,23 +1,46 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 
 // Reading a response without trusting its size: the body is streamed and cut at a cap, and the
 // headers are flattened to one string per lower-case name.
 
-export type CappedText = { text: string; truncated: boolean };
+export type CappedBytes = { bytes: Buffer; truncated: boolean };
+
+/** How a stored body is written: the text itself, or the base64 of bytes that are not UTF-8 text. */
+export type BodyEncoding = 'utf8' | 'base64';
+export type EncodedBody = { body: string; bodyEncoding: BodyEncoding };
 
 /**
- * Reads `body` as UTF-8 text, keeping at most `maxBytes` bytes. Past the cap it stops reading and
- * destroys the stream (undici then drops the connection), so no more than the cap is ever held.
+ * Why 64 KiB: every response may hold this much without asking the byte budget, so small answers
+ * (the vast majority: JSON acknowledgements, job ids) never wait, and a big one waits only once.
  */
-export async function readCappedText(body: Readable, maxBytes: number): Promise<CappedText> {
+export const FREE_PREFIX_BYTES = 64 * 1024;
+
+/**
+ * Reads `body` keeping at most `maxBytes` bytes. Past the cap it stops reading and destroys the
+ * stream (undici then drops the connection), so no more than the cap is ever held. Before reading
+ * past FREE_PREFIX_BYTES it awaits `beyondPrefix` once (the byte budget's admission): meanwhile the
+ * stream is not read, so the sender is held back by TCP flow control.
+ */
+export async function readCappedBytes(
+  body: Readable,
+  maxBytes: number,
+  beyondPrefix: () => Promise<void> = async () => {},
+): Promise<CappedBytes> {
   // A destroyed undici body emits an 'error' after the loop has let go of it: keep it handled.
   body.on('error', ignore);
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
+  let admitted = false;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    // A cap within the free prefix (webhook receivers' answers) never needs admission.
+    if (!admitted && maxBytes > FREE_PREFIX_BYTES && size + buffer.length > FREE_PREFIX_BYTES) {
+      admitted = true;
+      await beyondPrefix();
+    }
     const room = maxBytes - size;
     if (buffer.length > room) {
       if (room > 0) chunks.push(buffer.subarray(0, room));
@@ -29,8 +52,18 @@ export async function readCappedText(body: Readable, maxBytes: number): Promise<
     size += buffer.length;
   }
   if (truncated) body.destroy();
-  const bytes = Buffer.concat(chunks, size);
-  return { text: (truncated ? withoutPartialCharacter(bytes) : bytes).toString('utf8'), truncated };
+  return { bytes: Buffer.concat(chunks, size), truncated };
+}
+
+/**
+ * Bytes → the stored form: valid UTF-8 without NUL is kept as text ("utf8"); anything else (audio,
+ * images, gzip) as base64 ("base64"), cut on bytes. A body cut at the cap may end in half a
+ * character: that partial character is dropped before deciding, so text stays text.
+ */
+export function encodeBody(bytes: Buffer, truncated: boolean): EncodedBody {
+  const text = truncated ? withoutPartialCharacter(bytes) : bytes;
+  if (isUtf8(text) && !text.includes(0)) return { body: text.toString('utf8'), bodyEncoding: 'utf8' };
+  return { body: bytes.toString('base64'), bodyEncoding: 'base64' };
 }
 
 // Why: a redirect's body is read to the end (keeping the connection for the next hop) only when

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { asyncQueueSignature, secretKey, standardWebhookHeaders } from './signing.ts';
+import { asyncQueueSignature, dispatchKey, dispatchSignature, secretKey, standardWebhookHeaders } from './signing.ts';
 
 const OLD = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 const NEW = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
@@ -39,6 +39,29 @@ describe('asyncQueueSignature', () => {
   it('signs an empty body and refuses to sign without a secret', () => {
     expect(asyncQueueSignature([OLD], '', 1)).toMatch(/^t=1,v1=[0-9a-f]{64}$/);
     expect(() => asyncQueueSignature([], BODY, 1)).toThrow('No signing secret');
+  });
+});
+
+describe('dispatchSignature', () => {
+  it('is keyed by HMAC-SHA256(secret bytes, "asyncqueue-dispatch-v1") over "<t>.<METHOD>.<url>.<body>"', () => {
+    const key = createHmac('sha256', Buffer.alloc(32, 1)).update('asyncqueue-dispatch-v1').digest();
+    expect(dispatchKey(OLD)).toEqual(key);
+    const url = 'https://t.test/run?a=1';
+    const expected = createHmac('sha256', key).update(`1700000000.POST.${url}.${BODY}`).digest('hex');
+    expect(dispatchSignature([OLD], { method: 'post', url, body: BODY }, 1_700_000_000)).toBe(
+      `t=1700000000,v1=${expected}`,
+    );
+  });
+
+  it('differs from the webhook signature of the same body and secret, and covers method and URL', () => {
+    const request = { method: 'POST', url: 'https://t.test/run', body: BODY };
+    const dispatch = dispatchSignature([OLD], request, 1_700_000_000);
+    expect(dispatch).not.toBe(asyncQueueSignature([OLD], BODY, 1_700_000_000));
+    expect(dispatch).not.toBe(dispatchSignature([OLD], { ...request, url: 'https://t.test/other' }, 1_700_000_000));
+    expect(dispatch).not.toBe(dispatchSignature([OLD], { ...request, method: 'PUT' }, 1_700_000_000));
+    expect(dispatchSignature([OLD], { ...request, body: null }, 1)).toBe(
+      dispatchSignature([OLD], { ...request, body: '' }, 1),
+    );
   });
 });
 

@@ -1,12 +1,18 @@
 import { createHmac } from 'node:crypto';
 
-// Signatures on outbound calls and completion webhooks (SPEC §4, §10), with node:crypto only:
-// - X-AsyncQueue-Signature: t=<unix>,v1=<hex HMAC-SHA256(key, "<t>.<body>")> (hosted-service format);
-// - Standard Webhooks: webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<t>.<body>")>.
-// Both use the same key, the bytes of the team secret after `whsec_`. During a rotation every
-// current secret signs, so receivers holding either one verify.
+// Signatures on outbound calls and completion webhooks, with node:crypto only:
+// - completion webhooks: X-AsyncQueue-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//   (hosted-service format) and Standard Webhooks: webhook-signature: v1,<base64 HMAC-SHA256(secret,
+//   "<id>.<t>.<body>")>, both keyed by the bytes of the team secret after `whsec_`;
+// - dispatched calls: X-AsyncQueue-Signature: t=<unix>,v1=<hex HMAC-SHA256(dispatch key,
+//   "<t>.<METHOD>.<url>.<body>")>, keyed by a key DERIVED from the team secret. A key holder chooses
+//   a dispatch's body, so with the webhook key a dispatch could be replayed as a forged completion
+//   webhook; with the derived key it verifies as nothing but a dispatch.
+// During a rotation every current secret signs, so receivers holding either one verify.
 
 const SECRET_PREFIX = 'whsec_';
+/** The label the dispatch key is derived with: HMAC-SHA256(secret bytes, label). */
+export const DISPATCH_KEY_LABEL = 'asyncqueue-dispatch-v1';
 
 /** The HMAC key of a `whsec_<base64>` secret (the prefix is optional, as in Standard Webhooks). */
 export function secretKey(whsec: string): Buffer {
@@ -15,10 +21,33 @@ export function secretKey(whsec: string): Buffer {
   return Buffer.from(encoded, 'base64');
 }
 
-/** `t=<unix>,v1=<hex>[,v1=<hex>…]`, one v1 per secret, over `<t>.<body>`. */
+/** The key that signs dispatched calls: HMAC-SHA256(the secret's 32 bytes, "asyncqueue-dispatch-v1"). */
+export function dispatchKey(whsec: string): Buffer {
+  return createHmac('sha256', secretKey(whsec)).update(DISPATCH_KEY_LABEL, 'utf8').digest();
+}
+
+/** `t=<unix>,v1=<hex>[,v1=<hex>…]`, one v1 per secret, over `<t>.<body>`: completion webhooks. */
 export function asyncQueueSignature(secrets: readonly string[], body: string, unixSeconds: number): string {
   const t = String(unixSeconds);
-  const signatures = requireSecrets(secrets).map((secret) => `v1=${hmac(secret, `${t}.${body}`).toString('hex')}`);
+  const signatures = requireSecrets(secrets).map(
+    (secret) => `v1=${hmac(secretKey(secret), `${t}.${body}`).toString('hex')}`,
+  );
+  return [`t=${t}`, ...signatures].join(',');
+}
+
+/** What one outbound request (one redirect hop) is signed over. */
+export type SignedRequest = { method: string; url: string; body: string | null };
+
+/**
+ * `t=<unix>,v1=<hex>[,v1=<hex>…]` for a dispatched request, one v1 per secret, over
+ * `<t>.<METHOD>.<url>.<body>` with the derived dispatch key; no body (GET) signs ''.
+ */
+export function dispatchSignature(secrets: readonly string[], request: SignedRequest, unixSeconds: number): string {
+  const t = String(unixSeconds);
+  const content = `${t}.${request.method.toUpperCase()}.${request.url}.${request.body ?? ''}`;
+  const signatures = requireSecrets(secrets).map(
+    (secret) => `v1=${hmac(dispatchKey(secret), content).toString('hex')}`,
+  );
   return [`t=${t}`, ...signatures].join(',');
 }
 
@@ -37,12 +66,14 @@ export function standardWebhookHeaders(
 ): StandardWebhookHeaders {
   const t = String(unixSeconds);
   const content = `${webhookId}.${t}.${body}`;
-  const signatures = requireSecrets(secrets).map((secret) => `v1,${hmac(secret, content).toString('base64')}`);
+  const signatures = requireSecrets(secrets).map(
+    (secret) => `v1,${hmac(secretKey(secret), content).toString('base64')}`,
+  );
   return { 'webhook-id': webhookId, 'webhook-timestamp': t, 'webhook-signature': signatures.join(' ') };
 }
 
-function hmac(secret: string, content: string): Buffer {
-  return createHmac('sha256', secretKey(secret)).update(content, 'utf8').digest();
+function hmac(key: Buffer, content: string): Buffer {
+  return createHmac('sha256', key).update(content, 'utf8').digest();
 }
 
 function requireSecrets(secrets: readonly string[]): readonly string[] {

@@ -35,6 +35,8 @@ export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER
     notify: name !== 'dispatch',
     heartbeatSeconds: heartbeatSeconds(takeoverSeconds),
     // Why: retries here cover only crashes and bugs; 5 tries with backoff outlast a restart storm.
+    // A dispatch redelivery never calls behind the task's back: the claim counts the interrupted
+    // attempt against maxRetries, or ends the task when none is left (claimingFetchSql).
     retryLimit: 5,
     retryDelay: 1,
     retryBackoff: true,

@@ -2,6 +2,7 @@ import type { Job, PgBoss, WorkOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { LOCAL_ORIGIN } from '../tasks/task-events.ts';
+import { startAttemptWatchdog } from './attempt-watchdog.ts';
 import { claimingFetch } from './claiming-fetch.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
@@ -47,7 +48,10 @@ type Handler<Q extends QueueName> = (deps: HandlerDeps, job: JobRef<JobPayloads[
 export type Workers = {
   /** A dispatch job was just committed by this process: fetch now, without waiting for its NOTIFY. */
   wakeDispatch(): void;
-  /** Stops the dispatch pump: no new fetches, running calls get `graceMs`, the rest are failed for a retry. */
+  /**
+   * Stops the attempt watchdog and the dispatch pump: no new fetches, running calls get `graceMs`,
+   * the rest are failed for a retry.
+   */
   stopDispatch(graceMs: number): Promise<void>;
 };
 
@@ -117,5 +121,14 @@ export async function startWorkers(
   await opts.subscribe(DISPATCH_DUE_CHANNEL, (origin) => {
     if (origin !== LOCAL_ORIGIN) dispatch.wake();
   });
-  return { wakeDispatch: () => dispatch.wake(), stopDispatch: (graceMs) => dispatch.stop(graceMs) };
+  // Dispatch attempts that outlive their timeout (a stuck handler, a job pg-boss gave up on) are
+  // moved on by the task's own policy, on every worker instance (the UPDATEs are fenced).
+  const watchdog = startAttemptWatchdog(deps, (message) => opts.onJobError('dispatch', message));
+  return {
+    wakeDispatch: () => dispatch.wake(),
+    async stopDispatch(graceMs) {
+      await watchdog.stop();
+      await dispatch.stop(graceMs);
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 
-/** Why 60 s: SPEC §1 fixes a one-minute window for every limit. */
+/** Why 60 s: every limit of the API is per one-minute fixed window (see docs: rate limits). */
 const WINDOW_SECONDS = 60;
 export const RATE_LIMIT_TABLE = 'rate_limits';
 
@@ -15,7 +15,11 @@ export type RateDecision = {
   retryAfter: number;
 };
 
-export type RateLimiter = { consume(key: string): Promise<RateDecision> };
+export type RateLimiter = {
+  consume(key: string): Promise<RateDecision>;
+  /** Gives back one point taken by `consume` (a request that turned out not to be the key's). */
+  refund(key: string): Promise<void>;
+};
 
 /**
  * A fixed-window limiter on PostgreSQL (rate-limiter-flexible), so the limit holds across server
@@ -49,6 +53,9 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
         if (rejection instanceof RateLimiterRes) return decide(rejection, false);
         throw rejection;
       }
+    },
+    async refund(key) {
+      await limiter.reward(key, 1);
     },
   };
 }

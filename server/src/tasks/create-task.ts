@@ -7,7 +7,7 @@ import { taskInsert } from './task-insert.ts';
 import { buildTaskRow, sha256Hex } from './task-row.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 
-/** Why 24 h: SPEC §3 — a retried request within a day replays; after that the key is free again. */
+/** Why 24 h: a retried request within a day replays; after that the key is free again. */
 const IDEMPOTENCY_WINDOW = '24 hours';
 
 export type CreateTaskResponse = {
@@ -28,7 +28,7 @@ export type CreateDeps = {
   checkUrl: (url: string) => string | null;
   /** A dispatch job due now was committed (a local dispatcher may start it before its NOTIFY lands). */
   onDispatchDue?: () => void;
-  /** Vault: `tok_` header values that name no live token of the team. */
+  /** Vault: `tok_`-shaped header values that name no live token of the team (malformed ones included). */
   missingVaultReferences: (
     em: EntityManager,
     teamId: string,
@@ -53,7 +53,7 @@ function checkConfiguredRules(input: CreateTaskInput, deps: CreateDeps): void {
   if (details.length > 0) throw validationError(details);
 }
 
-/** Key order ignored, idempotencyKey left out: "the same request" of SPEC §3. */
+/** Key order ignored, idempotencyKey left out: what counts as "the same request" for idempotency. */
 function requestHash(input: CreateTaskInput): string {
   const { idempotencyKey: _ignored, ...rest } = input;
   const canonical = (value: unknown): unknown =>
@@ -83,6 +83,7 @@ export async function createTask(
     providerBaseUrls: deps.providerBaseUrls,
     idempotencyKey,
     now: new Date(),
+    secretBox: deps.secretBox,
   });
   const body: CreateTaskResponse = { task: { ...toTaskView(row), callbackId } };
   if (callbackId) body.callbackUrl = `${deps.publicUrl}/v1/callbacks/${callbackId}`;

@@ -45,22 +45,24 @@ export async function acceptCallback(
   admit: () => Promise<void>,
 ): Promise<ExternalOutcome> {
   const em = orm.em.fork();
-  const row = await lookupWhile(admit, em, 'callback_id', callbackId);
-  const refused = refusal(row, 'callback_id');
+  const row = await lookupWhile(admit, em, 'callback_id_hash', callbackId);
+  const refused = refusal(row, 'callback_id_hash');
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
   if (preset && !preset.isFinalCallback(payload.json)) {
     const updated = await runTransition(em, effects, false, (tx) => recordProgress(tx, callbackId, payload.json));
-    return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id', callbackId);
+    return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id_hash', callbackId);
   }
   const result: TaskResult = {
     statusCode: 200,
     headers: payload.headers,
     body: payload.raw,
+    // The raw body parsed as JSON, so it is text: JSON allows no raw NUL (an escaped one is text).
+    bodyEncoding: 'utf8',
     duration: 0,
     bodyTruncated: false,
   };
-  const where = { column: 'callback_id', value: callbackId } as const;
+  const where = { column: 'callback_id_hash', value: callbackId } as const;
   return complete(orm, effects, where, { status: 'completed', result }, row?.sends_webhook ?? true);
 }
 
@@ -83,6 +85,7 @@ export async function acceptSignal(
             statusCode: 200,
             headers: {},
             body: JSON.stringify(signal.result ?? null),
+            bodyEncoding: 'utf8' as const,
             duration: 0,
             bodyTruncated: false,
           },
@@ -94,7 +97,7 @@ export async function acceptSignal(
 async function complete(
   orm: MikroORM,
   effects: TaskEffects,
-  where: { column: 'callback_id' | 'signal_token_hash'; value: string },
+  where: { column: 'callback_id_hash' | 'signal_token_hash'; value: string },
   outcome: Parameters<typeof completeFromOutside>[2],
   sendsWebhook: boolean,
 ): Promise<ExternalOutcome> {
@@ -109,11 +112,11 @@ async function complete(
   return { status: 200, task: toTaskView(task) };
 }
 
-type CredentialColumn = 'callback_id' | 'signal_token_hash';
+type CredentialColumn = 'callback_id_hash' | 'signal_token_hash';
 
 /** One indexed look-up by credential: status, whether it was used, the preset, onCompleteUrl set. */
 async function lookup(em: EntityManager, column: CredentialColumn, value: string): Promise<Lookup | undefined> {
-  const consumed = column === 'callback_id' ? 'callback_consumed' : 'signal_consumed';
+  const consumed = column === 'callback_id_hash' ? 'callback_consumed' : 'signal_consumed';
   const rows = await execute<Lookup>(
     em,
     `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
@@ -137,7 +140,8 @@ async function lookupWhile(admit: () => Promise<void>, em: EntityManager, column
 /** SPEC §5/§6 answers: unknown or used credential → 404; a task that ended another way → 409. */
 function refusal(row: Lookup | undefined, column: CredentialColumn): ExternalOutcome | null {
   if (!row || row.consumed) {
-    return { status: 404, error: column === 'callback_id' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND, code: 'not_found' };
+    const error = column === 'callback_id_hash' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
+    return { status: 404, error, code: 'not_found' };
   }
   return isTerminal(row.status) ? { status: 409, error: notWaiting(row.status), code: 'conflict' } : null;
 }

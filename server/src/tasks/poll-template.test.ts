@@ -6,6 +6,7 @@ const start = (body: unknown, headers: Record<string, string> = {}): TaskResult 
   statusCode: 200,
   headers,
   body: JSON.stringify(body),
+  bodyEncoding: 'utf8',
   duration: 1,
   bodyTruncated: false,
 });
@@ -31,6 +32,28 @@ describe('poll templates', () => {
     }
     expect(() => fillTemplate('https://p.test/{startResult.body.id}', start({}), 'pollConfig.urlTemplate')).toThrow(
       'pollConfig.urlTemplate: {startResult.body.id} resolved to nothing in the dispatch response',
+    );
+  });
+
+  it('keeps a value inside its one path segment: ../../admin is encoded, "." and ".." are refused', () => {
+    const template = 'https://api.replicate.com/v1/predictions/{startResult.body.id}';
+    expect(fillTemplate(template, start({ id: '../../admin' }), 'f')).toBe(
+      'https://api.replicate.com/v1/predictions/..%2F..%2Fadmin',
+    );
+    expect(fillTemplate(template, start({ id: 'a?b#c' }), 'f')).toBe(
+      'https://api.replicate.com/v1/predictions/a%3Fb%23c',
+    );
+    expect(fillTemplate(template, start({ id: '%2E%2E' }), 'f')).toBe(
+      'https://api.replicate.com/v1/predictions/%252E%252E',
+    );
+    for (const id of ['..', '.']) {
+      expect(() => fillTemplate(template, start({ id }), 'pollConfig.urlTemplate')).toThrow(
+        'pollConfig.urlTemplate: a value from the dispatch response made a "." or ".." path segment',
+      );
+    }
+    expect(() => fillTemplate(`${template}/result`, start({ id: '..' }), 'f')).toThrow(TemplateError);
+    expect(fillTemplate(`${template}.json`, start({ id: '.' }), 'f')).toBe(
+      'https://api.replicate.com/v1/predictions/..json',
     );
   });
 

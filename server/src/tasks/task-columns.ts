@@ -1,5 +1,6 @@
 import { DateTimeType, JsonType } from '@mikro-orm/core';
 import { type Task, TaskSchema } from '../db/entities/task.ts';
+import type { TaskResult } from './task-types.ts';
 
 type Column = { key: keyof Task; column: string; json: boolean; date: boolean };
 
@@ -31,5 +32,20 @@ export function taskFromRow(row: Record<string, unknown>): Task {
     const value = row[column];
     task[key as string] = date ? toDate(value) : (value ?? null);
   }
+  task.result = withBody(task.result, task.resultBody, task.resultBodyEncoding);
+  task.startResult = withBody(task.startResult, task.startResultBody, task.startResultBodyEncoding);
   return task as Task;
+}
+
+/**
+ * A result's jsonb metadata joined with its body, which lives in text columns (any bytes, no
+ * JSON escaping). Rows written before bodies moved out of jsonb carry the body in the metadata.
+ */
+function withBody(meta: unknown, body: unknown, encoding: unknown): TaskResult | null {
+  if (meta == null) return null;
+  const joined = { ...(meta as TaskResult) };
+  if (body != null) joined.body = body as string;
+  joined.body ??= '';
+  joined.bodyEncoding = (encoding as TaskResult['bodyEncoding'] | null) ?? joined.bodyEncoding ?? 'utf8';
+  return joined;
 }

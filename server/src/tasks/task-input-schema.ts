@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NUL_MESSAGE, noNul } from '../shared/no-nul.ts';
 import { CALLBACK_PLACEHOLDER, placeholderOnlyInQuery } from './callback-placeholder.ts';
 import { PROVIDER_IDS } from './providers/index.ts';
 
@@ -20,6 +21,9 @@ const RESERVED_HEADERS = [
   'te',
   'trailer',
   'expect',
+  // The target's host comes from targetUrl; a different Host would send the request to one server
+  // under another's name (and bypass what the network guard checked).
+  'host',
 ];
 
 function httpUrl(field: string, { allowPlaceholderInQuery }: { allowPlaceholderInQuery: boolean }) {
@@ -28,6 +32,10 @@ function httpUrl(field: string, { allowPlaceholderInQuery }: { allowPlaceholderI
     .min(1, `${field} is required`)
     .max(MAX_URL_LENGTH, `${field} must be at most ${MAX_URL_LENGTH} characters`)
     .superRefine((value, ctx) => {
+      if (value.includes('\u0000')) {
+        ctx.addIssue({ code: 'custom', message: `${field} ${NUL_MESSAGE}` });
+        return;
+      }
       if (value.includes(CALLBACK_PLACEHOLDER)) {
         if (!allowPlaceholderInQuery) {
           ctx.addIssue({ code: 'custom', message: `${field} cannot contain ${CALLBACK_PLACEHOLDER}` });
@@ -62,7 +70,7 @@ const headersSchema = z
     z.string(),
     z
       .string({ error: 'header values must be strings' })
-      .refine((v) => !/[\r\n\0]/.test(v), 'header values must not contain CR, LF or NUL'),
+      .refine((v) => !/[\r\n\0]/.test(v), 'header values must not contain CR, LF or NUL (U+0000)'),
     { error: 'headers must be an object of strings' },
   )
   .superRefine((headers, ctx) => {
@@ -90,23 +98,24 @@ const headersSchema = z
 
 export const pollConfigSchema = z
   .strictObject({
-    urlTemplate: z
-      .string()
+    urlTemplate: noNul(z.string())
       .min(1)
       .max(MAX_URL_LENGTH)
       .describe('Status URL; may use {startResult.body.<path>} and {startResult.headers.<name>}.'),
-    statusPath: z
-      .string()
+    statusPath: noNul(z.string())
       .min(1)
       .max(256)
       .describe('Dot path to the status in the JSON status response, or "$httpStatus" for the HTTP status code.'),
-    doneValues: z.array(z.string().min(1)).min(1).max(20).describe('Status values that mean done.'),
-    failValues: z.array(z.string().min(1)).max(20).describe('Status values that mean failed.'),
+    doneValues: z.array(noNul(z.string()).min(1)).min(1).max(20).describe('Status values that mean done.'),
+    failValues: z.array(noNul(z.string()).min(1)).max(20).describe('Status values that mean failed.'),
     interval: z.number().int().min(1).max(300).default(5).describe('Seconds between polls (1–300).'),
     maxDuration: z.number().int().min(1).max(86_400).default(600).describe('Seconds of polling before timeout.'),
-    resultPath: z.string().max(256).nullish().describe('Dot path to the result; empty or absent = whole body.'),
-    resultUrlTemplate: z.string().max(MAX_URL_LENGTH).nullish().describe('Fetch the final result from this URL.'),
-    errorPath: z.string().max(256).nullish().describe('Dot path to the error message when failed.'),
+    resultPath: noNul(z.string()).max(256).nullish().describe('Dot path to the result; empty or absent = whole body.'),
+    resultUrlTemplate: noNul(z.string())
+      .max(MAX_URL_LENGTH)
+      .nullish()
+      .describe('Fetch the final result from this URL.'),
+    errorPath: noNul(z.string()).max(256).nullish().describe('Dot path to the error message when failed.'),
     forwardAuth: z
       .boolean()
       .default(false)
@@ -123,7 +132,9 @@ export const createTaskInputSchema = z
       .enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], { error: 'method must be GET, POST, PUT, PATCH or DELETE' })
       .default('POST'),
     headers: headersSchema.default({}).describe('Request headers (at most 50). Secret values are masked on read.'),
-    body: z.string({ error: 'body must be a string' }).nullish().describe('Request body as text (ignored for GET).'),
+    body: noNul(z.string({ error: 'body must be a string' }))
+      .nullish()
+      .describe('Request body as text (ignored for GET).'),
     timeout: z.number().int().min(1).max(600).default(30).describe('Per-attempt HTTP timeout in seconds (1–600).'),
     maxRetries: z.number().int().min(0).max(10).default(3).describe('Retries after the first attempt (0–10).'),
     retryBackoff: z.enum(['exponential', 'linear']).default('exponential'),
@@ -143,8 +154,7 @@ export const createTaskInputSchema = z
       .nullish()
       .describe(`Provider preset id: ${PROVIDER_IDS.join(', ')}.`),
     pollConfig: pollConfigSchema.nullish(),
-    idempotencyKey: z
-      .string()
+    idempotencyKey: noNul(z.string())
       .min(1)
       .max(MAX_IDEMPOTENCY_KEY_LENGTH)
       .nullish()

@@ -1,4 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { callbackIdOwner } from '../auth/sealed-owners.ts';
+import type { SecretBox } from '../auth/secret-box.ts';
 import type { Task } from '../db/entities/task.ts';
 import { uuidv7 } from '../db/uuid-v7.ts';
 import { usesCallbackPlaceholder } from './callback-placeholder.ts';
@@ -20,7 +22,13 @@ export function sha256Hex(text: string): string {
 export function buildTaskRow(
   teamId: string,
   input: CreateTaskInput,
-  opts: { providerBaseUrls: Readonly<Record<string, string>>; idempotencyKey: string | null; now: Date },
+  opts: {
+    providerBaseUrls: Readonly<Record<string, string>>;
+    idempotencyKey: string | null;
+    now: Date;
+    /** Seals the callback id (bound to the task) for the dispatch; only its hash is looked up. */
+    secretBox: SecretBox;
+  },
 ): NewTask {
   const delayUntil = input.delayUntil ? new Date(input.delayUntil) : null;
   const delayed = delayUntil !== null && delayUntil.getTime() > opts.now.getTime();
@@ -28,8 +36,9 @@ export function buildTaskRow(
   const signalToken = input.waitForSignal ? newCredential() : null;
   const preset = input.provider ? findPreset(input.provider) : undefined;
   const pollConfig = preset ? effectivePollConfig(preset, opts.providerBaseUrls) : (input.pollConfig ?? null);
+  const id = uuidv7(opts.now.getTime());
   const row: Task = {
-    id: uuidv7(opts.now.getTime()),
+    id,
     teamId,
     status: delayed ? 'delayed' : 'pending',
     targetUrl: input.targetUrl,
@@ -46,12 +55,17 @@ export function buildTaskRow(
     onCompleteUrl: input.onCompleteUrl ?? null,
     provider: input.provider ?? null,
     pollConfig,
-    callbackId,
+    callbackIdHash: callbackId ? sha256Hex(callbackId) : null,
+    callbackIdSealed: callbackId ? opts.secretBox.seal(callbackId, callbackIdOwner(id)) : null,
     callbackConsumed: false,
     signalTokenHash: signalToken ? sha256Hex(signalToken) : null,
     signalConsumed: false,
     startResult: null,
+    startResultBody: null,
+    startResultBodyEncoding: null,
     result: null,
+    resultBody: null,
+    resultBodyEncoding: null,
     error: null,
     progress: null,
     retryCount: 0,

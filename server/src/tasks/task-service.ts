@@ -80,8 +80,9 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
 
     /**
      * Cancels at once from pending/delayed/waiting/polling, and from processing between attempts
-     * (a retry waiting for its backoff); callback ids and signal tokens die with the status. A task
-     * whose attempt is in flight is flagged and ends as cancelled when that attempt ends.
+     * (a retry waiting for its backoff) or a stuck attempt (held past its timeout plus a margin:
+     * stuck-attempts.ts); callback ids and signal tokens die with the status. A task whose attempt
+     * is in flight is flagged and ends as cancelled when that attempt ends.
      */
     async cancel(teamId: string, id: string): Promise<TaskView> {
       const em = fork();

@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import { execute } from '../db/prepared.ts';
+import { storableJson, storableText, storedProgress, storedResult } from './storable-text.ts';
+import { STUCK, STUCK_MARGIN_SECONDS } from './stuck-attempts.ts';
 import { TASK_COLUMNS, taskFromRow } from './task-columns.ts';
 import { mapTaskRows } from './task-queries.ts';
 import { TRANSITIONS } from './task-status.ts';
@@ -35,14 +37,34 @@ const TASK_ID_OF_JOB = `case when f.data->>'taskId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}
 /** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
 const CLAIMED = 'aq_task_';
 
-/** The attempt a redelivery records for the run that held the task before it (crash or kill). */
-const INTERRUPTED = `jsonb_build_array(jsonb_build_object(
+/**
+ * The attempt a redelivery records for the run that held the task before it (a crash, a kill, or
+ * a failure after the call that could not be recorded), or that the watchdog and a cancel record
+ * for a stuck one: the attempt's number, its start (the claim set updated_at), no status code.
+ */
+const interruptedAttempt = (error: string, willRetry: boolean) => `jsonb_build_array(jsonb_build_object(
   'number', tasks.retry_count + 1,
   'startedAt', to_char(tasks.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   'durationMs', (extract(epoch from now() - tasks.updated_at) * 1000)::int,
   'statusCode', null,
-  'error', 'Interrupted: the worker running this attempt stopped (crash or kill); retried by another worker',
-  'willRetry', true))`;
+  'error', '${error}',
+  'willRetry', ${willRetry}))`;
+
+const INTERRUPTED_ERROR =
+  'Interrupted: the worker running this attempt stopped before recording it (crash, kill or database failure)';
+/** A redelivery with retries left: the interrupted attempt counts as a retry. */
+const INTERRUPTED = interruptedAttempt(`${INTERRUPTED_ERROR}; retried by another worker`, true);
+/** A redelivery with no retries left: the interrupted attempt was the last one. */
+const INTERRUPTED_LAST = interruptedAttempt(INTERRUPTED_ERROR, false);
+
+/** The stuck attempt a cancel ends (see cancelTask). */
+const CANCELLED_STUCK = interruptedAttempt(
+  `Interrupted: no outcome within the attempt timeout plus ${STUCK_MARGIN_SECONDS} s; the task was cancelled`,
+  false,
+);
+
+/** A redelivery whose interrupted attempt would take retry_count past max_retries. */
+const SPENT = `tasks.dispatch_lease is not null and tasks.retry_count >= tasks.max_retries`;
 
 /** The claimed task's columns, prefixed so they cannot collide with the job's. */
 const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
@@ -53,9 +75,13 @@ const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIM
  * claim are one commit, not two. A job whose task is no longer claimable (cancelled, ended, a stale
  * job) comes back unclaimed. Also a crashed attempt's redelivery (same job, higher retry count):
  * the interrupted attempt is recorded and counted as a retry, so attempt numbers never repeat and
- * every attempt shows on the task. Each row also carries the team's signing secrets.
+ * every attempt shows on the task. A redelivery whose interrupted attempt was the task's last
+ * (retry_count already at max_retries) is REFUSED: the task ends `failed` here, fenced like the
+ * claim, so the target is never called more than maxRetries + 1 times whatever stopped the worker.
+ * Each row also carries the team's signing secrets, and `aq_refused` for a refused task.
  */
 export function claimingFetchSql(fetchSql: string): string {
+  const redelivered = `tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id`;
   return `with aq_fetched as (${fetchSql}),
   aq_claimed as (
     update tasks set status = 'processing', dispatch_lease = f."retryCount",
@@ -63,15 +89,26 @@ export function claimingFetchSql(fetchSql: string): string {
       attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${INTERRUPTED} end,
       retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
     from aq_fetched f
-    where tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id
+    where ${redelivered}
       and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
       and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
-    returning tasks.*)
-  select f.*, ${CLAIMED_COLUMNS}, ${SIGNING_SECRET_COLUMNS}
-  from aq_fetched f left join aq_claimed c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
+      and not (${SPENT})
+    returning tasks.*),
+  aq_refused as (
+    update tasks set status = 'failed', dispatch_lease = null, completed_at = now(), updated_at = now(),
+      error = 'Failed after ' || (tasks.retry_count + 1)
+        || case when tasks.retry_count = 0 then ' attempt: ' else ' attempts: ' end || '${INTERRUPTED_ERROR}',
+      attempts = tasks.attempts || ${INTERRUPTED_LAST}
+    from aq_fetched f
+    where ${redelivered} and tasks.status = 'processing' and tasks.dispatch_lease < f."retryCount" and ${SPENT}
+    returning tasks.*),
+  aq_taken as (select *, false as aq_refused from aq_claimed union all select *, true from aq_refused)
+  select f.*, ${CLAIMED_COLUMNS}, c.aq_refused, ${SIGNING_SECRET_COLUMNS}
+  from aq_fetched f left join aq_taken c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
 }
 
-export type Claim = TaskWithSigningSecrets;
+/** `refused`: the task was not claimed but ended `failed` (its attempts were spent); see claimingFetchSql. */
+export type Claim = TaskWithSigningSecrets & { refused: boolean };
 
 /**
  * Splits a claiming fetch's row into the job's own columns (for pg-boss; none of them starts with
@@ -85,11 +122,15 @@ export function splitClaimedRow(row: Record<string, unknown>): { job: Record<str
     else if (!key.startsWith('aq_')) job[key] = value;
   }
   if (task.id == null) return { job, claim: null };
-  return { job, claim: { task: taskFromRow(task), signingSecrets: signingSecretsOf(row) } };
+  const claim = { task: taskFromRow(task), signingSecrets: signingSecretsOf(row), refused: row.aq_refused === true };
+  return { job, claim };
 }
 
 const HELD = `id = ? and dispatch_job_id = ? and dispatch_lease = ? and status = 'processing'`;
 const APPEND = `attempts = attempts || ?::jsonb, updated_at = now()`;
+/** A result's three columns (jsonb metadata, body text, encoding), set from storedResult's params. */
+const RESULT = `result = ?::jsonb, result_body = ?, result_body_encoding = ?`;
+const START_RESULT = `start_result = ?::jsonb, start_result_body = ?, start_result_body_encoding = ?`;
 
 export type AttemptEnd =
   | { kind: 'completed'; result: TaskResult }
@@ -100,39 +141,39 @@ export type AttemptEnd =
 
 /** Ends the attempt held by (jobId, lease), unless a cancel was requested meanwhile. */
 export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord, end: AttemptEnd) {
-  const base = [JSON.stringify([attempt])];
+  const base = [storableJson([attempt])];
   const where = `${HELD} and not cancel_requested`;
   const keys = [held.taskId, held.jobId, held.lease];
   switch (end.kind) {
     case 'completed':
       return one(
         em,
-        `update tasks set status = 'completed', result = ?::jsonb, completed_at = now(), dispatch_lease = null, ${APPEND}
+        `update tasks set status = 'completed', ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
          where ${where} returning *`,
-        [JSON.stringify(end.result), ...base, ...keys],
+        [...storedResult(end.result), ...base, ...keys],
       );
     case 'waiting':
       return one(
         em,
-        `update tasks set status = 'waiting', start_result = ?::jsonb, dispatch_lease = null,
+        `update tasks set status = 'waiting', ${START_RESULT}, dispatch_lease = null,
            deadline_at = now() + make_interval(secs => max_wait_time), ${APPEND}
          where ${where} returning *`,
-        [JSON.stringify(end.startResult), ...base, ...keys],
+        [...storedResult(end.startResult), ...base, ...keys],
       );
     case 'polling':
       return one(
         em,
-        `update tasks set status = 'polling', start_result = ?::jsonb, dispatch_lease = null, poll_job_id = ?,
+        `update tasks set status = 'polling', ${START_RESULT}, dispatch_lease = null, poll_job_id = ?,
            deadline_at = now() + make_interval(secs => (poll_config->>'maxDuration')::int), ${APPEND}
          where ${where} returning *`,
-        [JSON.stringify(end.startResult), end.pollJobId, ...base, ...keys],
+        [...storedResult(end.startResult), end.pollJobId, ...base, ...keys],
       );
     case 'failed':
       return one(
         em,
-        `update tasks set status = 'failed', error = ?, result = ?::jsonb, completed_at = now(), dispatch_lease = null, ${APPEND}
+        `update tasks set status = 'failed', error = ?, ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
          where ${where} returning *`,
-        [end.error, end.result ? JSON.stringify(end.result) : null, ...base, ...keys],
+        [storableText(end.error), ...storedResult(end.result), ...base, ...keys],
       );
     case 'retry':
       return one(
@@ -163,15 +204,18 @@ export function recordLostAttempt(em: EntityManager, taskId: string, attempt: At
 }
 
 /**
- * A client's cancel: at once from pending/delayed/waiting/polling, and from processing between
- * attempts (no lease: a retry waiting for its backoff). An attempt in flight is not touched here.
+ * A client's cancel: at once from pending/delayed/waiting/polling, from processing between
+ * attempts (no lease: a retry waiting for its backoff), and from an attempt that is stuck (held
+ * past its timeout plus STUCK_MARGIN_SECONDS): that one is recorded as interrupted and its lease
+ * dropped, so the late worker's own UPDATE matches nothing. An attempt in flight is not touched.
  */
 export function cancelTask(em: EntityManager, teamId: string, taskId: string) {
   return one(
     em,
-    `update tasks set status = 'cancelled', completed_at = now(), updated_at = now()
+    `update tasks set status = 'cancelled', completed_at = now(), updated_at = now(), dispatch_lease = null,
+       attempts = case when ${STUCK} then attempts || ${CANCELLED_STUCK} else attempts end
      where id = ? and team_id = ?
-       and (status in (${inList(TRANSITIONS.cancel)}) or (status = 'processing' and dispatch_lease is null))
+       and (status in (${inList(TRANSITIONS.cancel)}) or (status = 'processing' and dispatch_lease is null) or (${STUCK}))
      returning *`,
     [taskId, teamId],
   );
@@ -194,12 +238,16 @@ export function expireTask(em: EntityManager, taskId: string) {
 }
 
 /** The single-use flag of each credential column (a poll result, by id, consumes nothing). */
-const CONSUMED_FLAG = { callback_id: 'callback_consumed', signal_token_hash: 'signal_consumed', id: null } as const;
+const CONSUMED_FLAG = {
+  callback_id_hash: 'callback_consumed',
+  signal_token_hash: 'signal_consumed',
+  id: null,
+} as const;
 
 /** A result from outside (callback, signal, poll): consumes the credential in the same UPDATE. */
 export function completeFromOutside(
   em: EntityManager,
-  where: { column: 'callback_id' | 'signal_token_hash' | 'id'; value: string },
+  where: { column: 'callback_id_hash' | 'signal_token_hash' | 'id'; value: string },
   outcome: { status: 'completed'; result: TaskResult } | { status: 'failed'; error: string; result: TaskResult | null },
   from: readonly TaskStatus[] = TRANSITIONS.complete,
 ) {
@@ -208,12 +256,12 @@ export function completeFromOutside(
   const unused = flag ? `and not ${flag}` : '';
   return one(
     em,
-    `update tasks set status = ?, result = ?::jsonb, error = ?, ${consumed} completed_at = now(), updated_at = now()
+    `update tasks set status = ?, ${RESULT}, error = ?, ${consumed} completed_at = now(), updated_at = now()
      where ${where.column} = ? ${unused} and status in (${inList(from)}) returning *`,
     [
       outcome.status,
-      outcome.result ? JSON.stringify(outcome.result) : null,
-      outcome.status === 'failed' ? outcome.error : null,
+      ...storedResult(outcome.result),
+      outcome.status === 'failed' ? storableText(outcome.error) : null,
       where.value,
     ],
   );
@@ -223,9 +271,9 @@ export function completeFromOutside(
 export function recordProgress(em: EntityManager, callbackId: string, progress: unknown) {
   return one(
     em,
-    `update tasks set progress = ?::jsonb, updated_at = now()
-     where callback_id = ? and not callback_consumed and status in (${ACTIVE}) returning *`,
-    [JSON.stringify(progress), callbackId],
+    `update tasks set progress = ?, updated_at = now()
+     where callback_id_hash = ? and not callback_consumed and status in (${ACTIVE}) returning *`,
+    [storedProgress(progress), callbackId],
   );
 }
 
@@ -239,11 +287,11 @@ export function recordPollProgress(
   poll: { taskId: string; jobId: string; nextJobId: string },
   progress: unknown,
 ) {
-  const keep = progress === undefined ? '' : 'progress = ?::jsonb,';
+  const keep = progress === undefined ? '' : 'progress = ?,';
   return one(
     em,
     `update tasks set ${keep} poll_job_id = ?, updated_at = now()
      where id = ? and status = 'polling' and (poll_job_id = ? or poll_job_id is null) returning *`,
-    [...(progress === undefined ? [] : [JSON.stringify(progress)]), poll.nextJobId, poll.taskId, poll.jobId],
+    [...(progress === undefined ? [] : [storedProgress(progress)]), poll.nextJobId, poll.taskId, poll.jobId],
   );
 }

@@ -22,7 +22,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type TaskResult = {
   statusCode: number;
   headers: Record<string, string>;
+  /** The text itself ("utf8") or the base64 of the bytes ("base64"). */
   body: string;
+  /** "utf8" when the bytes are valid UTF-8 without NUL; "base64" otherwise (audio, images, gzip). */
+  bodyEncoding: 'utf8' | 'base64';
   duration: number;
   bodyTruncated: boolean;
 };

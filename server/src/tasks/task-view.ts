@@ -43,6 +43,11 @@ export type TaskView = {
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
+/** Progress is stored as JSON text (see storable-text.ts); a list leaves out a big one (null). */
+function parsedProgress(text: string | null | undefined): unknown {
+  return text == null ? null : JSON.parse(text);
+}
+
 export function toTaskView(task: Task): TaskView {
   return {
     id: task.id,
@@ -61,10 +66,10 @@ export function toTaskView(task: Task): TaskView {
     onCompleteUrl: task.onCompleteUrl ?? null,
     provider: task.provider ?? null,
     pollConfig: task.pollConfig ?? null,
-    hasCallback: task.callbackId != null,
+    hasCallback: task.callbackIdHash != null,
     result: task.result ?? null,
     error: task.error ?? null,
-    progress: task.progress ?? null,
+    progress: parsedProgress(task.progress),
     retryCount: task.retryCount,
     attempts: task.attempts ?? [],
     webhookDeliveries: task.webhookDeliveries ?? [],

@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { AppError } from '../../shared/app-error.ts';
 import { createTaskInputSchema } from '../../tasks/task-input-schema.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
-import { createTaskResponseSchema, taskEnvelopeSchema, taskListSchema } from '../schemas/task-schemas.ts';
+import {
+  createTaskResponseSchema,
+  LIST_CAPS_DESCRIPTION,
+  taskEnvelopeSchema,
+  taskListSchema,
+} from '../schemas/task-schemas.ts';
 import { authedProcedure, router } from '../trpc.ts';
 
 const taskId = z.uuid({ error: 'id must be a task id (UUID)' }).describe('Task id');
@@ -82,7 +87,7 @@ export const tasksRouter = router({
         path: '/v1/tasks',
         tags: TAG,
         summary: 'List tasks',
-        description: 'Newest first, with an opaque cursor that is stable under concurrent inserts.',
+        description: `Newest first, with an opaque cursor that is stable under concurrent inserts. ${LIST_CAPS_DESCRIPTION}`,
       },
     })
     .input(

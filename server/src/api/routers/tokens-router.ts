@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { noNul } from '../../shared/no-nul.ts';
 import { authedProcedure, router } from '../trpc.ts';
 
 const token = z.object({
@@ -22,8 +23,8 @@ export const tokensRouter = router({
     })
     .input(
       z.strictObject({
-        name: z.string().min(1, 'name is required').max(100, 'name must be at most 100 characters'),
-        value: z.string().min(1, 'value is required').max(8192, 'value must be at most 8192 characters'),
+        name: noNul(z.string()).min(1, 'name is required').max(100, 'name must be at most 100 characters'),
+        value: noNul(z.string()).min(1, 'value is required').max(8192, 'value must be at most 8192 characters'),
       }),
     )
     .output(z.object({ token }))

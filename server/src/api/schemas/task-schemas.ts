@@ -1,18 +1,44 @@
 import { z } from 'zod';
 import { pollConfigSchema } from '../../tasks/task-input-schema.ts';
+import { LISTED_BODY_CHARS, LISTED_PROGRESS_CHARS } from '../../tasks/task-queries.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
+
+const chars = (n: number) => n.toLocaleString('en-US');
+
+/** What a task list leaves out (task-queries.ts), for the list route and its schema. */
+export const LIST_CAPS_DESCRIPTION =
+  `Payloads are capped: \`body\` and \`result.body\` stop after ${chars(LISTED_BODY_CHARS)} characters ` +
+  `(a cut result body has \`result.bodyTruncated: true\`) and a \`progress\` over ${chars(LISTED_PROGRESS_CHARS)} ` +
+  'characters of JSON is null. GET /v1/tasks/{id} returns them whole.';
 
 const isoDate = z.string().describe('ISO-8601 UTC timestamp with milliseconds');
 
-export const taskStatusSchema = z.enum(TASK_STATUSES).describe('Task status (SPEC §2)');
+export const taskStatusSchema = z
+  .enum(TASK_STATUSES)
+  .describe(
+    'Task status: pending, delayed, processing, waiting, polling, then one of the terminal completed, failed, timeout, cancelled',
+  );
 
 export const taskResultSchema = z
   .object({
     statusCode: z.number().int(),
     headers: z.record(z.string(), z.string()),
-    body: z.string().describe('Response, callback or signal body as text'),
+    body: z
+      .string()
+      .describe(
+        'Response, callback or signal body: the text itself when bodyEncoding is utf8, the base64 of the bytes when it is base64',
+      ),
+    bodyEncoding: z
+      .enum(['utf8', 'base64'])
+      .describe(
+        'utf8: the body bytes were valid UTF-8 without NUL and `body` is that text; base64: anything else (audio, images, gzip) and `body` is their base64',
+      ),
     duration: z.number().describe('Milliseconds (0 for callbacks and signals)'),
-    bodyTruncated: z.boolean(),
+    bodyTruncated: z
+      .boolean()
+      .describe(
+        `The body was cut: at the maximum response size, or (in task lists only) after its first ${chars(LISTED_BODY_CHARS)} characters`,
+      ),
   })
   .describe('The result, one shape whatever produced it');
 
@@ -82,7 +108,7 @@ export const createTaskResponseSchema = z.object({
 });
 
 export const taskListSchema = z.object({
-  tasks: z.array(taskSchema),
+  tasks: z.array(taskSchema).describe(`Newest first. ${LIST_CAPS_DESCRIPTION}`),
   pagination: z.object({
     limit: z.number().int(),
     hasMore: z.boolean(),

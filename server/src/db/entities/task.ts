@@ -30,17 +30,31 @@ export const TaskSchema = defineEntity({
     onCompleteUrl: p.text().nullable(),
     provider: p.text().nullable(),
     pollConfig: p.json<PollConfig>().nullable(),
-    /** 64 hex chars; the credential of the callback URL. Looked up by index, never logged. */
-    callbackId: p.text().nullable().unique('tasks_callback_id_unique'),
+    /** SHA-256 (hex) of the callback id, the credential of the callback URL: the indexed look-up. */
+    callbackIdHash: p.text().nullable().unique('tasks_callback_id_hash_unique'),
+    /**
+     * The callback id sealed with the encryption key, bound to this task: opened in memory at each
+     * dispatch to substitute the callback URL. The plain id is only ever in the 201 response.
+     */
+    callbackIdSealed: p.text().nullable(),
     callbackConsumed: p.boolean().default(false),
     /** SHA-256 of the signal token; the token itself is only in the 201 response. */
     signalTokenHash: p.text().nullable().unique('tasks_signal_token_hash_unique'),
     signalConsumed: p.boolean().default(false),
-    /** The dispatch response of a task that then waits or polls (poll templates read it). */
+    /**
+     * The dispatch response of a task that then waits or polls (poll templates read it). Like
+     * `result`, the jsonb holds all but the body: `body` and `bodyEncoding` live in the text
+     * columns below (no byte sequence can fail a text write), and taskFromRow joins them back.
+     */
     startResult: p.json<TaskResult>().nullable(),
+    startResultBody: p.text().nullable(),
+    startResultBodyEncoding: p.text().$type<TaskResult['bodyEncoding']>().nullable(),
     result: p.json<TaskResult>().nullable(),
+    resultBody: p.text().nullable(),
+    resultBodyEncoding: p.text().$type<TaskResult['bodyEncoding']>().nullable(),
     error: p.text().nullable(),
-    progress: p.json<unknown>().nullable(),
+    /** JSON text of the last non-final callback payload or poll status (text: jsonb refuses \u0000). */
+    progress: p.text().nullable(),
     retryCount: p.integer().default(0),
     attempts: p.json<AttemptRecord[]>(),
     webhookDeliveries: p.json<WebhookDeliveryRecord[]>(),

@@ -7,9 +7,13 @@ export const TeamSchema = defineEntity({
   properties: {
     id: p.uuid().primary(),
     name: p.text(),
-    /** `whsec_` + base64 of 32 bytes: signs completion webhooks and outbound calls. */
+    /**
+     * The signing secret (`whsec_` + base64 of 32 bytes), sealed with the encryption key and bound
+     * to the team (auth/sealed-owners.ts): signs completion webhooks; outbound calls are signed
+     * with a key derived from it.
+     */
     webhookSecret: p.text(),
-    /** The secret before the last rotation; still signs until `previousSecretExpiresAt`. */
+    /** The sealed secret before the last rotation; still signs until `previousSecretExpiresAt`. */
     previousWebhookSecret: p.text().nullable(),
     previousSecretExpiresAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

@@ -9,7 +9,10 @@ export const VaultTokenSchema = defineEntity({
     id: p.text().primary(),
     teamId: p.uuid(),
     name: p.text(),
-    /** AES-256-GCM sealed value (auth/secret-box.ts); the plain value is never stored. */
+    /**
+     * AES-256-GCM sealed value, bound to its team and token id (auth/sealed-owners.ts): copied onto
+     * another row it does not open. The plain value is never stored.
+     */
     valueEnc: p.text(),
     createdAt: p.datetime(),
     /** Deleted tokens stay for audit; references to them fail. */

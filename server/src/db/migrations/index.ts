@@ -2,6 +2,8 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { InitialSchema } from './2026-11-27-initial-schema.ts';
 import { PollChain } from './2026-11-27-poll-chain.ts';
 import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
+import { BodiesOutsideJsonb } from './2026-12-07-bodies-outside-jsonb.ts';
+import { SecretsAtRest } from './2026-12-07-secrets-at-rest.ts';
 
 /**
  * Every migration, in order. Listed explicitly (no folder scan) so the server runs them the same
@@ -11,4 +13,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-11-27-initial-schema', class: InitialSchema },
   { name: '2026-11-27-polling-and-vault', class: PollingAndVault },
   { name: '2026-11-27-poll-chain', class: PollChain },
+  { name: '2026-12-07-bodies-outside-jsonb', class: BodiesOutsideJsonb },
+  { name: '2026-12-07-secrets-at-rest', class: SecretsAtRest },
 ];

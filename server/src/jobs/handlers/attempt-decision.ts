@@ -3,18 +3,21 @@ import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import type { classifyOutcome } from '../../dispatch/outcome.ts';
+import type { EncodedBody } from '../../dispatch/response-body.ts';
 import type { AttemptEnd } from '../../tasks/task-transitions.ts';
 import type { AttemptRecord, TaskResult } from '../../tasks/task-types.ts';
 
 export type Decision = { end: AttemptEnd; retryDelayMs: number | null; attempt: AttemptRecord };
 
-export function toTaskResult(result: OutboundResult): TaskResult | null {
+/** A response as a task's result; `body` replaces the response's own (a poll's value at resultPath). */
+export function toTaskResult(result: OutboundResult, body?: EncodedBody): TaskResult | null {
   if (!result.ok) return null;
   const r = result.response;
   return {
     statusCode: r.statusCode,
     headers: r.headers,
-    body: r.body,
+    body: body ? body.body : r.body,
+    bodyEncoding: body ? body.bodyEncoding : r.bodyEncoding,
     duration: r.durationMs,
     bodyTruncated: r.bodyTruncated,
   };
@@ -23,7 +26,7 @@ export function toTaskResult(result: OutboundResult): TaskResult | null {
 /** What a successful call leads to: polling (incl. hybrid callback + polling), waiting, or done. */
 function afterSuccess(task: Task, result: TaskResult): AttemptEnd {
   if (task.pollConfig) return { kind: 'polling', startResult: result, pollJobId: randomUUID() };
-  if (task.callbackId || task.waitForSignal) return { kind: 'waiting', startResult: result };
+  if (task.callbackIdHash || task.waitForSignal) return { kind: 'waiting', startResult: result };
   return { kind: 'completed', result };
 }
 

@@ -1,12 +1,16 @@
+import { openTeamSecrets } from '../../auth/sealed-owners.ts';
 import type { Task } from '../../db/entities/task.ts';
-import { dispatchHeaders } from '../../dispatch/outbound-headers.ts';
+import { dispatchHeaders, dispatchHopPolicy } from '../../dispatch/outbound-headers.ts';
 import { classifyOutcome } from '../../dispatch/outcome.ts';
+import { recordLostHeldAttempt } from '../../tasks/stuck-attempts.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
-import { cancelHeldAttempt, endAttempt, type Held, recordLostAttempt } from '../../tasks/task-transitions.ts';
+import { cancelHeldAttempt, endAttempt, type Held } from '../../tasks/task-transitions.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
 import { claimOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
+import { retryWhileDatabaseUnreachable } from './database-retry.ts';
+import { decideInterrupted, endHeldAttempt } from './end-held-attempt.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
@@ -23,7 +27,7 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   const { task, signingSecrets } = claimed;
   let request: Awaited<ReturnType<typeof prepareRequest>>;
   try {
-    request = await prepareRequest(task, { publicUrl: deps.publicUrl, resolveVault: deps.resolveVault });
+    request = await prepareRequest(task, deps);
   } catch (error) {
     // A vault token deleted after the task was created: nothing to send, and retrying cannot help.
     const message = error instanceof Error ? error.message : String(error);
@@ -40,12 +44,15 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
     await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
     return;
   }
+  const secrets = openTeamSecrets(deps.secretBox, task.teamId, signingSecrets);
   const headers = dispatchHeaders({
     userHeaders: request.headers,
     taskId: task.id,
     attempt: task.retryCount + 1,
+    method: task.method,
+    url: request.targetUrl,
     body: request.body,
-    secrets: signingSecrets,
+    secrets,
     version: deps.version,
     unixSeconds: Math.floor(Date.now() / 1000),
   });
@@ -57,66 +64,68 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
     body: request.body,
     timeoutMs: task.timeout * 1000,
     maxResponseBytes: deps.maxResponseBytes,
+    hopPolicy: dispatchHopPolicy(secrets, request.vaultHeaders),
   });
-  const outcome = classifyOutcome(result, Date.now());
-  deps.observeDispatch?.((Date.now() - startedAt.getTime()) / 1000, outcome.kind);
-  await recordAttempt(deps, held, task, decideAttempt(task, startedAt, result, outcome));
-}
-
-/** Jobs that ending the attempt this way enqueues, besides the UPDATE itself. */
-function enqueuesJobs(task: Task, end: Decision['end']): boolean {
-  if (end.kind === 'retry' || end.kind === 'waiting' || end.kind === 'polling') return true;
-  return sendsWebhook(task, end.kind);
+  // The call went out: from here on, whatever fails ends the attempt through the task's policy,
+  // never by pg-boss redelivering the job behind the task's back.
+  let decision: Decision | null = null;
+  try {
+    const outcome = classifyOutcome(result, Date.now());
+    deps.observeDispatch?.((Date.now() - startedAt.getTime()) / 1000, outcome.kind);
+    const decided = decideAttempt(task, startedAt, result, outcome);
+    decision = decided;
+    // A database that is restarting must not turn into a second call: the outcome waits in memory.
+    await retryWhileDatabaseUnreachable(() => recordAttempt(deps, held, task, decided), deps.recordRetryMs);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const facts = {
+      startedAt: startedAt.toISOString(),
+      durationMs: result.ok ? result.response.durationMs : result.failure.durationMs,
+      statusCode: result.ok ? result.response.statusCode : null,
+    };
+    const fallback = decideInterrupted(
+      task,
+      facts,
+      `Recording the attempt failed: ${message}`,
+      decision?.end.kind === 'failed',
+    );
+    // If this minimal statement fails too (the database is down), the job fails: its redelivery is
+    // then judged by the claim, which counts the attempt against maxRetries (task-transitions.ts).
+    await retryWhileDatabaseUnreachable(() => recordAttempt(deps, held, task, fallback, false), deps.recordRetryMs);
+  } finally {
+    // The response's share of the byte budget (http-caller.ts) is given back once it is recorded.
+    if (result.ok) result.response.release();
+  }
 }
 
 /**
- * Ends the held attempt as decided. A direct task without onCompleteUrl completes in one autocommit
- * statement; otherwise the UPDATE and its jobs share a transaction. A cancel requested meanwhile
- * wins; an attempt that lost to a callback is only recorded.
+ * Ends the held attempt as decided. A cancel requested meanwhile wins; an attempt that lost to a
+ * callback is only recorded (not the fallback's: the first try may have recorded it), and one that
+ * the watchdog or a cancel already ended records nothing: every UPDATE here is fenced on the
+ * attempt's job and lease.
  */
-async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision: Decision): Promise<void> {
-  const em = deps.orm.em.fork();
-  const ended = await runTransition(em, deps.effects, enqueuesJobs(task, decision.end), async (tem) => {
-    const ended = await endAttempt(tem, held, decision.attempt, decision.end);
-    if (!ended) return null;
-    if (decision.end.kind === 'retry') {
-      await deps.effects.enqueue(
-        tem,
-        'dispatch',
-        { taskId: task.id },
-        {
-          id: decision.end.nextJobId,
-          priority: task.priority,
-          startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
-        },
-      );
-    }
-    if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
-      await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
-    }
-    if (decision.end.kind === 'polling') {
-      const first = { id: decision.end.pollJobId, ...pollStart(ended) };
-      await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, first);
-    }
-    return ended;
-  });
-  if (ended) return;
+async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision: Decision, recordLost = true) {
+  if (await endHeldAttempt(deps, held, task, decision)) return;
   // Lost the UPDATE: a cancel was requested (→ cancelled, which sends no webhook) or the task ended
   // another way. Each is one conditional statement; neither enqueues anything.
+  const em = deps.orm.em.fork();
   const lost = { ...decision.attempt, willRetry: false };
   const cancelled = await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, lost));
-  if (!cancelled) await recordLostAttempt(em, task.id, lost);
+  if (!cancelled && recordLost) await recordLostHeldAttempt(em, held, lost);
 }
 
-/** The first poll waits one interval: the provider has only just accepted the job. */
-function pollStart(task: Task) {
-  return { startAfter: new Date(Date.now() + (task.pollConfig?.interval ?? 5) * 1000) };
-}
-
-/** The task this job claimed when fetched; a task flagged for cancel ends here without a call. */
+/**
+ * The task this job claimed when fetched; a task flagged for cancel ends here without a call. A
+ * task the claim refused (its attempts were spent by an interrupted one) ended `failed` in the
+ * fetch itself: here it gets what every transition gets, its webhook and its publication.
+ */
 async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads['dispatch']>) {
   const claimed = claimOf(job);
   if (!claimed) return null;
+  if (claimed.refused) {
+    await announceRefused(deps, claimed.task);
+    return null;
+  }
   if (claimed.task.cancelRequested) {
     await runTransition(deps.orm.em.fork(), deps.effects, false, (tx) => cancelHeldAttempt(tx, held, null));
     return null;
@@ -124,4 +133,20 @@ async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads[
   if (held.lease === 0 && claimed.task.retryCount === 0) deps.effects.onTransition?.('processing');
   deps.effects.publish?.(claimed.task);
   return claimed;
+}
+
+/**
+ * The completion webhook of a task the claim refused. Not in the fetch's own statement (pg-boss
+ * builds its job INSERT), so a process dying between that commit and this one loses this webhook:
+ * the task itself is ended and correct either way.
+ */
+async function announceRefused(deps: HandlerDeps, task: Task): Promise<void> {
+  const webhook = sendsWebhook(task, task.status);
+  if (webhook) {
+    await deps.orm.em
+      .fork()
+      .transactional((tem) => deps.effects.enqueue(tem, 'webhook', { taskId: task.id, attempt: 1 }));
+  }
+  deps.effects.onTransition?.(task.status);
+  deps.effects.publish?.(task);
 }

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { SecretBox } from '../../auth/secret-box.ts';
 import type { createHttpCaller } from '../../dispatch/http-caller.ts';
 import type { TaskEffects } from '../../tasks/task-effects.ts';
 
@@ -11,6 +12,14 @@ export type HandlerDeps = {
   version: string;
   maxResponseBytes: number;
   retentionDays: number;
+  /**
+   * How long an attempt's outcome is kept in memory and its recording tried again while the
+   * database is unreachable. Below the job's heartbeat window, so the job is never taken over (and
+   * the provider called again) while its outcome is still waiting to be written.
+   */
+  recordRetryMs: number;
+  /** Opens the sealed team secrets and callback ids the handlers read. */
+  secretBox: SecretBox;
   resolveVault: (teamId: string, headers: Record<string, string>) => Promise<Record<string, string>>;
   observeDispatch?: (seconds: number, outcome: string) => void;
   observeWebhook?: (seconds: number, statusCode: number | null) => void;

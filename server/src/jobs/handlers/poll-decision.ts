@@ -1,4 +1,5 @@
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
+import type { EncodedBody } from '../../dispatch/response-body.ts';
 import { parseJsonOrUndefined, readPath } from '../../tasks/poll-template.ts';
 import type { PollConfig } from '../../tasks/task-types.ts';
 
@@ -28,20 +29,22 @@ export function decidePoll(config: PollConfig, result: OutboundResult): PollStep
       return { kind: 'transient', reason: f.message };
     return { kind: 'failed', error: `Polling the status URL failed: ${f.message}`, progress: null };
   }
-  const { statusCode, body } = result.response;
-  const json = parseJsonOrUndefined(body);
+  const { statusCode, body, bodyEncoding } = result.response;
+  const json = bodyEncoding === 'utf8' ? parseJsonOrUndefined(body) : undefined;
   const progress = json ?? null;
+  // An error quotes a text body; a binary one (base64) would say nothing readable.
+  const quoted = bodyEncoding === 'utf8' ? snippet(body) : '(a binary body)';
   if (config.statusPath === '$httpStatus') {
     const value = String(statusCode);
     if (config.doneValues.includes(value)) return { kind: 'done', progress };
     if (config.failValues.includes(value)) {
-      return { kind: 'failed', error: `Provider answered HTTP ${value}: ${snippet(body)}`, progress };
+      return { kind: 'failed', error: `Provider answered HTTP ${value}: ${quoted}`, progress };
     }
     return isTransient(statusCode) ? { kind: 'transient', reason: `HTTP ${value}` } : { kind: 'continue', progress };
   }
   if (isTransient(statusCode)) return { kind: 'transient', reason: `Status URL answered ${statusCode}` };
   if (statusCode >= 300) {
-    return { kind: 'failed', error: `Status URL answered ${statusCode}: ${snippet(body)}`, progress };
+    return { kind: 'failed', error: `Status URL answered ${statusCode}: ${quoted}`, progress };
   }
   if (json === undefined) return { kind: 'failed', error: 'Status response is not JSON', progress: null };
   const raw = readPath(json, config.statusPath);
@@ -59,9 +62,13 @@ export function decidePoll(config: PollConfig, result: OutboundResult): PollStep
   return { kind: 'continue', progress };
 }
 
-/** The final result's body: the JSON text of the value at resultPath, or the raw body without one. */
-export function resultBody(config: PollConfig, body: string): string {
-  if (!config.resultPath) return body;
-  const value = readPath(parseJsonOrUndefined(body), config.resultPath);
-  return JSON.stringify(value ?? null);
+/**
+ * The final result's body: the JSON text of the value at resultPath (text), or the raw body as
+ * read (text or base64) without one.
+ */
+export function resultBody(config: PollConfig, response: EncodedBody): EncodedBody {
+  if (!config.resultPath) return { body: response.body, bodyEncoding: response.bodyEncoding };
+  const json = response.bodyEncoding === 'utf8' ? parseJsonOrUndefined(response.body) : undefined;
+  const value = readPath(json, config.resultPath);
+  return { body: JSON.stringify(value ?? null), bodyEncoding: 'utf8' };
 }

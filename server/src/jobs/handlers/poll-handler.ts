@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
-import type { OutboundResult } from '../../dispatch/http-caller.ts';
+import type { OutboundRequest, OutboundResult } from '../../dispatch/http-caller.ts';
 import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import { findTaskById } from '../../tasks/task-queries.ts';
 import { completeFromOutside, recordPollProgress } from '../../tasks/task-transitions.ts';
 import type { PollConfig, TaskResult } from '../../tasks/task-types.ts';
 import type { JobPayloads } from '../queues.ts';
+import { toTaskResult } from './attempt-decision.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
+import { AUTH_HEADERS, credentialOrigins, headersForOrigin } from './poll-auth.ts';
 import { decidePoll, resultBody } from './poll-decision.ts';
-
-/** Headers sent on behalf of the task when forwardAuth is on (SPEC §7). */
-const AUTH_HEADERS = ['authorization', 'x-api-key', 'xi-api-key'];
+import { vaultHeaderNames } from './prepare-request.ts';
 
 type Finish =
   | { status: 'completed'; result: TaskResult }
@@ -23,6 +23,21 @@ type Finish =
  * after `interval`. A callback, cancel or timeout that ended the task first stops the chain.
  */
 export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Promise<void> {
+  // The responses read hold a share of the byte budget until their outcome is recorded.
+  const held: OutboundResult[] = [];
+  const call = async (req: OutboundRequest) => {
+    const result = await deps.caller.call(req);
+    held.push(result);
+    return result;
+  };
+  try {
+    await pollOnce({ ...deps, caller: { ...deps.caller, call } }, job);
+  } finally {
+    for (const result of held) if (result.ok) result.response.release();
+  }
+}
+
+async function pollOnce(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Promise<void> {
   const task = await findTaskById(deps.orm.em.fork(), job.data.taskId);
   if (task?.status !== 'polling' || !task.pollConfig || !task.startResult) return;
   // Only the chain's current job polls: a redelivered or duplicate job would start a second chain.
@@ -86,28 +101,20 @@ async function pollHeaders(deps: HandlerDeps, task: Task, config: PollConfig): P
   }
 }
 
+/** One GET of a poll or result URL; the task's credentials go only to origins trusted with them. */
 function get(deps: HandlerDeps, task: Task, url: string, headers: Record<string, string>): Promise<OutboundResult> {
   return deps.caller.call({
     url,
     method: 'GET',
-    headers,
+    headers: headersForOrigin(url, headers, credentialOrigins(task)),
+    hopPolicy: { vaultHeaders: vaultHeaderNames(task.headers) },
     body: null,
     timeoutMs: task.timeout * 1000,
     maxResponseBytes: deps.maxResponseBytes,
   });
 }
 
-function toResult(result: OutboundResult, body?: string): TaskResult | null {
-  if (!result.ok) return null;
-  const r = result.response;
-  return {
-    statusCode: r.statusCode,
-    headers: r.headers,
-    body: body ?? r.body,
-    duration: r.durationMs,
-    bodyTruncated: r.bodyTruncated,
-  };
-}
+const toResult = toTaskResult;
 
 /** Done: the result is the status response itself, or a second fetch (fal's response_url). */
 async function fetchResult(
@@ -120,7 +127,7 @@ async function fetchResult(
   if (!config.resultUrlTemplate) {
     return {
       status: 'completed',
-      result: toResult(status, status.ok ? resultBody(config, status.response.body) : '') as TaskResult,
+      result: toResult(status, status.ok ? resultBody(config, status.response) : undefined) as TaskResult,
     };
   }
   const url = fillTemplate(config.resultUrlTemplate, task.startResult as TaskResult, 'pollConfig.resultUrlTemplate');
@@ -130,9 +137,14 @@ async function fetchResult(
       return { status: 'failed', error: result.failure.message, result: null };
     return null; // transient: the next poll fetches it again
   }
-  const { statusCode, body } = result.response;
+  const { statusCode } = result.response;
   if (statusCode >= 500 || statusCode === 429) return null;
-  if (statusCode >= 300)
-    return { status: 'failed', error: body || `Result URL answered ${statusCode}`, result: toResult(result) };
-  return { status: 'completed', result: toResult(result, resultBody(config, body)) as TaskResult };
+  if (statusCode >= 300) return { status: 'failed', error: resultError(result.response), result: toResult(result) };
+  return { status: 'completed', result: toResult(result, resultBody(config, result.response)) as TaskResult };
+}
+
+/** A failed result fetch's error: its body when that is text (a non-text body stays in `result`). */
+function resultError(response: { statusCode: number; body: string; bodyEncoding: string }): string {
+  if (response.bodyEncoding === 'utf8' && response.body) return response.body;
+  return `Result URL answered ${response.statusCode}`;
 }

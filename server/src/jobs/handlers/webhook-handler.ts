@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { openTeamSecrets } from '../../auth/sealed-owners.ts';
 import { execute } from '../../db/prepared.ts';
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
@@ -32,7 +33,7 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
   const found = await findTaskWithSigningSecrets(em, job.data.taskId);
   const task = found?.task;
   if (!found || !task?.onCompleteUrl || !(task.status in EVENTS)) return;
-  const secrets = found.signingSecrets;
+  const secrets = openTeamSecrets(deps.secretBox, task.teamId, found.signingSecrets);
   const body = JSON.stringify({ event: EVENTS[task.status as keyof typeof EVENTS], task: toTaskView(task) });
   const webhookId = webhookIdOf(task.id);
   const now = Math.floor(Date.now() / 1000);

@@ -6,6 +6,8 @@ export const falPreset: ProviderPreset = {
   name: 'fal.ai',
   description: 'fal.ai queue API: polls status_url every 3 s and fetches the result from response_url.',
   baseUrl: null,
+  // status_url and response_url come from fal's response: credentials go only to its queue API.
+  credentialOrigins: ['https://queue.fal.run'],
   pollConfig: {
     urlTemplate: '{startResult.body.status_url}',
     resultUrlTemplate: '{startResult.body.response_url}',

@@ -10,7 +10,7 @@ export const stabilityVideoPreset: ProviderPreset = {
     urlTemplate: 'https://api.stability.ai/v2beta/image-to-video/result/{startResult.body.id}',
     statusPath: '$httpStatus',
     doneValues: ['200'],
-    failValues: ['400', '404'],
+    failValues: ['400', '404', '500'],
     resultPath: '',
     errorPath: null,
     // Why: a video takes a minute or two; 10 s is Stability's suggested poll interval.

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { Task } from '../../db/entities/task.ts';
+import { retryDelayMs } from '../../dispatch/backoff.ts';
+import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
+import { endAttempt, type Held } from '../../tasks/task-transitions.ts';
+import type { AttemptRecord } from '../../tasks/task-types.ts';
+import type { Decision } from './attempt-decision.ts';
+import type { HandlerDeps } from './handler-deps.ts';
+
+/** What ending an attempt needs of the handlers' dependencies. */
+export type TransitionDeps = Pick<HandlerDeps, 'orm' | 'effects'>;
+
+/** Jobs that ending the attempt this way enqueues, besides the UPDATE itself. */
+function enqueuesJobs(task: Task, end: Decision['end']): boolean {
+  if (end.kind === 'retry' || end.kind === 'waiting' || end.kind === 'polling') return true;
+  return sendsWebhook(task, end.kind);
+}
+
+/** The first poll waits one interval: the provider has only just accepted the job. */
+function pollStart(task: Task) {
+  return { startAfter: new Date(Date.now() + (task.pollConfig?.interval ?? 5) * 1000) };
+}
+
+/**
+ * Ends the held attempt as decided, fenced on (job, lease) and on no cancel being requested; null
+ * when that UPDATE matched nothing. A direct task without onCompleteUrl completes in one
+ * autocommit statement; otherwise the UPDATE and its jobs (the retry's dispatch job, the expiry,
+ * the first poll, the completion webhook) share a transaction.
+ */
+export async function endHeldAttempt(deps: TransitionDeps, held: Held, task: Task, decision: Decision) {
+  const em = deps.orm.em.fork();
+  return runTransition(em, deps.effects, enqueuesJobs(task, decision.end), async (tem) => {
+    const ended = await endAttempt(tem, held, decision.attempt, decision.end);
+    if (!ended) return null;
+    if (decision.end.kind === 'retry') {
+      await deps.effects.enqueue(
+        tem,
+        'dispatch',
+        { taskId: task.id },
+        {
+          id: decision.end.nextJobId,
+          priority: task.priority,
+          startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
+        },
+      );
+    }
+    if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
+      await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
+    }
+    if (decision.end.kind === 'polling') {
+      const first = { id: decision.end.pollJobId, ...pollStart(ended) };
+      await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, first);
+    }
+    return ended;
+  });
+}
+
+/**
+ * Why 500: a cause (a database error message) is kept readable in `error` without letting an
+ * unexpectedly long message bloat the row.
+ */
+const MAX_CAUSE_LENGTH = 500;
+
+/**
+ * An attempt that could not end the normal way (its recording failed, or it got stuck) ends through
+ * the task's own policy: a retry counted against maxRetries while retries are left, else `failed`
+ * with an error naming the cause. No response body is kept: it may be what could not be stored.
+ * `keepFailure`: the attempt had already been judged a final failure (a 4xx), which stays final.
+ */
+export function decideInterrupted(
+  task: Task,
+  attempt: Omit<AttemptRecord, 'number' | 'error' | 'willRetry'>,
+  cause: string,
+  keepFailure = false,
+): Decision {
+  const reason = cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}…` : cause;
+  const willRetry = !keepFailure && task.retryCount < task.maxRetries;
+  const record: AttemptRecord = { ...attempt, number: task.retryCount + 1, error: reason, willRetry };
+  if (willRetry) {
+    return {
+      end: { kind: 'retry', nextJobId: randomUUID() },
+      retryDelayMs: retryDelayMs(task.retryBackoff, task.retryCount + 1),
+      attempt: record,
+    };
+  }
+  const attempts = task.retryCount + 1;
+  const error = `Failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${reason}`;
+  return { end: { kind: 'failed', error, result: null }, retryDelayMs: null, attempt: record };
+}

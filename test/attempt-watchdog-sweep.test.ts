@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PgBoss } from 'pg-boss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretBox } from '../server/src/auth/secret-box.ts';
+import { createTeam } from '../server/src/auth/teams.ts';
+import { poolExecutor } from '../server/src/db/prepared.ts';
+import { sweepStuckAttempts } from '../server/src/jobs/attempt-watchdog.ts';
+import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/claiming-fetch.ts';
+import { createEnqueue } from '../server/src/jobs/queues.ts';
+import { createTask } from '../server/src/tasks/create-task.ts';
+import { STUCK_MARGIN_SECONDS } from '../server/src/tasks/stuck-attempts.ts';
+import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
+import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
+
+/**
+ * The watchdog's sweep on real PostgreSQL and pg-boss, without a server: several instances sweep at
+ * once, and each stuck attempt is moved on exactly once (the UPDATE is fenced on the lease found).
+ */
+let fixture: Awaited<ReturnType<typeof openQueueFixture>>;
+let orm: MikroORM;
+let boss: PgBoss;
+let teamId: string;
+
+beforeAll(async () => {
+  fixture = await openQueueFixture();
+  ({ orm, boss } = fixture);
+  teamId = (await createTeam(orm.em.fork(), 'sweeps', createSecretBox(randomBytes(32)))).id;
+});
+afterAll(async () => {
+  await fixture?.close();
+});
+
+const deps = () => ({ orm, effects: { enqueue: createEnqueue(boss) } });
+
+/** Creates tasks, claims them as the dispatch pump does, and backdates their attempts past timeout + margin. */
+async function stuckTasks(count: number, extra: Record<string, unknown>): Promise<string[]> {
+  const input = createTaskInputSchema.parse({ targetUrl: 'https://example.com/run', timeout: 30, ...extra });
+  const ids: string[] = [];
+  for (let n = 0; n < count; n += 1) {
+    ids.push((await createTask(orm.em.fork(), createDeps(createEnqueue(boss)), teamId, input, null)).body.task.id);
+  }
+  const jobs = (await boss.fetch<{ taskId: string }>('dispatch', {
+    batchSize: count,
+    includeMetadata: true,
+    db: claimingFetch(poolExecutor(orm.em.fork(), { prepared: false })),
+  })) as unknown as ClaimedJob<{ taskId: string }>[];
+  expect(jobs.map((j) => claimOf(j)?.task.status)).toEqual(ids.map(() => 'processing'));
+  await orm.em
+    .fork()
+    .execute(`update tasks set updated_at = now() - make_interval(secs => timeout + ? + 1) where id in (?)`, [
+      STUCK_MARGIN_SECONDS,
+      ids,
+    ]);
+  return ids;
+}
+
+const rows = (ids: string[]) =>
+  orm.em
+    .fork()
+    .execute<{ id: string; status: string; retry_count: number; dispatch_lease: number | null; attempts: unknown[] }[]>(
+      'select id, status, retry_count, dispatch_lease, attempts from tasks where id in (?) order by id',
+      [ids],
+    );
+const dispatchJobs = async (ids: string[]) =>
+  (
+    await orm.em
+      .fork()
+      .execute<{ n: number }[]>(
+        `select count(*)::int as n from pgboss.job where name = 'dispatch' and data->>'taskId' in (?)`,
+        [ids],
+      )
+  )[0]?.n;
+
+describe('attempt watchdog sweep', () => {
+  it('three instances sweeping at once move each stuck attempt once: one retry job, one attempt recorded', async () => {
+    const ids = await stuckTasks(10, { maxRetries: 2 });
+    const moved = await Promise.all([
+      sweepStuckAttempts(deps()),
+      sweepStuckAttempts(deps()),
+      sweepStuckAttempts(deps()),
+    ]);
+    expect(moved.reduce((a, b) => a + b, 0)).toBe(ids.length);
+    for (const row of await rows(ids)) {
+      expect(row).toMatchObject({ status: 'processing', retry_count: 1, dispatch_lease: null });
+      expect(row.attempts).toEqual([expect.objectContaining({ number: 1, willRetry: true })]);
+    }
+    // The first job of each task plus exactly one retry job.
+    expect(await dispatchJobs(ids)).toBe(2 * ids.length);
+    // Nothing is stuck any more: a later sweep moves nothing.
+    expect(await sweepStuckAttempts(deps())).toBe(0);
+  });
+
+  it('fails a stuck attempt with no retry left, and leaves an attempt within its timeout alone', async () => {
+    const [spent] = await stuckTasks(1, { maxRetries: 0 });
+    const [fresh] = await stuckTasks(1, { maxRetries: 0 });
+    await orm.em.fork().execute('update tasks set updated_at = now() where id = ?', [fresh]);
+    expect(await sweepStuckAttempts(deps())).toBe(1);
+    const [row] = await rows([spent!]);
+    expect(row).toMatchObject({ status: 'failed', retry_count: 0, dispatch_lease: null });
+    expect((await rows([fresh!]))[0]).toMatchObject({ status: 'processing', dispatch_lease: 0, attempts: [] });
+  });
+});
