@@ -1,10 +1,13 @@
-import { keepAliveAgent, sendRequest } from '../../test/helpers/keep-alive-client.ts';
-import { nowMs, sleep } from '../lib/stats.ts';
+import { Worker } from 'node:worker_threads';
+import { keepAliveAgent } from '../../test/helpers/keep-alive-client.ts';
+import { sleep } from '../lib/stats.ts';
 import { type HostileKind, type Outcome, sendHostile, slowLoris } from './hostile-mix.ts';
+import type { NormalClientOptions, NormalClientReport } from './normal-client.ts';
 
 /**
- * The sending loop of bench/hostile.ts: every kind at its share of `rate`, new slow-loris
- * connections, and normal create + get pairs (timed), for `durationS`; then waits for the answers.
+ * The sending loop of bench/hostile.ts: every kind at its share of `rate` and new slow-loris
+ * connections for `durationS`, while a worker thread sends the normal create + get pairs (timed);
+ * then waits for the answers.
  */
 
 // Why 10 ms: 100 scheduling ticks a second keep 1,000 req/s smooth instead of in bursts.
@@ -38,27 +41,31 @@ const bump = (tally: Tally, kind: string, outcome: Outcome | string) => {
   tally.set(kind, row);
 };
 
-/** One normal client step from 127.0.0.2: create a task, then read it; both timed. */
-async function normalPair(o: TrafficOptions, agent: ReturnType<typeof keepAliveAgent>, tally: Tally, ms: number[]) {
-  const headers = { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json' };
-  let t = nowMs();
-  const body = JSON.stringify({ targetUrl: o.okTarget });
-  const created = await sendRequest(o.url, { method: 'POST', path: '/v1/tasks', headers, body }, agent);
-  ms.push(nowMs() - t);
-  bump(tally, 'normal create', created.status || 'reset');
-  if (created.status !== 201) return;
-  const id = (JSON.parse(created.text) as { task: { id: string } }).task.id;
-  t = nowMs();
-  const got = await sendRequest(o.url, { method: 'GET', path: `/v1/tasks/${id}`, headers }, agent);
-  ms.push(nowMs() - t);
-  bump(tally, 'normal get', got.status || 'reset');
+/** Runs the normal traffic in a worker thread (bench/load/normal-client.ts) and collects its report. */
+export function startNormalClient(
+  o: Pick<TrafficOptions, 'url' | 'apiKey' | 'okTarget' | 'normalPerS' | 'durationS'>,
+): Promise<NormalClientReport> {
+  const options: NormalClientOptions = {
+    url: o.url,
+    apiKey: o.apiKey,
+    okTarget: o.okTarget,
+    perS: o.normalPerS,
+    durationS: o.durationS,
+  };
+  const worker = new Worker(new URL('./normal-client.ts', import.meta.url), { workerData: options });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (report: NormalClientReport) => {
+      resolve(report);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
 }
 
 export async function runTraffic(o: TrafficOptions): Promise<{ tally: Tally; normalMs: number[] }> {
   const hostileAgent = keepAliveAgent(MAX_IN_FLIGHT, '127.0.0.3');
-  const normalAgent = keepAliveAgent(64, '127.0.0.2');
+  const normal = startNormalClient(o);
   const tally: Tally = new Map();
-  const normalMs: number[] = [];
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     pending.add(p);
@@ -80,7 +87,6 @@ export async function runTraffic(o: TrafficOptions): Promise<{ tally: Tally; nor
   const credit = new Map<string, number>();
   const endAt = Date.now() + o.durationS * 1000;
   let lorisCredit = 0;
-  let normalCredit = 0;
   while (Date.now() < endAt) {
     for (const kind of o.kinds) {
       let c = (credit.get(kind.name) ?? 0) + kind.perSecond * (o.rate / 1000) * (TICK_MS / 1000);
@@ -93,14 +99,12 @@ export async function runTraffic(o: TrafficOptions): Promise<{ tally: Tally; nor
         slowLoris(o.url, LORIS_BYTE_EVERY_MS, held).then((r) => bump(tally, 'slow-loris headers', lorisOutcome(r))),
       );
     }
-    for (normalCredit += o.normalPerS * (TICK_MS / 1000); normalCredit >= 1; normalCredit -= 1) {
-      track(normalPair(o, normalAgent, tally, normalMs));
-    }
     await sleep(TICK_MS);
   }
   o.progress(`sending stopped; waiting up to ${DRAIN_MS / 1000} s for ${pending.size} open requests`);
   await Promise.race([Promise.allSettled([...pending]), sleep(DRAIN_MS)]);
   hostileAgent.destroy();
-  normalAgent.destroy();
-  return { tally, normalMs };
+  const { outcomes, ms } = await normal;
+  for (const [kind, outcome] of outcomes) bump(tally, kind, outcome);
+  return { tally, normalMs: ms };
 }

@@ -266,7 +266,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    // Why a backlog as large as the connection cap (the kernel still caps it at somaxconn): Node's
+    // default of 511 overflows when a burst of clients connects at once, and the kernel then drops
+    // SYNs, so every client (not just the burst's) waits 1–3 s for its connection to be retried.
+    server.listen({ port: config.port, host: config.host, backlog: config.maxConnections }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, host: config.host, role: config.role, embedded: database.embedded }, 'AsyncQueue is listening');

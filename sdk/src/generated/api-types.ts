@@ -23,7 +23,7 @@ export type TaskResult = {
   bodyEncoding: 'utf8' | 'base64';
   /** Milliseconds (0 for callbacks and signals) */
   duration: number;
-  /** The body was cut: at the maximum response size, or (in task lists only) after its first 4,096 characters */
+  /** The body was cut: at the maximum response size, or (in task lists only) after its first 1,024 characters */
   bodyTruncated: boolean;
 };
 
@@ -233,7 +233,7 @@ export type Pagination = {
 
 /** One page of `tasks.list`, newest first. */
 export type TaskPage = {
-  /** Newest first. Payloads are capped: `body` and `result.body` stop after 4,096 characters (a cut result body has `result.bodyTruncated: true`) and a `progress` over 16,384 characters of JSON is null. GET /v1/tasks/{id} returns them whole. */
+  /** Newest first. Payloads are capped: `body` and `result.body` stop after 1,024 characters (a cut result body has `result.bodyTruncated: true`) and a `progress` over 4,096 characters of JSON is null. GET /v1/tasks/{id} returns them whole. */
   tasks: Task[];
   pagination: Pagination;
 };

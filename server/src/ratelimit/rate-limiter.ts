@@ -37,6 +37,11 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
     duration: WINDOW_SECONDS,
     // Why: stale rows are cleared by our retention job; the library's own timer is per-process noise.
     clearExpiredByTimeout: false,
+    // Why: once a key is refused, it stays refused until its window ends (a fixed window only gets
+    // fuller): this process then answers its further requests from memory, without a database
+    // round trip each, so a flood of refused requests costs next to nothing. Other instances still
+    // count in PostgreSQL; the limit is never raised by this, only answered sooner.
+    inMemoryBlockOnConsumed: opts.points + 1,
   });
   const decide = (res: RateLimiterRes, allowed: boolean): RateDecision => ({
     allowed,

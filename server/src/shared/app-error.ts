@@ -19,7 +19,13 @@ export class AppError extends Error {
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, extra: { details?: ErrorDetail[]; retryAfterSeconds?: number } = {}) {
+    // An AppError is an answer (401, 404, 429…), not a bug: no stack trace is captured. Capturing
+    // one is the most expensive part of refusing a request, and a flood of refused requests must
+    // stay cheap. Unexpected errors keep their stacks.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
     this.code = code;
     this.details = extra.details;

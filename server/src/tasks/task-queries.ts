@@ -10,14 +10,16 @@ export function mapTaskRows(rows: Record<string, unknown>[]): Task[] {
 }
 
 /**
- * Why 4,096 characters: a list shows what each task is and how it ended, not its payloads; 100
- * tasks of 5 MiB bodies each would otherwise be read, decoded and serialized in one response.
+ * Why 1,024 characters: a list shows what each task is and how it ended, not its payloads; 100
+ * tasks of 5 MiB bodies each would otherwise be read, decoded and serialized in one response, and
+ * even 4 KiB previews made a team's burst of lists (a minute's rate-limit budget at once) the most
+ * expensive thing a key holder could ask for (bench/hostile.ts).
  * A list's `result.body` and `body` stop after this many characters (a cut result body says
  * `bodyTruncated: true`); `GET /v1/tasks/:id`, long-polls and webhooks show them whole.
  */
-export const LISTED_BODY_CHARS = 4096;
-/** Why 16 KiB: progress is JSON (it cannot be cut and stay JSON), so a bigger one is left out (null). */
-export const LISTED_PROGRESS_CHARS = 16 * 1024;
+export const LISTED_BODY_CHARS = 1024;
+/** Why 4 KiB: progress is JSON (it cannot be cut and stay JSON), so a bigger one is left out (null). */
+export const LISTED_PROGRESS_CHARS = 4 * 1024;
 
 const CUT = 'aq_result_body_cut';
 /** Whether `column` is longer than `chars`, reading only a prefix of it (left() detoasts a slice). */

@@ -27,6 +27,34 @@ async function one(em: EntityManager, update: string, params: unknown[]): Promis
   return mapTaskRows(await execute(em, update, params))[0] ?? null;
 }
 
+type BodyColumn = 'result_body' | 'start_result_body';
+
+/** Every column but `body`, for a RETURNING that must not send back the body it has just written. */
+const returningWithout = (body: BodyColumn) =>
+  TASK_COLUMNS.filter(({ column }) => column !== body)
+    .map(({ column }) => column)
+    .join(', ');
+const RETURNING_WITHOUT = {
+  result_body: returningWithout('result_body'),
+  start_result_body: returningWithout('start_result_body'),
+};
+
+/**
+ * Like `one`, for an UPDATE that writes a response body (up to the response cap: megabytes): the
+ * row comes back without it and the body written is put in its place, so a big body crosses the
+ * connection once, not twice (and is not parsed back into a second copy).
+ */
+async function oneWritingBody(
+  em: EntityManager,
+  update: (returning: string) => string,
+  params: unknown[],
+  written: { column: BodyColumn; body: string | null },
+): Promise<Task | null> {
+  const rows = await execute<Record<string, unknown>>(em, update(RETURNING_WITHOUT[written.column]), params);
+  for (const row of rows) row[written.column] = written.body;
+  return mapTaskRows(rows)[0] ?? null;
+}
+
 /**
  * The job's task id as a uuid, or null: a malformed job (not written by us) must come back
  * unclaimed, not fail the cast and with it every fetch of the queue.
@@ -145,36 +173,52 @@ export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord
   const where = `${HELD} and not cancel_requested`;
   const keys = [held.taskId, held.jobId, held.lease];
   switch (end.kind) {
-    case 'completed':
-      return one(
+    case 'completed': {
+      const stored = storedResult(end.result);
+      return oneWritingBody(
         em,
-        `update tasks set status = 'completed', ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
-         where ${where} returning *`,
-        [...storedResult(end.result), ...base, ...keys],
+        (
+          returning,
+        ) => `update tasks set status = 'completed', ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
+         where ${where} returning ${returning}`,
+        [...stored, ...base, ...keys],
+        { column: 'result_body', body: stored[1] },
       );
-    case 'waiting':
-      return one(
+    }
+    case 'waiting': {
+      const stored = storedResult(end.startResult);
+      return oneWritingBody(
         em,
-        `update tasks set status = 'waiting', ${START_RESULT}, dispatch_lease = null,
+        (returning) => `update tasks set status = 'waiting', ${START_RESULT}, dispatch_lease = null,
            deadline_at = now() + make_interval(secs => max_wait_time), ${APPEND}
-         where ${where} returning *`,
-        [...storedResult(end.startResult), ...base, ...keys],
+         where ${where} returning ${returning}`,
+        [...stored, ...base, ...keys],
+        { column: 'start_result_body', body: stored[1] },
       );
-    case 'polling':
-      return one(
+    }
+    case 'polling': {
+      const stored = storedResult(end.startResult);
+      return oneWritingBody(
         em,
-        `update tasks set status = 'polling', ${START_RESULT}, dispatch_lease = null, poll_job_id = ?,
+        (returning) => `update tasks set status = 'polling', ${START_RESULT}, dispatch_lease = null, poll_job_id = ?,
            deadline_at = now() + make_interval(secs => (poll_config->>'maxDuration')::int), ${APPEND}
-         where ${where} returning *`,
-        [...storedResult(end.startResult), end.pollJobId, ...base, ...keys],
+         where ${where} returning ${returning}`,
+        [...stored, end.pollJobId, ...base, ...keys],
+        { column: 'start_result_body', body: stored[1] },
       );
-    case 'failed':
-      return one(
+    }
+    case 'failed': {
+      const stored = storedResult(end.result);
+      return oneWritingBody(
         em,
-        `update tasks set status = 'failed', error = ?, ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
-         where ${where} returning *`,
-        [storableText(end.error), ...storedResult(end.result), ...base, ...keys],
+        (
+          returning,
+        ) => `update tasks set status = 'failed', error = ?, ${RESULT}, completed_at = now(), dispatch_lease = null, ${APPEND}
+         where ${where} returning ${returning}`,
+        [storableText(end.error), ...stored, ...base, ...keys],
+        { column: 'result_body', body: stored[1] },
       );
+    }
     case 'retry':
       return one(
         em,
