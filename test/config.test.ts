@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateApiKey } from '../server/src/auth/api-key-format.ts';
 import { ConfigError, loadConfig } from '../server/src/config/config.ts';
 import { MAIN_TS, runCli, runToExit } from './helpers/server-process.ts';
 
@@ -56,7 +57,7 @@ describe('loadConfig', () => {
 
   it('reads every override', () => {
     const encryptionKey = randomBytes(32);
-    const bootstrapApiKey = `async_${'a1B2'.repeat(12)}`;
+    const bootstrapApiKey = generateApiKey();
     const config = loadConfig({
       DATABASE_URL: 'postgresql://aq:pw@db.internal:5433/aq',
       PORT: '8080',
@@ -141,6 +142,8 @@ describe('loadConfig', () => {
     ['ASYNCQUEUE_ENCRYPTION_KEY', 'short'],
     ['ASYNCQUEUE_BOOTSTRAP_API_KEY', 'bad'],
     ['ASYNCQUEUE_BOOTSTRAP_API_KEY', `async_${'A'.repeat(47)}`],
+    ['ASYNCQUEUE_BOOTSTRAP_API_KEY', `async_${'a'.repeat(48)}`],
+    ['ASYNCQUEUE_BOOTSTRAP_API_KEY', `async_${'a1B2'.repeat(12)}`],
     ['ASYNCQUEUE_PROVIDER_BASE_URLS', '{bad json'],
     ['ASYNCQUEUE_PROVIDER_BASE_URLS', '{"replicate":"ftp://x"}'],
     ['ASYNCQUEUE_RATE_LIMIT_PER_MINUTE', '0'],

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../server/src/auth/api-key-format.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from '../server/src/db/embedded-database.ts';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
@@ -30,7 +31,7 @@ const NOTICE_DOWN_MS = 5_000;
 const BACK_UP_MS = 60_000;
 // Why 180 s: 500 calls of 200 ms, plus retries pushed back by the outage (1, 2, 4 … s backoff).
 const ALL_DONE_MS = 180_000;
-const API_KEY = `async_${'Rst'.repeat(16)}`;
+const API_KEY = generateApiKey();
 
 // Postgres's own output (shutdown and recovery lines): the last lines are kept for a failure message.
 const postgresOutput: string[] = [];

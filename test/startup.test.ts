@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../server/src/auth/api-key-format.ts';
 import { api } from './helpers/http.ts';
 import {
   freePort,
@@ -157,7 +158,7 @@ describe('npm start on the embedded database', () => {
 describe('ASYNCQUEUE_BOOTSTRAP_API_KEY on a fresh data dir', () => {
   it('creates the default team with that key and prints no key', SLOW, async () => {
     const dataDir = await freshDataDir();
-    const bootstrapKey = `async_${'Bk7'.repeat(16)}`;
+    const bootstrapKey = generateApiKey();
     expect(bootstrapKey).toMatch(/^async_[0-9A-Za-z]{48}$/);
     const server = await start(dataDir, { ASYNCQUEUE_BOOTSTRAP_API_KEY: bootstrapKey });
     timings.firstStartWithBootstrapKey = await server.waitReady(READY_MS);

@@ -25,6 +25,12 @@ const providerBaseUrls = z
  * Every environment variable the server reads, with its default. This is the only schema of
  * process.env; `loadConfig` turns it into the frozen `Config` the rest of the code receives.
  */
+/**
+ * Why 16: 48 random letters and digits hold about 34 distinct characters (fewer than 16 happens with
+ * a chance far below 1e-12); a key typed by hand (async_aaaa…, a repeated pattern) holds a few.
+ */
+const MIN_DISTINCT_KEY_CHARACTERS = 16;
+
 export const envSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -47,7 +53,17 @@ export const envSchema = z.object({
     .optional(),
   ASYNCQUEUE_BOOTSTRAP_API_KEY: z
     .string()
-    .regex(/^async_[0-9A-Za-z]{48}$/, 'must be async_ followed by 48 letters or digits')
+    .superRefine((key, ctx) => {
+      if (!/^async_[0-9A-Za-z]{48}$/.test(key)) {
+        ctx.addIssue({ code: 'custom', message: 'must be async_ followed by 48 letters or digits' });
+      } else if (new Set(key.slice('async_'.length)).size < MIN_DISTINCT_KEY_CHARACTERS) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'must be random, not a placeholder or a repeated pattern: leave it unset and the first start generates and prints one',
+        });
+      }
+    })
     .optional(),
   ASYNCQUEUE_PROVIDER_BASE_URLS: providerBaseUrls.optional(),
   TRUST_PROXY: z.coerce
