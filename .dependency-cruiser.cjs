@@ -1,6 +1,6 @@
 /**
- * Layer rules of ARCHITECTURE.md, checked by `npm run lint`. An arrow there = "may import";
- * everything below forbids the arrows the architecture does not draw.
+ * Layer rules, checked by `npm run lint` and described in docs/architecture.md ("Dependency
+ * rules"): each rule below forbids one kind of import between the layers of server/src.
  */
 const src = '^server/src/';
 module.exports = {

@@ -1,41 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHttpCaller } from '../server/src/dispatch/http-caller.ts';
 import { parseAllowedCidrs } from '../server/src/dispatch/network-guard.ts';
-import {
-  FAKE_MP3,
-  FAKE_PNG,
-  type FakeBinaryProviders,
-  startFakeBinaryProviders,
-} from './helpers/fake-binary-providers.ts';
+import { useBinaryProvidersFixture } from './helpers/binary-providers-fixture.ts';
+import { FAKE_MP3, FAKE_PNG } from './helpers/fake-binary-providers.ts';
 import { api } from './helpers/http.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
-import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
 // Bodies that are not text (audio, images) and untrusted strings holding U+0000: each used to fail
 // the jsonb write of its attempt, so the job was redelivered and the task stayed processing.
 
-let t: TestApp;
-let team: TestTeam;
-let fake: FakeBinaryProviders;
-
-beforeAll(async () => {
-  fake = await startFakeBinaryProviders();
-  // Replicate's fixed poll URL points at the fake (404 there), so the hybrid task below stays quiet.
-  t = await startTestApp({ ASYNCQUEUE_PROVIDER_BASE_URLS: JSON.stringify({ replicate: fake.url('') }) });
-  team = await t.newTeam();
-});
-afterAll(async () => {
-  await t?.stop();
-  await fake?.stop();
-});
-
-async function create(body: Record<string, unknown>) {
-  const res = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body });
-  expect(res.status, res.text).toBe(201);
-  return res.body as { task: { id: string }; callbackUrl?: string; signalToken?: string };
-}
-const until = (id: string, status: string) => waitForStatus(t.url, team.apiKey, id, status, 15_000);
+// Replicate's fixed poll URL points at the fake (404 there), so the hybrid task below stays quiet.
+const fx = useBinaryProvidersFixture();
+const { create } = fx;
+const until = (id: string, status: string) => fx.until(id, status, 15_000);
 const bytesOf = (result: { body: string; bodyEncoding: string }) =>
   Buffer.from(result.body, result.bodyEncoding === 'base64' ? 'base64' : 'utf8');
 
@@ -43,7 +20,7 @@ describe('binary response bodies', () => {
   it('completes an ElevenLabs text-to-speech task (audio/mpeg with NULs) as base64, the bytes exact, the target hit once', async () => {
     const path = '/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM';
     const { task } = await create({
-      targetUrl: fake.url(path),
+      targetUrl: fx.fake.url(path),
       headers: { 'xi-api-key': 'xi-test', 'Content-Type': 'application/json', Accept: 'audio/mpeg' },
       body: JSON.stringify({ text: 'Hello', model_id: 'eleven_multilingual_v2' }),
     });
@@ -52,24 +29,24 @@ describe('binary response bodies', () => {
     expect(done.result.headers['content-type']).toBe('audio/mpeg');
     expect(bytesOf(done.result).equals(FAKE_MP3)).toBe(true);
     expect(done.attempts).toHaveLength(1);
-    expect(fake.hits(path)).toBe(1);
+    expect(fx.fake.hits(path)).toBe(1);
   });
 
   it('completes a Stability image task (a real PNG) as base64, the bytes exact, the target hit once', async () => {
     const path = '/v2beta/stable-image/generate/core';
     const { task } = await create({
-      targetUrl: fake.url(path),
+      targetUrl: fx.fake.url(path),
       headers: { Authorization: 'Bearer sk-test', Accept: 'image/*' },
       body: '{"prompt":"a lighthouse"}',
     });
     const done = await until(task.id, 'completed');
     expect(done.result).toMatchObject({ statusCode: 200, bodyEncoding: 'base64' });
     expect(bytesOf(done.result).equals(FAKE_PNG)).toBe(true);
-    expect(fake.hits(path)).toBe(1);
+    expect(fx.fake.hits(path)).toBe(1);
   });
 
   it('keeps a text body as utf8 text: control characters and all', async () => {
-    const { task } = await create({ targetUrl: fake.url('/bytes?size=300'), method: 'GET' });
+    const { task } = await create({ targetUrl: fx.fake.url('/bytes?size=300'), method: 'GET' });
     const done = await until(task.id, 'completed');
     expect(done.result.bodyEncoding).toBe('utf8');
     expect(done.result.body).toHaveLength(300);
@@ -78,12 +55,12 @@ describe('binary response bodies', () => {
 
   it('moves a task whose dispatch answered bytes to waiting (its start result stored), then completes it by signal', async () => {
     const { task, signalToken } = await create({
-      targetUrl: fake.url('/v1/text-to-speech/voice'),
+      targetUrl: fx.fake.url('/v1/text-to-speech/voice'),
       headers: { 'xi-api-key': 'xi-test' },
       waitForSignal: true,
     });
     await until(task.id, 'waiting');
-    const signal = await api(t.url, 'POST', `/v1/signals/${signalToken}`, {
+    const signal = await api(fx.t.url, 'POST', `/v1/signals/${signalToken}`, {
       body: { status: 'completed', result: { approvedBy: 'ana' } },
     });
     expect(signal.status, signal.text).toBe(200);
@@ -98,7 +75,7 @@ describe('the response cap on binary bodies', () => {
     const caller = createHttpCaller({ allowed: parseAllowedCidrs('127.0.0.0/8') });
     try {
       const result = await caller.call({
-        url: fake.url('/v1/text-to-speech/voice'),
+        url: fx.fake.url('/v1/text-to-speech/voice'),
         method: 'POST',
         headers: { 'xi-api-key': 'xi-test' },
         body: '{}',
@@ -116,9 +93,9 @@ describe('the response cap on binary bodies', () => {
 describe('untrusted strings holding U+0000', () => {
   it('stores a poll status with \\u0000 as progress (intact), and a provider error with \\u0000 (as U+FFFD)', async () => {
     const { task } = await create({
-      targetUrl: fake.url('/jobs?id=nul-1'),
+      targetUrl: fx.fake.url('/jobs?id=nul-1'),
       pollConfig: {
-        urlTemplate: fake.url('/jobs/{startResult.body.id}'),
+        urlTemplate: fx.fake.url('/jobs/{startResult.body.id}'),
         statusPath: 'status',
         doneValues: ['done'],
         failValues: ['failed'],
@@ -127,7 +104,7 @@ describe('untrusted strings holding U+0000', () => {
       },
     });
     const polling = await waitFor('progress of the first poll', async () => {
-      const res = await api(t.url, 'GET', `/v1/tasks/${task.id}`, { key: team.apiKey });
+      const res = await api(fx.t.url, 'GET', `/v1/tasks/${task.id}`, { key: fx.team.apiKey });
       return res.body.task.progress ? res.body.task : null;
     });
     expect(polling.progress).toEqual({ status: 'running', note: 'a\u0000b' });
@@ -136,17 +113,11 @@ describe('untrusted strings holding U+0000', () => {
   });
 
   it('keeps a non-final Replicate callback with \\u0000 as progress (202), not a 500', async () => {
-    const { task, callbackUrl } = await create({
-      targetUrl: fake.url('/jobs?id=rep-1'),
-      provider: 'replicate',
-      headers: { Authorization: 'Bearer r8-test' },
-      body: '{"webhook":"{asyncqueue_callback_url}"}',
-    });
-    await until(task.id, 'polling');
+    const { taskId, callbackUrl } = await fx.pollingReplicateTask('rep-1', 15_000);
     const payload = { id: 'rep-1', status: 'processing', logs: 'step 1\u0000step 2' };
-    const res = await fetch(callbackUrl as string, { method: 'POST', body: JSON.stringify(payload) });
+    const res = await fetch(callbackUrl, { method: 'POST', body: JSON.stringify(payload) });
     expect(res.status, await res.text()).toBe(202);
-    const current = await api(t.url, 'GET', `/v1/tasks/${task.id}`, { key: team.apiKey });
+    const current = await api(fx.t.url, 'GET', `/v1/tasks/${taskId}`, { key: fx.team.apiKey });
     expect(current.body.task.progress).toEqual(payload);
   });
 });

@@ -6,7 +6,7 @@ import { waitForStatus } from './helpers/task-waits.ts';
 import { expectErrorBody } from './helpers/tasks.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-// POST /v1/tasks/:id/cancel (SPEC §8) in every status: at once from delayed and waiting (and
+// POST /v1/tasks/:id/cancel in every status: at once from delayed and waiting (and
 // between attempts), flagged while an attempt is in flight, 409 once terminal. A cancel never
 // sends a completion webhook.
 

@@ -10,7 +10,7 @@ import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts'
 import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
 
 /**
- * A task never exists without its dispatch job (SPEC §4): the task row and the job are one
+ * A task never exists without its dispatch job: the task row and the job are one
  * statement, and if pg-boss inserts no job (it answers null, here forced by an id that is taken)
  * the committed row is taken back. Real PostgreSQL, real pg-boss.
  */

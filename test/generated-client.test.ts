@@ -23,7 +23,7 @@ import type { TasksGetResponse } from './generated/types.gen.ts';
 declare const process: { argv: string[]; stdout: { write(s: string): void } };
 const [baseUrl, apiKey, targetUrl] = process.argv.slice(2) as [string, string, string];
 
-// No key yet: the typed error body of the spec.
+// No key yet: the typed error body of the OpenAPI document.
 client.setConfig({ baseUrl });
 const anonymous = await tasksList();
 const unauthorized = { status: anonymous.response?.status, code: anonymous.error?.code };

@@ -9,14 +9,14 @@ import { expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-// GET /v1/tasks/:id?wait=N (SPEC §8): wake-up latency through LISTEN/NOTIFY, terminal and idle
+// GET /v1/tasks/:id?wait=N: wake-up latency through LISTEN/NOTIFY, terminal and idle
 // answers, bounds of `wait`, and 1,000 concurrent long-polls holding no database connection.
 
 const POOL_SIZE = 5;
 /**
- * The most connections this app may hold on its database (SPEC §8: long-polls hold none):
+ * The most connections this app may hold on its database (long-polls hold none):
  * ORM pool (ASYNCQUEUE_DB_POOL_SIZE = 5) + pg-boss pool (same size, 5) + the side pool of the rate
- * limiters (SIDE_POOL_SIZE = 6 in server/src/app.ts) + the task-change LISTEN client (1) + pg-boss's
+ * limiters (SIDE_POOL_SIZE in server/src/app.ts) + the task-change LISTEN client (1) + pg-boss's
  * own LISTEN client (1, outside its pool).
  */
 const CONNECTION_BOUND = POOL_SIZE + POOL_SIZE + 6 + 1 + 1;

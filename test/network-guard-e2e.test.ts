@@ -1,8 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
+import { type LifecycleFixture, useLifecycleFixture } from './helpers/lifecycle-fixture.ts';
 import { type AppDb, openAppDb } from './helpers/pgboss-jobs.ts';
 import { type RecordingServer, startRecordingServer } from './helpers/recording-server.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
@@ -10,7 +10,7 @@ import { countTasks, detailPaths, expectErrorBody } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-// The network guard end to end (SPEC §11, §14): a canary HTTP server on loopback counts every hit,
+// The network guard end to end: a canary HTTP server on loopback counts every hit,
 // and must see none. The full address table is unit-tested in server/src/dispatch/network-guard.test.ts.
 
 const GUARD = /network guard/i;
@@ -121,55 +121,68 @@ describe('with ASYNCQUEUE_ALLOWED_CIDRS unset (nothing private allowed)', () => 
   });
 });
 
-describe('with only 127.0.0.1/32 allowed', () => {
-  let t: TestApp;
-  let team: TestTeam;
-  let provider: FakeProvider;
-  let canary: RecordingServer | null = null;
-  let bindError: NodeJS.ErrnoException | null = null;
+/** What a describe allowing only some loopback ranges works with; the canary is null where its host cannot be bound. */
+type GuardedLoopback = {
+  fx: LifecycleFixture;
+  canary: RecordingServer | null;
+  bindError: NodeJS.ErrnoException | null;
+};
 
+/**
+ * Registers, in the calling describe, an app allowing only `allowedCidrs` with a team and a fake
+ * provider (on 127.0.0.1), and a canary recording server on `canaryHost` (an address outside the
+ * allowed ranges, which some sandboxes cannot bind: then `bindError` says why).
+ */
+function useGuardedLoopback(allowedCidrs: string, canaryHost: string): GuardedLoopback {
+  const fx = useLifecycleFixture(
+    { ASYNCQUEUE_ALLOWED_CIDRS: allowedCidrs, ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' },
+    { webhookSink: false, appDb: false },
+  );
+  const parts: GuardedLoopback = { fx, canary: null, bindError: null };
   beforeAll(async () => {
-    t = await startTestApp({ ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.1/32', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
-    team = await t.newTeam();
-    provider = await startFakeProvider();
     try {
-      canary = await startRecordingServer({ host: '127.0.0.2' });
+      parts.canary = await startRecordingServer({ host: canaryHost });
     } catch (error) {
-      bindError = error as NodeJS.ErrnoException;
+      parts.bindError = error as NodeJS.ErrnoException;
     }
   });
   afterAll(async () => {
-    await t?.stop();
-    await provider?.stop();
-    await canary?.stop();
+    await parts.canary?.stop();
   });
+  return parts;
+}
+
+describe('with only 127.0.0.1/32 allowed', () => {
+  const guarded = useGuardedLoopback('127.0.0.1/32', '127.0.0.2');
+  const { fx } = guarded;
 
   const redirectTask = async (to: string) => {
-    const res = await api(t.url, 'POST', '/v1/tasks', {
-      key: team.apiKey,
-      body: { targetUrl: provider.url(`/redirect?to=${encodeURIComponent(to)}`), maxRetries: 3 },
+    const res = await api(fx.t.url, 'POST', '/v1/tasks', {
+      key: fx.team.apiKey,
+      body: { targetUrl: fx.provider.url(`/redirect?to=${encodeURIComponent(to)}`), maxRetries: 3 },
     });
     expect(res.status, res.text).toBe(201);
     const id = res.body.task.id as string;
-    const done = await waitForStatus(t.url, team.apiKey, id, 'failed', 15_000);
+    const done = await fx.until(id, 'failed');
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ statusCode: null, willRetry: false });
     expect(done.error).toMatch(GUARD);
-    expect(provider.received.filter((r) => r.headers['x-asyncqueue-task-id'] === id)).toHaveLength(1);
+    expect(fx.requestsFor(id)).toHaveLength(1);
     return done;
   };
 
   it('calls 127.0.0.1 itself (the allowed /32): the refusals below are the guard, not a dead target', async () => {
-    const res = await api(t.url, 'POST', '/v1/tasks', {
-      key: team.apiKey,
-      body: { targetUrl: provider.url('/ok') },
+    const res = await api(fx.t.url, 'POST', '/v1/tasks', {
+      key: fx.team.apiKey,
+      body: { targetUrl: fx.provider.url('/ok') },
     });
     expect(res.status, res.text).toBe(201);
-    const done = await waitForStatus(t.url, team.apiKey, res.body.task.id, 'completed', 15_000);
+    const done = await fx.until(res.body.task.id, 'completed');
     expect(done.result.statusCode).toBe(200);
   });
 
   it('refuses a redirect from 127.0.0.1 to 127.0.0.2: the canary there gets nothing', async () => {
+    const { canary, bindError } = guarded;
     if (canary === null) {
       // Some sandboxes have only 127.0.0.1: say so explicitly, and still check the refusal below.
       expect(bindError?.code).toBe('EADDRNOTAVAIL');
@@ -182,6 +195,7 @@ describe('with only 127.0.0.1/32 allowed', () => {
   });
 
   it('refuses a redirect to 127.0.0.2 in IPv4-mapped IPv6 form', async () => {
+    const { canary } = guarded;
     const port = canary?.port ?? 9;
     const done = await redirectTask(`http://[::ffff:127.0.0.2]:${port}/`);
     expect(done.error).toContain('127.0.0.2');
@@ -190,31 +204,13 @@ describe('with only 127.0.0.1/32 allowed', () => {
 });
 
 describe('with only 127.0.0.0/8 allowed, [::1] stays refused (the list means exactly its ranges)', () => {
-  let t: TestApp;
-  let team: TestTeam;
-  let provider: FakeProvider;
-  let canary: RecordingServer | null = null;
-  let bindError: NodeJS.ErrnoException | null = null;
+  const guarded = useGuardedLoopback('127.0.0.0/8', '::1');
+  const { fx } = guarded;
 
-  beforeAll(async () => {
-    t = await startTestApp({ ASYNCQUEUE_ALLOWED_CIDRS: '127.0.0.0/8', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
-    team = await t.newTeam();
-    provider = await startFakeProvider();
-    try {
-      canary = await startRecordingServer({ host: '::1' });
-    } catch (error) {
-      bindError = error as NodeJS.ErrnoException;
-    }
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await provider?.stop();
-    await canary?.stop();
-  });
-
-  const create = (body: Record<string, unknown>) => api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body });
+  const create = (body: Record<string, unknown>) => api(fx.t.url, 'POST', '/v1/tasks', { key: fx.team.apiKey, body });
 
   it('a target at http://[::1]:port is refused at creation, and a redirect there fails the task', async () => {
+    const { canary, bindError } = guarded;
     if (canary === null) {
       // Some sandboxes have no IPv6 loopback: say so, and still check both refusals.
       expect(['EADDRNOTAVAIL', 'EAFNOSUPPORT']).toContain(bindError?.code);
@@ -226,9 +222,12 @@ describe('with only 127.0.0.0/8 allowed, [::1] stays refused (the list means exa
     expect(refused.text).toMatch(GUARD);
     expect(detailPaths(refused)).toEqual(['targetUrl']);
 
-    const res = await create({ targetUrl: provider.url(`/redirect?to=${encodeURIComponent(target)}`), maxRetries: 3 });
+    const res = await create({
+      targetUrl: fx.provider.url(`/redirect?to=${encodeURIComponent(target)}`),
+      maxRetries: 3,
+    });
     expect(res.status, res.text).toBe(201);
-    const done = await waitForStatus(t.url, team.apiKey, res.body.task.id, 'failed', 15_000);
+    const done = await fx.until(res.body.task.id, 'failed');
     expect(done.error).toMatch(GUARD);
     expect(done.error).toContain('::1');
     expect(done.attempts).toHaveLength(1);

@@ -45,7 +45,7 @@ const CASES: Case[] = [
       expect(result.body).toBe(JSON.stringify(FAKE_OUTPUTS.falResult));
       expect(job.resultFetches).toBe(1);
     },
-    // A non-2xx result fetch fails the task with the body as the error (SPEC §7).
+    // A non-2xx result fetch fails the task with the body as the error.
     expectedError: () => JSON.stringify(FAKE_OUTPUTS.falError),
     expectPollHeaders: (h) => expect(h.authorization).toBe('Key fal-key-123:secret'),
   },
@@ -190,7 +190,7 @@ async function runScenario(c: Case, scenario: Scenario): Promise<void> {
   expect(job.polls).toBe(1);
   const during = await getTask(id);
   expect(during.status).toBe('polling');
-  // progress is the last parsed status body while polling (SPEC §14).
+  // progress is the last parsed status body while polling.
   expect(during.progress).toEqual(job.served[0]?.body);
   expect(during.result).toBeNull();
   // …and each next poll one `interval` after the previous one.

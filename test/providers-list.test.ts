@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from './helpers/http.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
-/** SPEC §7's preset table, with the providers' real URLs. */
+/** The preset table (README.md, GET /v1/providers), with the providers' real URLs. */
 const TABLE = {
   fal: {
     urlTemplate: '{startResult.body.status_url}',
@@ -75,7 +75,7 @@ function expectPreset(listed: Listed, row: Record<string, unknown>) {
   expect(listed.pollConfig, listed.id).toMatchObject(exact);
   expect(listed.pollConfig.resultPath || '', listed.id).toBe(resultPath);
   expect(listed.pollConfig.errorPath || null, listed.id).toBe(errorPath);
-  // Presets forward the task's auth headers by default (SPEC §14).
+  // Presets forward the task's auth headers by default.
   expect(listed.pollConfig.forwardAuth, listed.id).toBe(true);
   if (!('resultUrlTemplate' in row)) expect(listed.pollConfig.resultUrlTemplate ?? null, listed.id).toBeNull();
 }
@@ -102,7 +102,7 @@ afterAll(async () => {
 });
 
 describe('GET /v1/providers', () => {
-  it('answers without an API key, with exactly the six presets of the SPEC table', async () => {
+  it('answers without an API key, with exactly the six presets of the preset table', async () => {
     const res = await api(t.url, 'GET', '/v1/providers');
     expect(res.status, res.text).toBe(200);
     expect(Object.keys(res.body)).toEqual(['providers']);
@@ -121,7 +121,7 @@ describe('GET /v1/providers', () => {
       expect(p.description.length, p.id).toBeGreaterThan(0);
       expectPreset(p, TABLE[p.id as keyof typeof TABLE]);
     }
-    // The fixed poll headers of SPEC §14.
+    // The presets' fixed poll headers.
     const byId = Object.fromEntries(providers.map((p) => [p.id, p]));
     expect(byId.runwayml?.pollConfig.headers).toEqual({ 'X-Runway-Version': '2024-11-06' });
     expect(byId['stability-video']?.pollConfig.headers).toEqual({ Accept: 'application/json' });

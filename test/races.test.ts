@@ -5,7 +5,7 @@ import { between, pollForStatus, sleep, tally, waitForQuietSink } from './helper
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 import { startWebhookSink, type WebhookSink } from './helpers/webhook-sink.ts';
 
-// SPEC §2: every transition is a conditional UPDATE, so two actors racing can never both win.
+// Every transition is a conditional UPDATE, so two actors racing can never both win.
 // Each race below is repeated; the trial counts are in the test names and in the summary printed
 // at the end of the file.
 

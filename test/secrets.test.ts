@@ -4,7 +4,7 @@ import { api } from './helpers/http.ts';
 import { createTask, HEX_64 } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
-/** Header → the value sent, and what every read must show instead (SPEC §8: first 4 chars). */
+/** Header → the value sent, and what every read must show instead (its first 4 characters, then ****). */
 const AUTHORIZATION = 'Bearer sk-live-SECRET1234567890';
 const SECRET_HEADERS: Record<string, [sent: string, shown: string]> = {
   Authorization: [AUTHORIZATION, 'Bear****'],

@@ -17,7 +17,7 @@ import {
 // on an empty data dir (initdb), clean restart, restart after SIGKILL (orphaned postmaster).
 
 const KEY_PATTERN = /async_[0-9A-Za-z]{48}/g;
-// Why 60 s: the spec'd bound for a start, initdb included, on a loaded 2-core machine.
+// Why 60 s: a generous bound for a first start, initdb included, on a loaded 2-core machine.
 const READY_MS = 60_000;
 // Why 30 s: main.ts gives shutdown 25 s before it exits 1 on its own.
 const EXIT_MS = 30_000;

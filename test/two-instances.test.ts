@@ -8,7 +8,7 @@ import type { TestTeam } from './helpers/test-app.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-// SPEC §12 scale-out: any number of instances on one PostgreSQL, and no task is dispatched twice.
+// Scale-out: any number of instances on one PostgreSQL, and no task is dispatched twice.
 // Two real `node server/src/main.ts` processes share one fresh database; both create and dispatch.
 
 const TASKS = 200;

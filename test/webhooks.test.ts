@@ -12,7 +12,7 @@ import { freePort } from './helpers/test-app.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { startWebhookSink, verifyAsyncQueueSignature } from './helpers/webhook-sink.ts';
 
-// Completion webhooks (SPEC §10): retries on the 5 s / 30 s … schedule with a stable webhook-id,
+// Completion webhooks: retries on the 5 s / 30 s … schedule with a stable webhook-id,
 // 410, Retry-After, redelivery, the body, and signing during a secret rotation. Long retry delays
 // are skipped by backdating the queued pg-boss job, never by sleeping.
 

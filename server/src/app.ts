@@ -46,6 +46,8 @@ export type App = {
   logger: Logger;
   /** Seals and opens what is stored encrypted (team secrets, vault values, callback ids). */
   secretBox: SecretBox;
+  /** What the API's procedures use (the tRPC context's `services`): lets tests call the router directly. */
+  readonly services: ApiServices;
   stop: () => Promise<void>;
 };
 
@@ -301,7 +303,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     })();
     return stopped;
   };
-  return { url: `http://127.0.0.1:${port}`, server, orm, boss, database, logger, secretBox, stop };
+  return { url: `http://127.0.0.1:${port}`, server, orm, boss, database, logger, secretBox, services, stop };
 }
 
 /** Why 15 s: a shutdown step that takes longer is stuck; the rest of the shutdown must still run. */

@@ -5,8 +5,9 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { waitFor } from './wait-for.ts';
 
 /**
- * One loopback server that mimics the async APIs of the six preset providers (PROVIDERS.md), each
- * on its own paths, so ASYNCQUEUE_PROVIDER_BASE_URLS can point every preset at it:
+ * One loopback server that mimics the async APIs of the six preset providers (as their API
+ * documentation describes them), each on its own paths, so ASYNCQUEUE_PROVIDER_BASE_URLS can point
+ * every preset at it:
  *
  *   fal          POST /fal/{model}                         → {request_id, status_url, response_url, cancel_url}
  *                GET  /fal/{model}/requests/{id}/status    → IN_QUEUE → IN_PROGRESS → COMPLETED

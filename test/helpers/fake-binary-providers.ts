@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 
 /**
- * Provider endpoints that answer bytes, not JSON (PROVIDERS.md), on one loopback server:
+ * Provider endpoints that answer bytes, not JSON (audio, images), on one loopback server:
  *
  *   elevenlabs   POST /v1/text-to-speech/{voice_id} (xi-api-key)          → 200 audio/mpeg (ID3 + MPEG frames, NULs)
  *   stability    POST /v2beta/stable-image/generate/core (Bearer, image/*) → 200 image/png (a real 2×2 PNG)

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { type ApiResponse, api } from './http.ts';
 
-/** The task object of SPEC §3, exactly (201, GET, list). */
+/** The fields of the task object the API returns (201, GET, list), exactly (see openapi/openapi.json). */
 export const TASK_KEYS = [
   'id',
   'status',
@@ -64,7 +64,7 @@ export async function createTask(url: string, key: string, body: unknown, header
   return res;
 }
 
-/** Asserts the SPEC §1 error body: exactly `{error, code, details?}`, details `[{path, message}]`. */
+/** Asserts the API's error body: exactly `{error, code, details?}`, details `[{path, message}]`. */
 export function expectErrorBody(res: ApiResponse, status: number, code?: string): void {
   expect(res.status, res.text).toBe(status);
   expect(typeof res.body).toBe('object');

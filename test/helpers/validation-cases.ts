@@ -1,6 +1,6 @@
 import { BASE_TASK } from './tasks.ts';
 
-/** One request POST /v1/tasks must refuse, and how (SPEC §1 and §3). */
+/** One request POST /v1/tasks must refuse, and how (status, code and the fields named in details). */
 export type RejectCase = {
   name: string;
   body?: unknown;

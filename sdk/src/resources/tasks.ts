@@ -10,7 +10,7 @@ import {
   type WaitOptions,
 } from '../types.ts';
 
-/** Why 25: the server holds a long-poll at most 25 s (SPEC §8). */
+/** Why 25: the server holds a long-poll at most 25 s (`wait` is 0–25 on GET /v1/tasks/{id}). */
 const MAX_POLL_SECONDS = 25;
 const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
 /** Why +10 s: a long-poll answers after `wait` seconds by design; the attempt timeout must outlast it. */

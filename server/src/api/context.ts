@@ -5,7 +5,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import type { PollConfig } from '../tasks/task-types.ts';
 import { metaOf, type RequestMeta } from './request-meta.ts';
 
-/** Everything the procedures may use; built once in main.ts. */
+/** Everything the procedures may use; built once in app.ts. */
 export type ApiServices = {
   tasks: TaskService;
   /**

@@ -1,5 +1,5 @@
-// Delays between attempts: the task retry strategies (SPEC §3/§4) and the completion-webhook
-// schedule (SPEC §10). Pure; `random` is injectable so tests can fix the jitter.
+// Delays between attempts: the task retry strategies (`retryBackoff`: exponential or linear) and
+// the completion-webhook schedule. Pure; `random` is injectable so tests can fix the jitter.
 //
 // Jitter is one-sided (added, never subtracted): a delay is never shorter than its nominal step, so
 // a target that needs "at least N s" gets it, while tasks that failed together (a provider outage)
@@ -12,11 +12,12 @@ const TASK_JITTER_FRACTION = 0.2;
 // Why: beyond 1 h a task retry is better replaced by a failure the user sees (matches Retry-After's cap).
 const MAX_TASK_DELAY_MS = 3_600_000;
 
-// Why: SPEC §10's schedule (about 10 h in all) rides out a receiver's deploy or a night-long outage.
+// Why: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h (about 10 h in all) rides out a receiver's
+// deploy or a night-long outage.
 const WEBHOOK_SCHEDULE_MS: readonly number[] = [
   5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000,
 ];
-// Why: SPEC §10 gives webhook delays up to +10 % jitter.
+// Why: up to +10 % spreads webhooks that failed together (a receiver outage) without changing the schedule.
 const WEBHOOK_JITTER_FRACTION = 0.1;
 
 export type RetryStrategy = 'exponential' | 'linear';

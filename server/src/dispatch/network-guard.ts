@@ -50,7 +50,7 @@ export type GuardedAgentOptions = {
   tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
 };
 
-// Why: per-attempt timeouts go up to 600 s (SPEC §3) and are enforced by the caller's abort
+// Why: per-attempt timeouts go up to 600 s (the task's `timeout`) and are enforced by the caller's abort
 // signal; undici's own 300 s defaults would cut long attempts short, so the backstop sits just above.
 const DEFAULT_HEADERS_TIMEOUT_MS = 610_000;
 // Why: same reasoning as the headers backstop: the caller's per-attempt deadline must fire first.

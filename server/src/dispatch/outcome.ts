@@ -1,7 +1,9 @@
 import type { OutboundResponse, OutboundResult } from './outbound-types.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
-// What an attempt's result means for the task (SPEC §4): done, try again (and when), or give up.
+// What an attempt's result means for the task: done (2xx), try again and when (408, 425, 429, 5xx,
+// timeouts, network and DNS errors; Retry-After honoured), or give up (any other status, the
+// network guard, a bad redirect).
 
 export type Outcome =
   | { kind: 'success' }

@@ -4,7 +4,7 @@ import type { SignedRequest } from './signing.ts';
 // Manual redirect following: which responses are redirects, where they lead, and what the next
 // hop may carry (method, body, headers).
 
-// Why: SPEC §4 allows at most 5 redirects per attempt; more is a loop or a misconfigured target.
+// Why 5: an attempt follows at most 5 redirects; more is a loop or a misconfigured target.
 export const MAX_REDIRECTS = 5;
 
 /** The statuses that redirect; 300, 304, 305 and 306 are returned as they are. */

@@ -1,6 +1,6 @@
 // Parsing a Retry-After header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
 
-// Why: SPEC §4 caps a target-requested delay at 1 h, so a hostile or buggy header cannot park a task.
+// Why: a target-requested delay is capped at 1 h, so a hostile or buggy header cannot park a task.
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /**

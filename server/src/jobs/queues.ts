@@ -2,7 +2,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 
-/** Why 60 s: heartbeat expiry is the takeover window for a killed instance's jobs (SPEC §12). */
+/**
+ * Why 60 s: heartbeat expiry is the takeover window: a killed instance's in-flight jobs are picked
+ * up by another instance within it (configurable: ASYNCQUEUE_JOB_TAKEOVER_SECONDS).
+ */
 const DEFAULT_TAKEOVER_SECONDS = 60;
 
 /**

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 
-/** Why 60 s: every limit of the API is per one-minute fixed window (see docs: rate limits). */
+/** Why 60 s: every limit of the API is per one-minute fixed window (the *_PER_MINUTE settings in README.md). */
 const WINDOW_SECONDS = 60;
 export const RATE_LIMIT_TABLE = 'rate_limits';
 

@@ -33,8 +33,9 @@ export function keptCallbackHeaders(headers: Record<string, string | string[] | 
 }
 
 /**
- * A provider's callback: one conditional UPDATE consumes the id and completes the task, and in the
- * same transaction enqueues the webhook and wakes long-polls. A preset's non-final payload is kept
+ * A provider's callback: one conditional UPDATE consumes the id and completes the task; the
+ * completion webhook (onCompleteUrl) is enqueued in the same transaction, long-polls are woken once
+ * it committed. A preset's non-final payload is kept
  * as progress (202) and leaves the id usable.
  */
 export async function acceptCallback(
@@ -137,7 +138,7 @@ async function lookupWhile(admit: () => Promise<void>, em: EntityManager, column
   return row;
 }
 
-/** SPEC §5/§6 answers: unknown or used credential → 404; a task that ended another way → 409. */
+/** The answers: unknown or already used credential → 404; a task that ended another way → 409. */
 function refusal(row: Lookup | undefined, column: CredentialColumn): ExternalOutcome | null {
   if (!row || row.consumed) {
     const error = column === 'callback_id_hash' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
@@ -146,7 +147,7 @@ function refusal(row: Lookup | undefined, column: CredentialColumn): ExternalOut
   return isTerminal(row.status) ? { status: 409, error: notWaiting(row.status), code: 'conflict' } : null;
 }
 
-/** Our UPDATE matched nothing: someone else won the race. Say who, with the SPEC's answers. */
+/** Our UPDATE matched nothing: someone else won the race. Say who, with the same 404/409 answers. */
 async function settleLoser(orm: MikroORM, column: CredentialColumn, value: string): Promise<ExternalOutcome> {
   const row = await lookup(orm.em.fork(), column, value);
   // Matched nothing yet neither used nor ended: the task left the accepting statuses otherwise.

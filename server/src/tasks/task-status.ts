@@ -26,7 +26,3 @@ export type Transition = keyof typeof TRANSITIONS;
 export function isTerminal(status: TaskStatus): boolean {
   return (TERMINAL_STATUSES as readonly TaskStatus[]).includes(status);
 }
-
-export function canTransition(from: TaskStatus, transition: Transition): boolean {
-  return (TRANSITIONS[transition] as readonly TaskStatus[]).includes(from);
-}

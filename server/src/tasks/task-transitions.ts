@@ -10,9 +10,10 @@ import type { AttemptRecord, TaskResult, TaskStatus } from './task-types.ts';
 import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from './team-secrets.ts';
 
 /**
- * The conditional UPDATEs of the dispatch path. Each names the job and lease that may act, so a
- * stale or duplicate pg-boss delivery, a callback that won the race, or a cancel can never be
- * overwritten: the loser's UPDATE matches no row.
+ * The conditional UPDATEs of every transition (status table: task-status.ts). Each names the state
+ * it expects, and on the dispatch path the job and lease that may act, so a stale or duplicate
+ * pg-boss delivery, a callback that won the race, or a cancel can never be overwritten: the loser's
+ * UPDATE matches no row.
  */
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 const ACTIVE = inList(TRANSITIONS.complete);
@@ -240,11 +241,6 @@ export function cancelHeldAttempt(em: EntityManager, held: Held, attempt: Attemp
      where ${HELD} and cancel_requested returning *`,
     [JSON.stringify(attempt ? [attempt] : []), held.taskId, held.jobId, held.lease],
   );
-}
-
-/** The task ended another way (a callback beat the HTTP response): keep only the attempt. */
-export function recordLostAttempt(em: EntityManager, taskId: string, attempt: AttemptRecord) {
-  return one(em, `update tasks set ${APPEND} where id = ? returning *`, [JSON.stringify([attempt]), taskId]);
 }
 
 /**

@@ -66,12 +66,14 @@ const MAX_CAUSE_LENGTH = 500;
  * the task's own policy: a retry counted against maxRetries while retries are left, else `failed`
  * with an error naming the cause. No response body is kept: it may be what could not be stored.
  * `keepFailure`: the attempt had already been judged a final failure (a 4xx), which stays final.
+ * `random` fixes the backoff's jitter in tests.
  */
 export function decideInterrupted(
   task: Task,
   attempt: Omit<AttemptRecord, 'number' | 'error' | 'willRetry'>,
   cause: string,
   keepFailure = false,
+  random: () => number = Math.random,
 ): Decision {
   const reason = cause.length > MAX_CAUSE_LENGTH ? `${cause.slice(0, MAX_CAUSE_LENGTH)}…` : cause;
   const willRetry = !keepFailure && task.retryCount < task.maxRetries;
@@ -79,7 +81,7 @@ export function decideInterrupted(
   if (willRetry) {
     return {
       end: { kind: 'retry', nextJobId: randomUUID() },
-      retryDelayMs: retryDelayMs(task.retryBackoff, task.retryCount + 1),
+      retryDelayMs: retryDelayMs(task.retryBackoff, task.retryCount + 1, random),
       attempt: record,
     };
   }

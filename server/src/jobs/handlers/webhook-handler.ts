@@ -10,7 +10,7 @@ import { findTaskWithSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 
-/** Why 10 s: SPEC §10 — a receiver should answer at once and process later. */
+/** Why 10 s: a webhook receiver is expected to acknowledge at once and process later. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Why 64 KiB: we only keep the status; a receiver's body is read just enough to free the socket. */
 const WEBHOOK_RESPONSE_CAP = 64 * 1024;
