@@ -95,8 +95,11 @@ describe('an attempt whose recording fails', () => {
     ]);
     for (const attempt of done.attempts) expect(attempt.error).toBe(`Recording the attempt failed: ${INJECTED}`);
     expect(requestsFor(task.id).map((r) => r.headers['x-asyncqueue-attempt'])).toEqual(['1', '2', '3']);
-    const jobs = await ctx.db.jobs('dispatch', task.id);
-    expect(jobs.map((j) => j.state)).toEqual(['completed', 'completed', 'completed']);
+    // The pump completes its jobs in batches just after the task settles: wait for the last one.
+    await waitFor('the three dispatch jobs to complete', async () => {
+      const jobs = await ctx.db.jobs('dispatch', task.id);
+      return jobs.length === 3 && jobs.every((j) => j.state === 'completed');
+    });
   });
 
   it('a retry after a failed recording that then records fine completes the task', async () => {

@@ -9,8 +9,8 @@ import { poolExecutor } from '../server/src/db/prepared.ts';
 import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/claiming-fetch.ts';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
+import { cancelTask } from '../server/src/tasks/store/cancel-expire.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
-import { cancelTask } from '../server/src/tasks/task-transitions.ts';
 import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
 
 /**

@@ -5,8 +5,8 @@ import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
+import { recordPollProgress } from '../server/src/tasks/store/outside.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
-import { recordPollProgress } from '../server/src/tasks/task-transitions.ts';
 import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
 
 /**

@@ -70,44 +70,12 @@ function requestPath(target: string | undefined): string | null {
   }
 }
 
+type Route = (req: IncomingMessage, res: ServerResponse, pathname: string, meta: RequestMeta) => Promise<void>;
+type RouteLabel = (pathname: string) => string;
+
 export function createHttpServer(deps: HttpServerDeps): http.Server {
-  const rest = createRestHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
-  const trpc = createTrpcHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
   const routeLabel = createRouteLabeler(Object.keys(deps.router._def.procedures));
-
-  const route = async (req: IncomingMessage, res: ServerResponse, pathname: string, meta: RequestMeta) => {
-    const method = req.method ?? 'GET';
-    // Methods no route serves (TRACE, CONNECT, PROPFIND…) never reach the API handlers: a Fetch
-    // Request cannot even carry some of them. They get the 404 below.
-    const api = deps.apiEnabled && API_METHODS.has(method);
-    for (const raw of api ? deps.rawRoutes : []) {
-      const param = raw.method === method ? raw.match(pathname) : null;
-      if (param !== null) return raw.handle(req, res, param, meta);
-    }
-    if (api && pathname.startsWith('/trpc/')) return trpc(req, res, meta);
-    if (api && (pathname === '/v1' || pathname.startsWith('/v1/'))) return rest(req, res, meta);
-    if (method === 'GET') {
-      if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
-      if (pathname === '/readyz') {
-        const readiness = await deps.isReady();
-        return sendJson(res, readiness.ready ? 200 : 503, {
-          status: readiness.ready ? 'ready' : 'not ready',
-          ...readiness,
-        });
-      }
-      if (pathname === '/metrics') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-        return void res.end(await deps.registry.render());
-      }
-      if (api && pathname === '/openapi.json') return sendJson(res, 200, deps.openApiDocument());
-      if (api && (await serveDocs(pathname, res))) return;
-    }
-    sendJson(res, 404, {
-      error: `Not found: ${method} ${routeLabel(pathname)}; see /docs for the API`,
-      code: 'not_found',
-    });
-  };
-
+  const route = createRouteTable(deps, routeLabel);
   const server = http.createServer(
     {
       headersTimeout: Math.min(deps.limits.headersTimeoutMs, deps.limits.requestTimeoutMs),
@@ -118,36 +86,9 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
     (req, res) => {
       const started = process.hrtime.bigint();
       const pathname = requestPath(req.url);
-      const incomingId = nodeHeaderReader(req)('x-request-id');
-      const controller = new AbortController();
-      // Only a client that hung up early aborts its work (e.g. a parked long-poll); a finished response does not.
-      res.on('close', () => {
-        if (!res.writableFinished) controller.abort();
-      });
-      const meta: RequestMeta = {
-        requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
-        clientIp: clientIp(req, deps.trustProxy),
-        header: nodeHeaderReader(req),
-        responseHeaders: {},
-        successStatus: undefined,
-        signal: controller.signal,
-      };
+      const meta = buildRequestMeta(req, res, deps.trustProxy);
       res.setHeader('X-Request-Id', meta.requestId);
-      res.on('finish', () => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const label = routeLabel(pathname ?? '');
-        deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
-        deps.logger.info(
-          {
-            reqId: meta.requestId,
-            method: req.method,
-            route: label,
-            status: res.statusCode,
-            ms: Math.round(seconds * 1e4) / 10,
-          },
-          'request',
-        );
-      });
+      res.on('finish', () => observeRequest(deps, req, res, routeLabel(pathname ?? ''), meta, started));
       if (pathname === null) {
         return sendJson(res, 400, {
           error: 'Invalid request target: expected a path such as /v1/tasks',
@@ -163,4 +104,96 @@ export function createHttpServer(deps: HttpServerDeps): http.Server {
   );
   server.maxConnections = deps.limits.maxConnections;
   return server;
+}
+
+/** The request's id (the client's X-Request-Id when well-formed), client IP, headers and abort signal. */
+function buildRequestMeta(req: IncomingMessage, res: ServerResponse, trustProxy: number): RequestMeta {
+  const incomingId = nodeHeaderReader(req)('x-request-id');
+  const controller = new AbortController();
+  // Only a client that hung up early aborts its work (e.g. a parked long-poll); a finished response does not.
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return {
+    requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    clientIp: clientIp(req, trustProxy),
+    header: nodeHeaderReader(req),
+    responseHeaders: {},
+    successStatus: undefined,
+    signal: controller.signal,
+  };
+}
+
+/** A finished request: its latency into the HTTP metrics, one log line (route label, never the raw path). */
+function observeRequest(
+  deps: HttpServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  label: string,
+  meta: RequestMeta,
+  started: bigint,
+): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  deps.httpMetrics.observe(req.method ?? 'GET', label, res.statusCode, seconds);
+  deps.logger.info(
+    {
+      reqId: meta.requestId,
+      method: req.method,
+      route: label,
+      status: res.statusCode,
+      ms: Math.round(seconds * 1e4) / 10,
+    },
+    'request',
+  );
+}
+
+/** Which handler serves a path: raw routes, tRPC, REST, then health, readiness, metrics and docs; else 404. */
+function createRouteTable(deps: HttpServerDeps, routeLabel: RouteLabel): Route {
+  const rest = createRestHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
+  const trpc = createTrpcHandler({ router: deps.router, services: deps.services, maxBodyBytes: deps.maxBodyBytes });
+  return async (req, res, pathname, meta) => {
+    const method = req.method ?? 'GET';
+    // Methods no route serves (TRACE, CONNECT, PROPFIND…) never reach the API handlers: a Fetch
+    // Request cannot even carry some of them. They get the 404 below.
+    const api = deps.apiEnabled && API_METHODS.has(method);
+    for (const raw of api ? deps.rawRoutes : []) {
+      const param = raw.method === method ? raw.match(pathname) : null;
+      if (param !== null) return raw.handle(req, res, param, meta);
+    }
+    if (api && pathname.startsWith('/trpc/')) return trpc(req, res, meta);
+    if (api && (pathname === '/v1' || pathname.startsWith('/v1/'))) return rest(req, res, meta);
+    if (method === 'GET' && (await serveOperational(deps, res, pathname, api))) return;
+    sendJson(res, 404, {
+      error: `Not found: ${method} ${routeLabel(pathname)}; see /docs for the API`,
+      code: 'not_found',
+    });
+  };
+}
+
+/** GET /healthz, /readyz, /metrics, and (with the API) /openapi.json and the docs; false for any other path. */
+async function serveOperational(
+  deps: HttpServerDeps,
+  res: ServerResponse,
+  pathname: string,
+  api: boolean,
+): Promise<boolean> {
+  if (pathname === '/healthz') {
+    sendJson(res, 200, { status: 'ok' });
+    return true;
+  }
+  if (pathname === '/readyz') {
+    const readiness = await deps.isReady();
+    sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', ...readiness });
+    return true;
+  }
+  if (pathname === '/metrics') {
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(await deps.registry.render());
+    return true;
+  }
+  if (api && pathname === '/openapi.json') {
+    sendJson(res, 200, deps.openApiDocument());
+    return true;
+  }
+  return api && (await serveDocs(pathname, res));
 }

@@ -1,7 +1,8 @@
 import type { Task } from '../db/entities/task.ts';
-import { findStuckAttempts, STUCK_MARGIN_SECONDS } from '../tasks/stuck-attempts.ts';
+import { cancelHeldAttempt, type Held } from '../tasks/store/attempts.ts';
+import { findStuckAttempts } from '../tasks/store/stuck-attempts.ts';
+import { STUCK_MARGIN_SECONDS } from '../tasks/stuck-attempts.ts';
 import { runTransition } from '../tasks/task-effects.ts';
-import { cancelHeldAttempt, type Held } from '../tasks/task-transitions.ts';
 import { decideInterrupted, endHeldAttempt, type TransitionDeps } from './handlers/end-held-attempt.ts';
 
 /**

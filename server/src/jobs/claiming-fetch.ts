@@ -1,4 +1,4 @@
-import { type Claim, claimingFetchSql, splitClaimedRow } from '../tasks/task-transitions.ts';
+import { type Claim, claimingFetchSql, splitClaimedRow } from '../tasks/store/claim.ts';
 import type { JobRef } from './handlers/handler-deps.ts';
 import type { SqlExecutor } from './queues.ts';
 
@@ -7,7 +7,7 @@ export type ClaimedJob<T> = JobRef<T> & { aqClaim: Claim | null };
 
 /**
  * A pg-boss `db` for the dispatch pump's fetch: pg-boss's own fetch statement, run as a CTE of the
- * claim (task-transitions.ts claimingFetchSql), so taking a job and claiming its task commit
+ * claim (tasks/store/claim.ts claimingFetchSql), so taking a job and claiming its task commit
  * together. Before, the claim was a second statement and a second commit (a disk flush, ~2–3 ms)
  * between a job's fetch and its HTTP call. pg-boss still owns the job rows: its statement is run
  * unchanged and returns the same columns.

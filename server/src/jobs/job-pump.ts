@@ -24,6 +24,23 @@ export type JobPump = {
   stop(graceMs: number): Promise<void>;
 };
 
+/** The running jobs as pg-boss addresses them (each attempt by its retry count). */
+type JobKey = { id: string; retryCount: number };
+const keyOf = (job: JobKey): JobKey => ({ id: job.id, retryCount: job.retryCount });
+
+/** What the parts of one pump share. */
+type Pump<T> = {
+  boss: PgBoss;
+  opts: PumpOptions<T>;
+  /** Where pg-boss runs complete/fail/touch. */
+  db: ConnectionOptions['db'] | undefined;
+  inFlight: Map<string, JobWithMetadata<T>>;
+  waker: Waker;
+  completions: Completions;
+  report: (what: string, error: unknown) => void;
+  stopping: boolean;
+};
+
 /**
  * Runs one pg-boss queue with our own fetch loop instead of `work()`: one fetch at a time (a NOTIFY
  * wakes one query, not one per worker loop), each job settles on its own (a hanging call never
@@ -32,119 +49,175 @@ export type JobPump = {
  * so retries, expiry and takeover of a dead instance's jobs work as with `work()`.
  */
 export function startJobPump<T>(boss: PgBoss, opts: PumpOptions<T>): JobPump {
-  const inFlight = new Map<string, JobWithMetadata<T>>();
   const db = opts.db?.settle;
-  let completed: { id: string; retryCount: number }[] = [];
-  let flushing: Promise<void> | null = null;
-  let stopping = false;
-  let woken = true;
-  let wakeUp: (() => void) | null = null;
-
-  const wake = () => {
-    woken = true;
-    wakeUp?.();
-  };
   const report = (what: string, error: unknown) =>
     opts.onError(`${opts.queue}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
+  const pump: Pump<T> = {
+    boss,
+    opts,
+    db,
+    inFlight: new Map(),
+    waker: createWaker(),
+    completions: createCompletions(boss, opts.queue, db, report),
+    report,
+    stopping: false,
+  };
+  const loop = fetchLoop(pump);
+  const heartbeat = startHeartbeat(pump);
+  return {
+    wake: pump.waker.wake,
+    running: () => pump.inFlight.size,
+    async stop(graceMs) {
+      pump.stopping = true;
+      pump.waker.wake();
+      await loop;
+      await drain(pump, heartbeat, graceMs);
+    },
+  };
+}
 
-  /** One statement for every job that finished since the last one (pg-boss checks each attempt). */
+type Waker = {
+  /** A fetch may find work: set by a wake, a full fetch, or the end of a pause. */
+  woken: boolean;
+  wake(): void;
+  /** Waits `ms`, or less if woken meanwhile. */
+  pause(ms: number): Promise<void>;
+};
+
+function createWaker(): Waker {
+  let wakeUp: (() => void) | null = null;
+  const waker: Waker = {
+    woken: true,
+    wake() {
+      waker.woken = true;
+      wakeUp?.();
+    },
+    pause: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wakeUp = null;
+          resolve();
+        }
+        wakeUp = done;
+      }),
+  };
+  return waker;
+}
+
+type Completions = {
+  /** A job finished: it is completed with the others that finish before the statement runs. */
+  add(job: JobKey): void;
+  /** Completes every job added so far. */
+  flush(): Promise<void>;
+};
+
+/** One statement for every job that finished since the last one (pg-boss checks each attempt). */
+function createCompletions(
+  boss: PgBoss,
+  queue: string,
+  db: ConnectionOptions['db'] | undefined,
+  report: Pump<unknown>['report'],
+): Completions {
+  let completed: JobKey[] = [];
+  let flushing: Promise<void> | null = null;
   const flush = (): Promise<void> => {
     flushing ??= (async () => {
       await Promise.resolve();
       while (completed.length > 0) {
         const batch = completed;
         completed = [];
-        await boss.complete(opts.queue, batch, null, { db }).catch((error: unknown) => report('complete', error));
+        await boss.complete(queue, batch, null, { db }).catch((error: unknown) => report('complete', error));
       }
       flushing = null;
     })();
     return flushing;
   };
-
-  /** A finished job frees a slot; only a full pump was held back by it, so only then fetch again. */
-  const release = (job: JobWithMetadata<T>) => {
-    const wasFull = inFlight.size >= opts.concurrency;
-    inFlight.delete(job.id);
-    if (wasFull) wake();
-  };
-
-  const run = (job: JobWithMetadata<T>) => {
-    inFlight.set(job.id, job);
-    opts.handler(job).then(
-      () => {
-        release(job);
-        completed.push({ id: job.id, retryCount: job.retryCount });
-        void flush();
-      },
-      (error: unknown) => {
-        release(job);
-        report(`job ${job.id} failed; pg-boss will retry it`, error);
-        const message = error instanceof Error ? error.message : String(error);
-        boss
-          .fail(opts.queue, { id: job.id, retryCount: job.retryCount }, { error: message }, { db })
-          .catch((e: unknown) => report('fail', e));
-      },
-    );
-  };
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = null;
-        resolve();
-      }
-      wakeUp = done;
-    });
-
-  const loop = (async () => {
-    while (!stopping) {
-      const room = opts.concurrency - inFlight.size;
-      if (room > 0 && woken) {
-        woken = false;
-        const want = Math.min(room, opts.fetchBatch);
-        try {
-          const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db: opts.db?.fetch });
-          for (const job of jobs) run(job);
-          // A full fetch: more may be waiting, fetch again at once.
-          if (jobs.length === want) woken = true;
-        } catch (error) {
-          report('fetch', error);
-          await pause(opts.pollMs);
-          woken = true;
-        }
-        continue;
-      }
-      // Full: a finishing job wakes the loop. Otherwise poll: delayed jobs become due without a NOTIFY.
-      await pause(room > 0 ? opts.pollMs : opts.pollMs * 60);
-      woken = true;
-    }
-  })();
-
-  const heartbeat = setInterval(() => {
-    const jobs = [...inFlight.values()].map((j) => ({ id: j.id, retryCount: j.retryCount }));
-    if (jobs.length > 0) boss.touch(opts.queue, jobs, { db }).catch((error: unknown) => report('heartbeat', error));
-  }, opts.heartbeatMs);
-  heartbeat.unref();
-
   return {
-    wake,
-    running: () => inFlight.size,
-    async stop(graceMs) {
-      stopping = true;
-      wake();
-      await loop;
-      const deadline = Date.now() + graceMs;
-      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      clearInterval(heartbeat);
-      await flush();
-      const left = [...inFlight.values()].map((j) => ({ id: j.id, retryCount: j.retryCount }));
-      if (left.length > 0) {
-        await boss
-          .fail(opts.queue, left, { error: 'Interrupted: the instance shut down; retried elsewhere' }, { db })
-          .catch((error: unknown) => report('fail at shutdown', error));
-      }
+    add(job) {
+      completed.push(keyOf(job));
+      void flush();
     },
+    flush,
   };
+}
+
+/** Fetches while there is room and something may be waiting; otherwise waits for a wake or the poll. */
+async function fetchLoop<T>(pump: Pump<T>): Promise<void> {
+  const { boss, opts, waker } = pump;
+  while (!pump.stopping) {
+    const room = opts.concurrency - pump.inFlight.size;
+    if (room > 0 && waker.woken) {
+      waker.woken = false;
+      const want = Math.min(room, opts.fetchBatch);
+      try {
+        const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db: opts.db?.fetch });
+        for (const job of jobs) runJob(pump, job);
+        // A full fetch: more may be waiting, fetch again at once.
+        if (jobs.length === want) waker.woken = true;
+      } catch (error) {
+        pump.report('fetch', error);
+        await waker.pause(opts.pollMs);
+        waker.woken = true;
+      }
+      continue;
+    }
+    // Full: a finishing job wakes the loop. Otherwise poll: delayed jobs become due without a NOTIFY.
+    await waker.pause(room > 0 ? opts.pollMs : opts.pollMs * 60);
+    waker.woken = true;
+  }
+}
+
+/** Runs one job on its own; it completes with the next batch, or fails for pg-boss to retry it. */
+function runJob<T>(pump: Pump<T>, job: JobWithMetadata<T>): void {
+  pump.inFlight.set(job.id, job);
+  pump.opts.handler(job).then(
+    () => {
+      release(pump, job);
+      pump.completions.add(job);
+    },
+    (error: unknown) => {
+      release(pump, job);
+      pump.report(`job ${job.id} failed; pg-boss will retry it`, error);
+      const message = error instanceof Error ? error.message : String(error);
+      pump.boss
+        .fail(pump.opts.queue, keyOf(job), { error: message }, { db: pump.db })
+        .catch((e: unknown) => pump.report('fail', e));
+    },
+  );
+}
+
+/** A finished job frees a slot; only a full pump was held back by it, so only then fetch again. */
+function release<T>(pump: Pump<T>, job: JobWithMetadata<T>): void {
+  const wasFull = pump.inFlight.size >= pump.opts.concurrency;
+  pump.inFlight.delete(job.id);
+  if (wasFull) pump.waker.wake();
+}
+
+/** Refreshes the heartbeat of every running job, so pg-boss does not hand it to another instance. */
+function startHeartbeat<T>(pump: Pump<T>): NodeJS.Timeout {
+  const heartbeat = setInterval(() => {
+    const jobs = [...pump.inFlight.values()].map(keyOf);
+    if (jobs.length > 0)
+      pump.boss
+        .touch(pump.opts.queue, jobs, { db: pump.db })
+        .catch((error: unknown) => pump.report('heartbeat', error));
+  }, pump.opts.heartbeatMs);
+  heartbeat.unref();
+  return heartbeat;
+}
+
+/** After the loop stopped: waits up to `graceMs` for running jobs, completes, fails the rest. */
+async function drain<T>(pump: Pump<T>, heartbeat: NodeJS.Timeout, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (pump.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  clearInterval(heartbeat);
+  await pump.completions.flush();
+  const left = [...pump.inFlight.values()].map(keyOf);
+  if (left.length > 0) {
+    await pump.boss
+      .fail(pump.opts.queue, left, { error: 'Interrupted: the instance shut down; retried elsewhere' }, { db: pump.db })
+      .catch((error: unknown) => pump.report('fail at shutdown', error));
+  }
 }

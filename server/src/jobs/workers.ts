@@ -55,17 +55,37 @@ export type Workers = {
   stopDispatch(graceMs: number): Promise<void>;
 };
 
+type WorkersOptions = {
+  onJobError: (queue: QueueName, message: string) => void;
+  /** LISTENs on a channel (a NOTIFY on DISPATCH_DUE_CHANNEL wakes the dispatch pump). */
+  subscribe: (channel: string, onNotify: (payload: string) => void) => Promise<void>;
+  heartbeatSeconds: number;
+};
+
 /** Registers every handler of this process (role `all` or `worker`). */
-export async function startWorkers(
-  boss: PgBoss,
-  deps: HandlerDeps,
-  opts: {
-    onJobError: (queue: QueueName, message: string) => void;
-    /** LISTENs on a channel (a NOTIFY on DISPATCH_DUE_CHANNEL wakes the dispatch pump). */
-    subscribe: (channel: string, onNotify: (payload: string) => void) => Promise<void>;
-    heartbeatSeconds: number;
-  },
-): Promise<Workers> {
+export async function startWorkers(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions): Promise<Workers> {
+  await workOtherQueues(boss, deps, opts.onJobError);
+  await boss.schedule('retention', RETENTION_CRON, {});
+  const dispatch = startDispatchPump(boss, deps, opts);
+  // Sent after a create commits (change-notifier.ts); '' after the listener reconnects. This
+  // process's own creates woke the pump already (onDispatchDue).
+  await opts.subscribe(DISPATCH_DUE_CHANNEL, (origin) => {
+    if (origin !== LOCAL_ORIGIN) dispatch.wake();
+  });
+  // Dispatch attempts that outlive their timeout (a stuck handler, a job pg-boss gave up on) are
+  // moved on by the task's own policy, on every worker instance (the UPDATEs are fenced).
+  const watchdog = startAttemptWatchdog(deps, (message) => opts.onJobError('dispatch', message));
+  return {
+    wakeDispatch: () => dispatch.wake(),
+    async stopDispatch(graceMs) {
+      await watchdog.stop();
+      await dispatch.stop(graceMs);
+    },
+  };
+}
+
+/** Every queue but dispatch runs on pg-boss's own `work()` loops (sizes in LOOPS). */
+async function workOtherQueues(boss: PgBoss, deps: HandlerDeps, onJobError: WorkersOptions['onJobError']) {
   const handlers: { [Q in Exclude<QueueName, 'dispatch'>]: Handler<Q> } = {
     expire: handleExpire,
     poll: handlePoll,
@@ -85,22 +105,32 @@ export async function startWorkers(
       pollingIntervalSeconds: POLL_SECONDS,
       notifyPollingIntervalSeconds: POLL_SECONDS,
     };
-    // Each job settles on its own: one failing job is retried by pg-boss without touching the others.
-    await boss.work(queue, options, async (jobs: Job<object>[]) => {
-      const refs = jobs as unknown as JobRef<JobPayloads[QueueName]>[];
-      const settled = await Promise.allSettled(refs.map((job) => handler(deps, job)));
-      for (const s of settled)
-        if (s.status === 'rejected') opts.onJobError(queue, String((s.reason as Error)?.message ?? s.reason));
-      return settled.map((s, i) => ({
-        id: refs[i]!.id,
-        status: s.status === 'fulfilled' ? ('completed' as const) : ('failed' as const),
-        output: s.status === 'rejected' ? { error: String((s.reason as Error)?.message ?? s.reason) } : undefined,
-      }));
-    });
+    await boss.work(queue, options, (jobs: Job<object>[]) => runBatch(deps, queue, handler, jobs, onJobError));
   }
-  await boss.schedule('retention', RETENTION_CRON, {});
+}
 
-  const dispatch: JobPump = startJobPump<JobPayloads['dispatch']>(boss, {
+/** Each job settles on its own: one failing job is retried by pg-boss without touching the others. */
+async function runBatch(
+  deps: HandlerDeps,
+  queue: QueueName,
+  handler: Handler<QueueName>,
+  jobs: Job<object>[],
+  onJobError: WorkersOptions['onJobError'],
+) {
+  const refs = jobs as unknown as JobRef<JobPayloads[QueueName]>[];
+  const settled = await Promise.allSettled(refs.map((job) => handler(deps, job)));
+  for (const s of settled)
+    if (s.status === 'rejected') onJobError(queue, String((s.reason as Error)?.message ?? s.reason));
+  return settled.map((s, i) => ({
+    id: refs[i]!.id,
+    status: s.status === 'fulfilled' ? ('completed' as const) : ('failed' as const),
+    output: s.status === 'rejected' ? { error: String((s.reason as Error)?.message ?? s.reason) } : undefined,
+  }));
+}
+
+/** Dispatch, the hot queue, runs on our own pump (job-pump.ts), its fetch claiming the tasks. */
+function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions): JobPump {
+  return startJobPump<JobPayloads['dispatch']>(boss, {
     queue: 'dispatch',
     concurrency: DISPATCH_CONCURRENCY,
     fetchBatch: DISPATCH_FETCH_BATCH,
@@ -116,19 +146,4 @@ export async function startWorkers(
     },
     onError: (message) => opts.onJobError('dispatch', message),
   });
-  // Sent after a create commits (change-notifier.ts); '' after the listener reconnects. This
-  // process's own creates woke the pump already (onDispatchDue).
-  await opts.subscribe(DISPATCH_DUE_CHANNEL, (origin) => {
-    if (origin !== LOCAL_ORIGIN) dispatch.wake();
-  });
-  // Dispatch attempts that outlive their timeout (a stuck handler, a job pg-boss gave up on) are
-  // moved on by the task's own policy, on every worker instance (the UPDATEs are fenced).
-  const watchdog = startAttemptWatchdog(deps, (message) => opts.onJobError('dispatch', message));
-  return {
-    wakeDispatch: () => dispatch.wake(),
-    async stopDispatch(graceMs) {
-      await watchdog.stop();
-      await dispatch.stop(graceMs);
-    },
-  };
 }

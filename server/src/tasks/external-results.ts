@@ -1,9 +1,9 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { execute } from '../db/prepared.ts';
 import { findPreset } from './providers/index.ts';
+import { completeFromOutside, recordProgress } from './store/outside.ts';
 import { runTransition, type TaskEffects } from './task-effects.ts';
 import { isTerminal } from './task-status.ts';
-import { completeFromOutside, recordProgress } from './task-transitions.ts';
 import type { TaskResult, TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 

@@ -40,6 +40,8 @@ const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
 type Waiter = (result: WaitResult, task?: Task) => void;
+type Waiters = Map<string, Set<Waiter>>;
+type Subscribers = Map<string, (payload: string) => void>;
 
 /**
  * One LISTEN connection per process fans out to in-memory waiters keyed by task id, so a thousand
@@ -48,31 +50,116 @@ type Waiter = (result: WaitResult, task?: Task) => void;
  * waiter is woken to re-read.
  */
 export async function startTaskChangeListener(url: string, log: (msg: string) => void): Promise<TaskChangeListener> {
-  const waiters = new Map<string, Set<Waiter>>();
-  const subscribers = new Map<string, (payload: string) => void>();
-  let client: pg.Client | null = null;
+  const waiters: Waiters = new Map();
+  const subscribers: Subscribers = new Map();
   let closed = false;
-  let delay = RECONNECT_MIN_MS;
 
   const wakeAll = (result: WaitResult) => {
     for (const set of waiters.values()) for (const w of set) w(result);
   };
+  const connection = await openListenConnection(url, log, {
+    channels: () => subscribers.keys(),
+    onNotification: (msg) => routeNotification(msg, waiters, subscribers),
+    onReconnected: () => {
+      wakeAll('changed');
+      for (const onNotify of subscribers.values()) onNotify('');
+    },
+  });
+
+  return {
+    waitForChange: (taskId, timeoutMs, signal) => addWaiter(waiters, taskId, timeoutMs, signal, closed),
+    publish(task) {
+      for (const w of waiters.get(task.id) ?? []) w('changed', task);
+    },
+    waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
+    async subscribe(channel, onNotify) {
+      if (!/^[a-z0-9_]+$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
+      subscribers.set(channel, onNotify);
+      await connection.query(`listen "${channel}"`);
+    },
+    async close() {
+      closed = true;
+      wakeAll('closed');
+      await connection.close();
+    },
+  };
+}
+
+/** A task-changed NOTIFY wakes that task's waiters (after a grace when this process sent it); others go to their subscriber. */
+function routeNotification(msg: pg.Notification, waiters: Waiters, subscribers: Subscribers): void {
+  if (msg.channel !== TASK_CHANGED_CHANNEL) {
+    subscribers.get(msg.channel)?.(msg.payload ?? '');
+    return;
+  }
+  const [taskId = '', origin] = (msg.payload ?? '').split(':');
+  const wake = () => {
+    for (const w of waiters.get(taskId) ?? []) w('changed');
+  };
+  if (origin === LOCAL_ORIGIN) setTimeout(wake, OWN_PUBLISH_GRACE_MS).unref();
+  else wake();
+}
+
+/** Registers a waiter for `taskId` at once; it settles on a change, the timeout, an abort or shutdown. */
+function addWaiter(
+  waiters: Waiters,
+  taskId: string,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  closed: boolean,
+): { promise: Promise<WaitOutcome>; cancel(): void } {
+  let settle: Waiter = () => {};
+  const promise = new Promise<WaitOutcome>((resolve) => {
+    const set = waiters.get(taskId) ?? new Set<Waiter>();
+    waiters.set(taskId, set);
+    const timer = setTimeout(() => settle('timeout'), timeoutMs);
+    const onAbort = () => settle('aborted');
+    settle = (result, task) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      set.delete(settle);
+      if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId);
+      resolve(task ? { result, task } : { result });
+    };
+    set.add(settle);
+    if (closed) settle('closed');
+    else if (signal?.aborted) settle('aborted');
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  return { promise, cancel: () => settle('aborted') };
+}
+
+type ListenConnection = {
+  /** Runs a statement on the current connection; nothing while reconnecting (the reconnect LISTENs again). */
+  query(sql: string): Promise<unknown>;
+  close(): Promise<void>;
+};
+
+type ListenHandlers = {
+  /** The extra channels to LISTEN on (again) after connecting. */
+  channels: () => Iterable<string>;
+  onNotification: (msg: pg.Notification) => void;
+  /** After a reconnect: notifications may have been missed meanwhile. */
+  onReconnected: () => void;
+};
+
+/** The LISTEN connection: reconnects with backoff after an error or end, until closed. */
+async function openListenConnection(
+  url: string,
+  log: (msg: string) => void,
+  handlers: ListenHandlers,
+): Promise<ListenConnection> {
+  let client: pg.Client | null = null;
+  let closed = false;
+  let delay = RECONNECT_MIN_MS;
+
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: url, application_name: 'asyncqueue-listen' });
-    next.on('notification', (msg) => {
-      if (msg.channel !== TASK_CHANGED_CHANNEL) return subscribers.get(msg.channel)?.(msg.payload ?? '');
-      const [taskId = '', origin] = (msg.payload ?? '').split(':');
-      const wake = () => {
-        for (const w of waiters.get(taskId) ?? []) w('changed');
-      };
-      if (origin === LOCAL_ORIGIN) setTimeout(wake, OWN_PUBLISH_GRACE_MS).unref();
-      else wake();
-    });
+    next.on('notification', handlers.onNotification);
     next.on('error', () => reconnect());
     next.on('end', () => reconnect());
     await next.connect();
     await next.query(`listen ${TASK_CHANGED_CHANNEL}`);
-    for (const channel of subscribers.keys()) await next.query(`listen "${channel}"`);
+    for (const channel of handlers.channels()) await next.query(`listen "${channel}"`);
     client = next;
     delay = RECONNECT_MIN_MS;
   };
@@ -85,55 +172,19 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
     log('task change listener lost its connection; reconnecting');
     const retry = () => {
       if (closed) return;
-      connect().then(
-        () => {
-          wakeAll('changed');
-          for (const onNotify of subscribers.values()) onNotify('');
-        },
-        () => {
-          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
-          setTimeout(retry, delay).unref();
-        },
-      );
+      connect().then(handlers.onReconnected, () => {
+        delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+        setTimeout(retry, delay).unref();
+      });
     };
     setTimeout(retry, delay).unref();
   };
   await connect();
 
   return {
-    waitForChange(taskId, timeoutMs, signal) {
-      let settle: Waiter = () => {};
-      const promise = new Promise<WaitOutcome>((resolve) => {
-        const set = waiters.get(taskId) ?? new Set<Waiter>();
-        waiters.set(taskId, set);
-        const timer = setTimeout(() => settle('timeout'), timeoutMs);
-        const onAbort = () => settle('aborted');
-        settle = (result, task) => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          set.delete(settle);
-          if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId);
-          resolve(task ? { result, task } : { result });
-        };
-        set.add(settle);
-        if (closed) settle('closed');
-        else if (signal?.aborted) settle('aborted');
-        else signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      return { promise, cancel: () => settle('aborted') };
-    },
-    publish(task) {
-      for (const w of waiters.get(task.id) ?? []) w('changed', task);
-    },
-    waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
-    async subscribe(channel, onNotify) {
-      if (!/^[a-z0-9_]+$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
-      subscribers.set(channel, onNotify);
-      await client?.query(`listen "${channel}"`);
-    },
+    query: async (sql) => client?.query(sql),
     async close() {
       closed = true;
-      wakeAll('closed');
       const current = client;
       client = null;
       current?.removeAllListeners('end');

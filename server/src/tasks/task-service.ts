@@ -1,13 +1,13 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
+import { cancelTask } from './store/cancel-expire.ts';
 import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
 import { runTransition, type TaskEffects, WEBHOOK_STATUSES } from './task-effects.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
 import { isTerminal } from './task-status.ts';
-import { cancelTask } from './task-transitions.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
 
@@ -23,10 +23,14 @@ const CANCEL_ROUNDS = 3;
 
 const notFound = (id: string) => new AppError('not_found', `Task ${id} not found`);
 
+type Fork = () => ReturnType<MikroORM['em']['fork']>;
+type StoredTask = NonNullable<Awaited<ReturnType<typeof findTeamTask>>>;
+type ReadTask = (teamId: string, id: string) => Promise<StoredTask>;
+
 /** The task use cases behind the API. Each call works on its own fork of the ORM. */
 export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: TaskChangeListener, effects: TaskEffects) {
-  const fork = () => orm.em.fork();
-  const read = async (teamId: string, id: string) => {
+  const fork: Fork = () => orm.em.fork();
+  const read: ReadTask = async (teamId, id) => {
     const task = await findTeamTask(fork(), teamId, id);
     if (!task) throw notFound(id);
     return task;
@@ -38,29 +42,12 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
 
     /**
      * Reads a task; with `waitSeconds` > 0, long-polls: returns as soon as its status changes (at
-     * once when terminal), else after waitSeconds with the current state. The waiter registers
-     * before the re-read, so a change between the two is never missed.
+     * once when terminal), else after waitSeconds with the current state.
      */
     async get(teamId: string, id: string, waitSeconds = 0, signal?: AbortSignal): Promise<TaskView> {
       const initial = await read(teamId, id);
       if (waitSeconds <= 0 || isTerminal(initial.status)) return toTaskView(initial);
-      const deadline = Date.now() + waitSeconds * 1000;
-      for (;;) {
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || signal?.aborted) break;
-        const wait = listener.waitForChange(id, remaining, signal);
-        const current = await read(teamId, id);
-        if (current.status !== initial.status) {
-          wait.cancel();
-          return toTaskView(current);
-        }
-        const outcome = await wait.promise;
-        // A change committed by this process comes with its row: no second read needed.
-        const published = outcome.task;
-        if (published?.teamId === teamId && published.status !== initial.status) return toTaskView(published);
-        if (outcome.result !== 'changed') break;
-      }
-      return toTaskView(await read(teamId, id));
+      return waitForStatusChange(read, listener, { teamId, id, initial }, Date.now() + waitSeconds * 1000, signal);
     },
 
     async list(
@@ -78,44 +65,14 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
       };
     },
 
-    /**
-     * Cancels at once from pending/delayed/waiting/polling, and from processing between attempts
-     * (a retry waiting for its backoff) or a stuck attempt (held past its timeout plus a margin:
-     * stuck-attempts.ts); callback ids and signal tokens die with the status. A task whose attempt
-     * is in flight is flagged and ends as cancelled when that attempt ends.
-     */
     async cancel(teamId: string, id: string): Promise<TaskView> {
-      const em = fork();
-      for (let round = 0; round < CANCEL_ROUNDS; round += 1) {
-        // A cancel sends no webhook: one autocommit UPDATE, published like every other transition.
-        const cancelled = await runTransition(em, effects, false, (tx) => cancelTask(tx, teamId, id));
-        if (cancelled) return toTaskView(cancelled);
-        const flagged = await em.execute(
-          `update tasks set cancel_requested = true, updated_at = now()
-           where id = ? and team_id = ? and status = 'processing' returning *`,
-          [id, teamId],
-        );
-        const task = mapTaskRows(flagged)[0] ?? (await findTeamTask(em, teamId, id));
-        if (!task) throw notFound(id);
-        if (task.status === 'processing') return toTaskView(task);
-        if (['completed', 'failed', 'timeout', 'cancelled'].includes(task.status)) {
-          throw new AppError('conflict', `Task is already ${task.status}`);
-        }
-      }
-      throw new AppError('conflict', 'Task changed state while cancelling; retry');
+      return cancelOrFlag(fork(), effects, teamId, id);
     },
 
     /** Sends the completion webhook again (same webhook-id), starting a fresh retry schedule. */
     async redeliverWebhook(teamId: string, id: string): Promise<TaskView> {
       const task = await read(teamId, id);
-      if (!task.onCompleteUrl)
-        throw new AppError('conflict', 'Task has no onCompleteUrl; there is no webhook to redeliver');
-      if (!WEBHOOK_STATUSES.includes(task.status)) {
-        throw new AppError(
-          'conflict',
-          `Task is ${task.status}: webhooks are sent for completed, failed and timeout tasks`,
-        );
-      }
+      checkRedeliverable(task);
       const em = fork();
       await em.transactional((tem) =>
         deps.enqueue(tem, 'webhook', { taskId: id, attempt: task.webhookDeliveries.length + 1 }),
@@ -123,4 +80,69 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
       return toTaskView(task);
     },
   };
+}
+
+/**
+ * The long-poll loop of `get`: until `deadline`, returns as soon as the task's status differs from
+ * `initial`'s (the task `id` of `teamId` as first read). The waiter registers before the re-read, so a change between the two is never missed.
+ */
+async function waitForStatusChange(
+  read: ReadTask,
+  listener: TaskChangeListener,
+  asked: { teamId: string; id: string; initial: StoredTask },
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<TaskView> {
+  const { teamId, id, initial } = asked;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || signal?.aborted) break;
+    const wait = listener.waitForChange(id, remaining, signal);
+    const current = await read(teamId, id);
+    if (current.status !== initial.status) {
+      wait.cancel();
+      return toTaskView(current);
+    }
+    const outcome = await wait.promise;
+    // A change committed by this process comes with its row: no second read needed.
+    const published = outcome.task;
+    if (published?.teamId === teamId && published.status !== initial.status) return toTaskView(published);
+    if (outcome.result !== 'changed') break;
+  }
+  return toTaskView(await read(teamId, id));
+}
+
+/**
+ * Cancels at once from pending/delayed/waiting/polling, and from processing between attempts
+ * (a retry waiting for its backoff) or a stuck attempt (held past its timeout plus a margin:
+ * stuck-attempts.ts); callback ids and signal tokens die with the status. A task whose attempt
+ * is in flight is flagged and ends as cancelled when that attempt ends.
+ */
+async function cancelOrFlag(em: ReturnType<Fork>, effects: TaskEffects, teamId: string, id: string): Promise<TaskView> {
+  for (let round = 0; round < CANCEL_ROUNDS; round += 1) {
+    // A cancel sends no webhook: one autocommit UPDATE, published like every other transition.
+    const cancelled = await runTransition(em, effects, false, (tx) => cancelTask(tx, teamId, id));
+    if (cancelled) return toTaskView(cancelled);
+    const flagged = await em.execute(
+      `update tasks set cancel_requested = true, updated_at = now()
+       where id = ? and team_id = ? and status = 'processing' returning *`,
+      [id, teamId],
+    );
+    const task = mapTaskRows(flagged)[0] ?? (await findTeamTask(em, teamId, id));
+    if (!task) throw notFound(id);
+    if (task.status === 'processing') return toTaskView(task);
+    if (['completed', 'failed', 'timeout', 'cancelled'].includes(task.status)) {
+      throw new AppError('conflict', `Task is already ${task.status}`);
+    }
+  }
+  throw new AppError('conflict', 'Task changed state while cancelling; retry');
+}
+
+/** A webhook is redelivered only for a task that has an onCompleteUrl and ended with a webhook status. */
+function checkRedeliverable(task: StoredTask): void {
+  if (!task.onCompleteUrl)
+    throw new AppError('conflict', 'Task has no onCompleteUrl; there is no webhook to redeliver');
+  if (!WEBHOOK_STATUSES.includes(task.status)) {
+    throw new AppError('conflict', `Task is ${task.status}: webhooks are sent for completed, failed and timeout tasks`);
+  }
 }

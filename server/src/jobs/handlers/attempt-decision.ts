@@ -4,7 +4,7 @@ import { retryDelayMs } from '../../dispatch/backoff.ts';
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import type { classifyOutcome } from '../../dispatch/outcome.ts';
 import type { EncodedBody } from '../../dispatch/response-body.ts';
-import type { AttemptEnd } from '../../tasks/task-transitions.ts';
+import type { AttemptEnd } from '../../tasks/store/attempts.ts';
 import type { AttemptRecord, TaskResult } from '../../tasks/task-types.ts';
 
 export type Decision = { end: AttemptEnd; retryDelayMs: number | null; attempt: AttemptRecord };

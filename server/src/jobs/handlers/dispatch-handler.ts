@@ -1,11 +1,12 @@
 import { openTeamSecrets } from '../../auth/sealed-owners.ts';
 import type { Task } from '../../db/entities/task.ts';
+import type { OutboundResult } from '../../dispatch/http-caller.ts';
 import { dispatchHeaders, dispatchHopPolicy } from '../../dispatch/outbound-headers.ts';
 import { classifyOutcome } from '../../dispatch/outcome.ts';
-import { recordLostHeldAttempt } from '../../tasks/stuck-attempts.ts';
+import { cancelHeldAttempt, endAttempt, type Held, recordLostHeldAttempt } from '../../tasks/store/attempts.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
-import { cancelHeldAttempt, endAttempt, type Held } from '../../tasks/task-transitions.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
+import type { TaskWithSigningSecrets } from '../../tasks/team-secrets.ts';
 import { claimOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
@@ -25,25 +26,42 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
   const claimed = await takeClaim(deps, held, job);
   if (!claimed) return;
   const { task, signingSecrets } = claimed;
-  let request: Awaited<ReturnType<typeof prepareRequest>>;
+  let request: PreparedRequest;
   try {
     request = await prepareRequest(task, deps);
   } catch (error) {
-    // A vault token deleted after the task was created: nothing to send, and retrying cannot help.
-    const message = error instanceof Error ? error.message : String(error);
-    const attempt = {
-      number: task.retryCount + 1,
-      startedAt: new Date().toISOString(),
-      durationMs: 0,
-      statusCode: null,
-      error: message,
-      willRetry: false,
-    };
-    const end = { kind: 'failed', error: message, result: null } as const;
-    const em = deps.orm.em.fork();
-    await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
+    await failUnsendable(deps, held, task, error);
     return;
   }
+  const { startedAt, result } = await callTarget(deps, task, request, signingSecrets);
+  await settleAttempt(deps, held, task, startedAt, result);
+}
+
+type PreparedRequest = Awaited<ReturnType<typeof prepareRequest>>;
+
+/** A vault token deleted after the task was created: nothing to send, and retrying cannot help. */
+async function failUnsendable(deps: HandlerDeps, held: Held, task: Task, error: unknown): Promise<void> {
+  const message = error instanceof Error ? error.message : String(error);
+  const attempt = {
+    number: task.retryCount + 1,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    statusCode: null,
+    error: message,
+    willRetry: false,
+  };
+  const end = { kind: 'failed', error: message, result: null } as const;
+  const em = deps.orm.em.fork();
+  await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
+}
+
+/** The task's HTTP call, signed with the team's secrets, outside any transaction. */
+async function callTarget(
+  deps: HandlerDeps,
+  task: Task,
+  request: PreparedRequest,
+  signingSecrets: TaskWithSigningSecrets['signingSecrets'],
+): Promise<{ startedAt: Date; result: OutboundResult }> {
   const secrets = openTeamSecrets(deps.secretBox, task.teamId, signingSecrets);
   const headers = dispatchHeaders({
     userHeaders: request.headers,
@@ -66,8 +84,14 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
     maxResponseBytes: deps.maxResponseBytes,
     hopPolicy: dispatchHopPolicy(secrets, request.vaultHeaders),
   });
-  // The call went out: from here on, whatever fails ends the attempt through the task's policy,
-  // never by pg-boss redelivering the job behind the task's back.
+  return { startedAt, result };
+}
+
+/**
+ * The call went out: from here on, whatever fails ends the attempt through the task's policy,
+ * never by pg-boss redelivering the job behind the task's back.
+ */
+async function settleAttempt(deps: HandlerDeps, held: Held, task: Task, startedAt: Date, result: OutboundResult) {
   let decision: Decision | null = null;
   try {
     const outcome = classifyOutcome(result, Date.now());
@@ -90,7 +114,7 @@ export async function handleDispatch(deps: HandlerDeps, job: JobRef<JobPayloads[
       decision?.end.kind === 'failed',
     );
     // If this minimal statement fails too (the database is down), the job fails: its redelivery is
-    // then judged by the claim, which counts the attempt against maxRetries (task-transitions.ts).
+    // then judged by the claim, which counts the attempt against maxRetries (tasks/store/claim.ts).
     await retryWhileDatabaseUnreachable(() => recordAttempt(deps, held, task, fallback, false), deps.recordRetryMs);
   } finally {
     // The response's share of the byte budget (http-caller.ts) is given back once it is recorded.

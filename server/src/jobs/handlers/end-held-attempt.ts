@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
+import { endAttempt, type Held } from '../../tasks/store/attempts.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
-import { endAttempt, type Held } from '../../tasks/task-transitions.ts';
 import type { AttemptRecord } from '../../tasks/task-types.ts';
 import type { Decision } from './attempt-decision.ts';
 import type { HandlerDeps } from './handler-deps.ts';

@@ -1,5 +1,5 @@
+import { expireTask } from '../../tasks/store/cancel-expire.ts';
 import { runTransition } from '../../tasks/task-effects.ts';
-import { expireTask } from '../../tasks/task-transitions.ts';
 import type { JobPayloads } from '../queues.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 

@@ -1,0 +1,168 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PgBoss } from 'pg-boss';
+import type { ApiServices } from '../api/context.ts';
+import { MetricsRegistry } from '../api/metrics.ts';
+import { registerTaskMetrics, type TaskMetrics } from '../api/task-metrics.ts';
+import { admit } from '../auth/authenticate.ts';
+import { createKeyTeamHints } from '../auth/key-team-hints.ts';
+import { createVault, type Vault } from '../auth/vault.ts';
+import { malformedVaultReferences } from '../auth/vault-shaped-values.ts';
+import type { Config } from '../config/config.ts';
+import { createByteBudget } from '../dispatch/byte-budget.ts';
+import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
+import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
+import { createEnqueue } from '../jobs/queues.ts';
+import type { Logger } from '../logging/logger.ts';
+import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
+import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
+import type { CreateDeps } from '../tasks/create-task.ts';
+import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
+import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
+import type { TaskEffects } from '../tasks/task-effects.ts';
+import { createTaskService } from '../tasks/task-service.ts';
+import type { Storage } from './storage.ts';
+
+/** The use cases and what they share: effects of transitions, the vault, limiters, metrics. */
+export type Domain = {
+  listener: TaskChangeListener;
+  notifier: ChangeNotifier;
+  effects: TaskEffects;
+  caller: HttpCaller;
+  vault: Vault;
+  registry: MetricsRegistry;
+  taskMetrics: TaskMetrics;
+  services: ApiServices;
+  /** Per-IP limits of the unauthenticated callback and signal routes. */
+  callbackLimiter: RateLimiter;
+  signalLimiter: RateLimiter;
+};
+
+/**
+ * Starts the LISTEN connection and builds the domain on top of storage. `wakeDispatch` wakes this
+ * process's dispatch pump (if it runs one) when a task is created due now.
+ */
+export async function startDomain(
+  config: Config,
+  logger: Logger,
+  storage: Storage,
+  wakeDispatch: () => void,
+): Promise<Domain> {
+  const { orm, boss, secretBox, sidePool } = storage;
+  const listener = await startTaskChangeListener(storage.database.url, (msg) => logger.warn(msg));
+  const allowed = parseAllowedCidrs(config.allowedCidrs);
+  const registry = new MetricsRegistry();
+  const taskMetrics = registerTaskMetrics(registry, gaugeReaders(orm, boss));
+  const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
+  const effects: TaskEffects = {
+    enqueue: createEnqueue(boss),
+    onTransition: (status) => taskMetrics.transition(status),
+    publish: (task) => {
+      listener.publish(task);
+      notifier.taskChanged(task.id);
+    },
+  };
+  const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
+  const vault = createVault(secretBox);
+  const onDispatchDue = () => {
+    wakeDispatch();
+    notifier.dispatchDue();
+  };
+  const services = createServices(config, orm, {
+    listener,
+    effects,
+    vault,
+    secretBox,
+    allowed,
+    sidePool,
+    onDispatchDue,
+  });
+  return {
+    listener,
+    notifier,
+    effects,
+    caller,
+    vault,
+    registry,
+    taskMetrics,
+    services,
+    callbackLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'callback' }),
+    signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
+  };
+}
+
+/** The gauges of /metrics, read at scrape time. */
+function gaugeReaders(orm: MikroORM, boss: PgBoss) {
+  return {
+    activeTasks: async () => {
+      const rows = await orm.em
+        .fork()
+        .execute<{ status: string; n: number }[]>(
+          `select status, count(*)::int as n from tasks where status in ('pending','delayed','processing','waiting','polling') group by status`,
+        );
+      const counts: Record<string, number> = { pending: 0, delayed: 0, processing: 0, waiting: 0, polling: 0 };
+      for (const r of rows) counts[r.status] = r.n;
+      return counts;
+    },
+    queueJobs: async () =>
+      Object.fromEntries(
+        (await boss.getQueues()).map((q) => [
+          q.name,
+          { queued: q.queuedCount, active: q.activeCount, deferred: q.deferredCount },
+        ]),
+      ),
+  };
+}
+
+type ServiceParts = {
+  listener: TaskChangeListener;
+  effects: TaskEffects;
+  vault: Vault;
+  secretBox: Storage['secretBox'];
+  allowed: AllowedCidrs;
+  sidePool: Storage['sidePool'];
+  onDispatchDue: () => void;
+};
+
+/** What the API's procedures call (the tRPC context's `services`). */
+function createServices(config: Config, orm: MikroORM, parts: ServiceParts): ApiServices {
+  const { vault, allowed } = parts;
+  const keyTeams = createKeyTeamHints();
+  const teamRateLimit = createRateLimiter(parts.sidePool, { points: config.rateLimitPerMinute, keyPrefix: 'team' });
+  const authFailureLimit = createRateLimiter(parts.sidePool, {
+    points: config.authFailureLimitPerMinute,
+    keyPrefix: 'authfail',
+  });
+  const createDeps: CreateDeps = {
+    enqueue: parts.effects.enqueue,
+    secretBox: parts.secretBox,
+    publicUrl: config.publicUrl,
+    maxBodyBytes: config.maxBodyBytes,
+    maxWaitTime: config.maxWaitTime,
+    providerBaseUrls: config.providerBaseUrls,
+    checkUrl: (url) => checkLiteralUrlHost(url, allowed),
+    missingVaultReferences: async (em, teamId, headers) => [
+      ...malformedVaultReferences(headers),
+      ...(await vault.missingReferences(em, teamId, headers)),
+    ],
+    onDispatchDue: parts.onDispatchDue,
+  };
+  return {
+    tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),
+    admit: (key, clientIp) =>
+      admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
+    tokens: {
+      create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
+      list: (teamId) => vault.list(orm.em.fork(), teamId),
+      delete: (teamId, id) => vault.delete(orm.em.fork(), teamId, id),
+    },
+    providers: {
+      list: () =>
+        PROVIDER_PRESETS.map((p) => ({
+          id: p.id,
+          name: p.name,
+          description: p.description,
+          pollConfig: effectivePollConfig(p, config.providerBaseUrls),
+        })),
+    },
+  };
+}

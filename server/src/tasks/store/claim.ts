@@ -1,0 +1,86 @@
+import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
+import { TRANSITIONS } from '../task-status.ts';
+import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from '../team-secrets.ts';
+import { inList, interruptedAttempt } from './fragments.ts';
+
+/** The claim: pending/delayed → processing in pg-boss's own fetch statement, and a redelivery's interrupted attempt. */
+
+/**
+ * The job's task id as a uuid, or null: a malformed job (not written by us) must come back
+ * unclaimed, not fail the cast and with it every fetch of the queue.
+ */
+const TASK_ID_OF_JOB = `case when f.data->>'taskId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  then (f.data->>'taskId')::uuid end`;
+
+/** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
+const CLAIMED = 'aq_task_';
+
+const INTERRUPTED_ERROR =
+  'Interrupted: the worker running this attempt stopped before recording it (crash, kill or database failure)';
+/** A redelivery with retries left: the interrupted attempt counts as a retry. */
+const INTERRUPTED = interruptedAttempt(`${INTERRUPTED_ERROR}; retried by another worker`, true);
+/** A redelivery with no retries left: the interrupted attempt was the last one. */
+const INTERRUPTED_LAST = interruptedAttempt(INTERRUPTED_ERROR, false);
+
+/** A redelivery whose interrupted attempt would take retry_count past max_retries. */
+const SPENT = `tasks.dispatch_lease is not null and tasks.retry_count >= tasks.max_retries`;
+
+/** The claimed task's columns, prefixed so they cannot collide with the job's. */
+const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
+
+/**
+ * pending/delayed → processing, in the same statement as pg-boss's fetch of the dispatch jobs: each
+ * fetched job claims its task with the job's attempt (pg-boss's retry count) as lease, so fetch and
+ * claim are one commit, not two. A job whose task is no longer claimable (cancelled, ended, a stale
+ * job) comes back unclaimed. Also a crashed attempt's redelivery (same job, higher retry count):
+ * the interrupted attempt is recorded and counted as a retry, so attempt numbers never repeat and
+ * every attempt shows on the task. A redelivery whose interrupted attempt was the task's last
+ * (retry_count already at max_retries) is REFUSED: the task ends `failed` here, fenced like the
+ * claim, so the target is never called more than maxRetries + 1 times whatever stopped the worker.
+ * Each row also carries the team's signing secrets, and `aq_refused` for a refused task.
+ */
+export function claimingFetchSql(fetchSql: string): string {
+  const redelivered = `tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id`;
+  return `with aq_fetched as (${fetchSql}),
+  aq_claimed as (
+    update tasks set status = 'processing', dispatch_lease = f."retryCount",
+      started_at = coalesce(tasks.started_at, now()), updated_at = now(),
+      attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${INTERRUPTED} end,
+      retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
+    from aq_fetched f
+    where ${redelivered}
+      and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
+      and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
+      and not (${SPENT})
+    returning tasks.*),
+  aq_refused as (
+    update tasks set status = 'failed', dispatch_lease = null, completed_at = now(), updated_at = now(),
+      error = 'Failed after ' || (tasks.retry_count + 1)
+        || case when tasks.retry_count = 0 then ' attempt: ' else ' attempts: ' end || '${INTERRUPTED_ERROR}',
+      attempts = tasks.attempts || ${INTERRUPTED_LAST}
+    from aq_fetched f
+    where ${redelivered} and tasks.status = 'processing' and tasks.dispatch_lease < f."retryCount" and ${SPENT}
+    returning tasks.*),
+  aq_taken as (select *, false as aq_refused from aq_claimed union all select *, true from aq_refused)
+  select f.*, ${CLAIMED_COLUMNS}, c.aq_refused, ${SIGNING_SECRET_COLUMNS}
+  from aq_fetched f left join aq_taken c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
+}
+
+/** `refused`: the task was not claimed but ended `failed` (its attempts were spent); see claimingFetchSql. */
+export type Claim = TaskWithSigningSecrets & { refused: boolean };
+
+/**
+ * Splits a claiming fetch's row into the job's own columns (for pg-boss; none of them starts with
+ * `aq_`) and the claim (null when the task was not claimable).
+ */
+export function splitClaimedRow(row: Record<string, unknown>): { job: Record<string, unknown>; claim: Claim | null } {
+  const job: Record<string, unknown> = {};
+  const task: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith(CLAIMED)) task[key.slice(CLAIMED.length)] = value;
+    else if (!key.startsWith('aq_')) job[key] = value;
+  }
+  if (task.id == null) return { job, claim: null };
+  const claim = { task: taskFromRow(task), signingSecrets: signingSecretsOf(row), refused: row.aq_refused === true };
+  return { job, claim };
+}
