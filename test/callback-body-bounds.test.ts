@@ -4,7 +4,7 @@ import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts
 import { api } from './helpers/http.ts';
 import { sleep } from './helpers/race-tools.ts';
 import { type RawConnection, rawConnect, requestHead } from './helpers/raw-http.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
+import { createWaitingCallbackTask } from './helpers/task-waits.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
 const CALLBACK_LIMIT = 5;
@@ -34,15 +34,7 @@ afterAll(async () => {
   await provider.stop();
 });
 
-async function waitingCallbackTask() {
-  const created = await api(t.url, 'POST', '/v1/tasks', {
-    key: team.apiKey,
-    body: { targetUrl: provider.url('/ok'), headers: { 'X-Callback': '{asyncqueue_callback_url}' } },
-  });
-  expect(created.status).toBe(201);
-  await waitForStatus(t.url, team.apiKey, created.body.task.id, 'waiting');
-  return { id: created.body.task.id as string, path: new URL(created.body.callbackUrl).pathname };
-}
+const waitingCallbackTask = () => createWaitingCallbackTask(t.url, team.apiKey, provider.url('/ok'));
 
 /** Sends the head of a callback (declaring `length` bytes) and `sent` of them; the body is never finished. */
 async function partialCallback(path: string, ip: string, length: number, sent = '{"blob": "') {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeProvider, startFakeProvider } from './helpers/fake-provider.ts';
 import { api } from './helpers/http.ts';
-import { waitForStatus } from './helpers/task-waits.ts';
+import { createWaitingCallbackTask, waitForStatus } from './helpers/task-waits.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
 let provider: FakeProvider;
@@ -22,15 +22,7 @@ afterAll(async () => {
   await provider.stop();
 });
 
-async function waitingCallbackTask() {
-  const created = await api(t.url, 'POST', '/v1/tasks', {
-    key: team.apiKey,
-    body: { targetUrl: provider.url('/ok'), headers: { 'X-Callback': '{asyncqueue_callback_url}' } },
-  });
-  expect(created.status).toBe(201);
-  await waitForStatus(t.url, team.apiKey, created.body.task.id, 'waiting');
-  return { id: created.body.task.id as string, path: new URL(created.body.callbackUrl).pathname };
-}
+const waitingCallbackTask = () => createWaitingCallbackTask(t.url, team.apiKey, provider.url('/ok'));
 
 describe('POST /v1/callbacks/:id input checks', () => {
   it('answers 404 for an id of the wrong format, without a database look-up', async () => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { api } from './http.ts';
 
 /**
@@ -24,4 +25,18 @@ export async function waitForStatus(
     if (wanted.includes(last)) return res.body.task;
     if (Date.now() > deadline) throw new Error(`task ${id} is ${last}, not ${wanted.join('/')} after ${timeoutMs} ms`);
   }
+}
+
+/**
+ * Creates a task whose target gets its callback URL in a header, and returns once it waits for the
+ * callback: its id and the callback URL's path.
+ */
+export async function createWaitingCallbackTask(baseUrl: string, apiKey: string, targetUrl: string) {
+  const created = await api(baseUrl, 'POST', '/v1/tasks', {
+    key: apiKey,
+    body: { targetUrl, headers: { 'X-Callback': '{asyncqueue_callback_url}' } },
+  });
+  expect(created.status).toBe(201);
+  await waitForStatus(baseUrl, apiKey, created.body.task.id, 'waiting');
+  return { id: created.body.task.id as string, path: new URL(created.body.callbackUrl).pathname };
 }
