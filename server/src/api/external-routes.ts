@@ -5,10 +5,19 @@ import type { RateLimiter } from '../ratelimit/rate-limiter.ts';
 import { AppError } from '../shared/app-error.ts';
 import { noNul } from '../shared/no-nul.ts';
 import { zodIssuesToDetails } from '../shared/zod-details.ts';
-import { acceptCallback, acceptSignal, type ExternalOutcome, keptCallbackHeaders } from '../tasks/external-results.ts';
+import {
+  acceptCallback,
+  acceptSignal,
+  type CredentialLookup,
+  type ExternalOutcome,
+  isUnknownCredential,
+  keptCallbackHeaders,
+  lookupCredential,
+} from '../tasks/external-results.ts';
 import type { TaskEffects } from '../tasks/task-effects.ts';
 import type { BodyReadSlots } from './body-read-slots.ts';
-import { type CredentialKind, credentialIsLive, storedCredential } from './external-credentials.ts';
+import { httpStatusOf } from './error-mapping.ts';
+import { type CredentialKind, storedCredential } from './external-credentials.ts';
 import type { RawRoute } from './http-server.ts';
 import {
   bodyTooLarge,
@@ -67,7 +76,12 @@ type Route = {
   limiter: RateLimiter;
   maxBytes: number;
   /** Parses the body and settles the request (the credential is known to be live). */
-  accept: (req: IncomingMessage, raw: Buffer, stored: string) => Promise<ExternalOutcome>;
+  accept: (
+    req: IncomingMessage,
+    raw: Buffer,
+    stored: string,
+    found: CredentialLookup | undefined,
+  ) => Promise<ExternalOutcome>;
 };
 
 /**
@@ -86,7 +100,8 @@ function rawRoute(deps: ExternalRouteDeps, route: Route): RawRoute {
         if (declaredTooLarge(req, route.maxBytes)) throw bodyTooLarge(route.maxBytes);
         await limit(route.limiter, meta);
         const stored = storedCredential(route.kind, presented);
-        if (!(await credentialIsLive(deps.orm, stored))) {
+        const found = await lookupCredential(deps.orm, stored.column, stored.value);
+        if (isUnknownCredential(found)) {
           return answerEarly(req, res, 404, { error: route.notFound, code: 'not_found' });
         }
         const release = await deps.bodySlots.acquire(SLOT_WAIT_MS);
@@ -100,7 +115,7 @@ function rawRoute(deps: ExternalRouteDeps, route: Route): RawRoute {
         } finally {
           release();
         }
-        reply(res, await route.accept(req, raw, stored.value));
+        reply(res, await route.accept(req, raw, stored.value, found));
       }),
   };
 }
@@ -112,9 +127,9 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
     notFound: 'Invalid or expired callback ID',
     limiter: deps.callbackLimiter,
     maxBytes: deps.maxCallbackBytes,
-    accept: (req, raw, stored) => {
+    accept: (req, raw, stored, found) => {
       const payload = { raw: raw.toString('utf8'), json: parseJson(raw), headers: keptCallbackHeaders(req.headers) };
-      return acceptCallback(deps.orm, deps.effects, stored, payload, admitted);
+      return acceptCallback(deps.orm, deps.effects, stored, payload, found);
     },
   };
   const signals: Route = {
@@ -123,13 +138,11 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
     notFound: 'Invalid or expired signal token',
     limiter: deps.signalLimiter,
     maxBytes: MAX_SIGNAL_BYTES,
-    accept: (_req, raw, stored) => acceptSignal(deps.orm, deps.effects, stored, parseSignal(parseJson(raw)), admitted),
+    accept: (_req, raw, stored, found) =>
+      acceptSignal(deps.orm, deps.effects, stored, parseSignal(parseJson(raw)), found),
   };
   return [rawRoute(deps, callbacks), rawRoute(deps, signals)];
 }
-
-/** The per-IP budget was already taken before the body was read. */
-const admitted = () => Promise.resolve();
 
 function parseSignal(body: unknown) {
   const parsed = signalBodySchema.safeParse(body);
@@ -180,8 +193,8 @@ async function guarded(req: IncomingMessage, res: ServerResponse, work: () => Pr
   } catch (error) {
     if (replyUnreadBody(req, res, error, PRIVATE)) return;
     if (!(error instanceof AppError)) throw error;
-    const status = { payload_too_large: 413, validation_failed: 400, rate_limited: 429 }[error.code as string] ?? 400;
     const body = { error: error.message, code: error.code, ...(error.details ? { details: error.details } : {}) };
+    const status = httpStatusOf(body);
     const retryAfter: Record<string, string> = error.retryAfterSeconds
       ? { 'Retry-After': String(error.retryAfterSeconds) }
       : {};

@@ -15,7 +15,13 @@ const CALLBACK_NOT_FOUND = 'Invalid or expired callback ID';
 const SIGNAL_NOT_FOUND = 'Invalid or expired signal token';
 const notWaiting = (status: TaskStatus) => `Task is not in waiting/polling state (current: ${status})`;
 
-type Lookup = { status: TaskStatus; consumed: boolean; provider: string | null; sends_webhook: boolean };
+/** What the look-up of a presented credential found (undefined: no task holds it). */
+export type CredentialLookup = {
+  status: TaskStatus;
+  consumed: boolean;
+  provider: string | null;
+  sends_webhook: boolean;
+};
 
 /** Headers of a callback kept in the result: the content type and provider signature headers. */
 export function keptCallbackHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -43,10 +49,9 @@ export async function acceptCallback(
   effects: TaskEffects,
   callbackId: string,
   payload: { raw: string; json: unknown; headers: Record<string, string> },
-  admit: () => Promise<void>,
+  row: CredentialLookup | undefined,
 ): Promise<ExternalOutcome> {
   const em = orm.em.fork();
-  const row = await lookupWhile(admit, em, 'callback_id_hash', callbackId);
   const refused = refusal(row, 'callback_id_hash');
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
@@ -73,9 +78,8 @@ export async function acceptSignal(
   effects: TaskEffects,
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
-  admit: () => Promise<void>,
+  row: CredentialLookup | undefined,
 ): Promise<ExternalOutcome> {
-  const row = await lookupWhile(admit, orm.em.fork(), 'signal_token_hash', tokenHash);
   const refused = refusal(row, 'signal_token_hash');
   if (refused) return refused;
   const outcome =
@@ -113,12 +117,16 @@ async function complete(
   return { status: 200, task: toTaskView(task) };
 }
 
-type CredentialColumn = 'callback_id_hash' | 'signal_token_hash';
+export type CredentialColumn = 'callback_id_hash' | 'signal_token_hash';
 
 /** One indexed look-up by credential: status, whether it was used, the preset, onCompleteUrl set. */
-async function lookup(em: EntityManager, column: CredentialColumn, value: string): Promise<Lookup | undefined> {
+async function lookup(
+  em: EntityManager,
+  column: CredentialColumn,
+  value: string,
+): Promise<CredentialLookup | undefined> {
   const consumed = column === 'callback_id_hash' ? 'callback_consumed' : 'signal_consumed';
-  const rows = await execute<Lookup>(
+  const rows = await execute<CredentialLookup>(
     em,
     `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
      from tasks where ${column} = ?`,
@@ -128,18 +136,22 @@ async function lookup(em: EntityManager, column: CredentialColumn, value: string
 }
 
 /**
- * The look-up runs while the rate limiter decides (one round trip instead of two): it only reads,
- * and nothing is changed before `admit` resolves; a refusal (429) rejects the whole call. The
- * look-up is sent first: its path through the ORM is the longer one.
+ * The look-up of a presented credential (its SHA-256), made once per request by the raw route
+ * before the body is read: an unknown or used one is answered 404 without reading anything, and
+ * the row found is handed to acceptCallback/acceptSignal. What it says is only a fast answer; the
+ * conditional UPDATE settles every race (settleLoser reads again).
  */
-async function lookupWhile(admit: () => Promise<void>, em: EntityManager, column: CredentialColumn, value: string) {
-  const found = lookup(em, column, value);
-  const [row] = await Promise.all([found, admit()]);
-  return row;
+export function lookupCredential(orm: MikroORM, column: CredentialColumn, value: string) {
+  return lookup(orm.em.fork(), column, value);
+}
+
+/** No task holds this credential, or it was used: 404 whatever the body says. */
+export function isUnknownCredential(row: CredentialLookup | undefined): boolean {
+  return !row || row.consumed;
 }
 
 /** The answers: unknown or already used credential → 404; a task that ended another way → 409. */
-function refusal(row: Lookup | undefined, column: CredentialColumn): ExternalOutcome | null {
+function refusal(row: CredentialLookup | undefined, column: CredentialColumn): ExternalOutcome | null {
   if (!row || row.consumed) {
     const error = column === 'callback_id_hash' ? CALLBACK_NOT_FOUND : SIGNAL_NOT_FOUND;
     return { status: 404, error, code: 'not_found' };
