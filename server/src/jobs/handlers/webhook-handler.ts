@@ -4,10 +4,12 @@ import { execute } from '../../db/prepared.ts';
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
+import { storableJson } from '../../tasks/storable-text.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
 import { findTaskWithSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
+import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 
 /** Why 10 s: a webhook receiver is expected to acknowledge at once and process later. */
@@ -71,20 +73,23 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
     execute(
       tem,
       'update tasks set webhook_deliveries = webhook_deliveries || ?::jsonb, updated_at = now() where id = ?',
-      [JSON.stringify([delivery]), task.id],
+      [storableJson([delivery]), task.id],
     );
-  // A final delivery is one autocommit statement; a retry's job commits with its record.
-  if (nextDelay === null) {
-    await record(em);
-    return;
-  }
-  await em.transactional(async (tem) => {
-    await record(tem);
-    await deps.effects.enqueue(
-      tem,
-      'webhook',
-      { taskId: task.id, attempt: job.data.attempt + 1 },
-      { startAfter: new Date(Date.now() + nextDelay) },
-    );
-  });
+  // A final delivery is one autocommit statement; a retry's job commits with its record. The
+  // webhook went out: a database that is restarting must not make pg-boss send it again.
+  await retryWhileDatabaseUnreachable(async () => {
+    if (nextDelay === null) {
+      await record(em);
+      return;
+    }
+    await em.transactional(async (tem) => {
+      await record(tem);
+      await deps.effects.enqueue(
+        tem,
+        'webhook',
+        { taskId: task.id, attempt: job.data.attempt + 1 },
+        { startAfter: new Date(Date.now() + nextDelay) },
+      );
+    });
+  }, deps.recordRetryMs);
 }
