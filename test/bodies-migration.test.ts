@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrm } from '../server/src/db/database.ts';
-import { findTaskById } from '../server/src/tasks/task-queries.ts';
+import { findTaskById } from '../server/src/tasks/store/read.ts';
 import { toTaskView } from '../server/src/tasks/task-view.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 

@@ -5,9 +5,9 @@ import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { openOrm, runMigrations } from '../server/src/db/database.ts';
 import { type Task, TaskSchema } from '../server/src/db/entities/task.ts';
+import { taskInsert } from '../server/src/tasks/store/insert.ts';
 import { taskFromRow } from '../server/src/tasks/task-columns.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
-import { taskInsert } from '../server/src/tasks/task-insert.ts';
 import { buildTaskRow } from '../server/src/tasks/task-row.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LISTED_BODY_CHARS, LISTED_PROGRESS_CHARS } from '../server/src/tasks/task-queries.ts';
+import { LISTED_BODY_CHARS, LISTED_PROGRESS_CHARS } from '../server/src/tasks/store/read.ts';
 import { useBinaryProvidersFixture } from './helpers/binary-providers-fixture.ts';
 import { api } from './helpers/http.ts';
 

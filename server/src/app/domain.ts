@@ -17,6 +17,7 @@ import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.t
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
 import type { CreateDeps } from '../tasks/create-task.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
+import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
 import type { TaskEffects } from '../tasks/task-effects.ts';
 import { createTaskService } from '../tasks/task-service.ts';
@@ -93,16 +94,7 @@ export async function startDomain(
 /** The gauges of /metrics, read at scrape time. */
 function gaugeReaders(orm: MikroORM, boss: PgBoss) {
   return {
-    activeTasks: async () => {
-      const rows = await orm.em
-        .fork()
-        .execute<{ status: string; n: number }[]>(
-          `select status, count(*)::int as n from tasks where status in ('pending','delayed','processing','waiting','polling') group by status`,
-        );
-      const counts: Record<string, number> = { pending: 0, delayed: 0, processing: 0, waiting: 0, polling: 0 };
-      for (const r of rows) counts[r.status] = r.n;
-      return counts;
-    },
+    activeTasks: () => countActiveTasks(orm.em.fork()),
     queueJobs: async () =>
       Object.fromEntries(
         (await boss.getQueues()).map((q) => [

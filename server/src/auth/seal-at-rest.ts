@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { findPlainCallbackIds, sealCallbackId } from '../tasks/store/legacy-callback-ids.ts';
 import { callbackIdOwner, teamSecretOwner, vaultTokenOwner } from './sealed-owners.ts';
 import type { SecretBox } from './secret-box.ts';
 
@@ -64,22 +65,13 @@ async function bindVaultTokens(em: EntityManager, box: SecretBox): Promise<numbe
   return rows.length;
 }
 
-type CallbackRow = { id: string; callback_id: string };
-
 /** Plain callback ids (the old column) → sealed, bound to the task; the plain column is emptied. */
 async function sealCallbackIds(em: EntityManager, box: SecretBox): Promise<number> {
   let sealed = 0;
   for (;;) {
-    const rows = await em.execute<CallbackRow[]>(
-      `select id, callback_id from tasks where callback_id is not null limit ${BATCH}`,
-    );
+    const rows = await findPlainCallbackIds(em, BATCH);
     for (const row of rows) {
-      await em.execute(
-        `update tasks set callback_id_sealed = ?, callback_id = null,
-           callback_id_hash = coalesce(callback_id_hash, encode(sha256(convert_to(callback_id, 'UTF8')), 'hex'))
-         where id = ? and callback_id = ?`,
-        [box.seal(row.callback_id, callbackIdOwner(row.id)), row.id, row.callback_id],
-      );
+      await sealCallbackId(em, row.id, row.callback_id, box.seal(row.callback_id, callbackIdOwner(row.id)));
     }
     sealed += rows.length;
     if (rows.length < BATCH) return sealed;

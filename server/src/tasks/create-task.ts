@@ -2,13 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Enqueue } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
+import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
+import { deleteTaskRow, taskInsert } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
-import { taskInsert } from './task-insert.ts';
 import { buildTaskRow, sha256Hex } from './task-row.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
-
-/** Why 24 h: a retried request within a day replays; after that the key is free again. */
-const IDEMPOTENCY_WINDOW = '24 hours';
 
 export type CreateTaskResponse = {
   task: TaskView & { callbackId: string | null };
@@ -103,7 +101,7 @@ export async function createTask(
     await insert(em).catch(async (error: unknown) => {
       // pg-boss inserted no job (it answers null, e.g. an id conflict) while the task row committed:
       // take the row back so that no task exists without its job. A failed statement left nothing.
-      await em.execute('delete from tasks where id = ?', [row.id]);
+      await deleteTaskRow(em, row.id);
       throw error;
     });
   } else {
@@ -136,22 +134,15 @@ async function claimIdempotencyKey(
   taskId: string,
   body: CreateTaskResponse,
 ): Promise<CreateOutcome | null> {
-  const inserted = await em.execute<{ task_id: string }[]>(
-    `insert into idempotency_keys (team_id, key, request_hash, task_id, response_enc, created_at)
-     values (?, ?, ?, ?, ?, now())
-     on conflict (team_id, key) do update
-       set request_hash = excluded.request_hash, task_id = excluded.task_id,
-           response_enc = excluded.response_enc, created_at = excluded.created_at
-       where idempotency_keys.created_at < now() - interval '${IDEMPOTENCY_WINDOW}'
-     returning task_id`,
-    [teamId, key, hash, taskId, deps.secretBox.seal(JSON.stringify(body))],
-  );
-  if (inserted.length > 0) return null;
-  const rows = await em.execute<{ request_hash: string; response_enc: string }[]>(
-    'select request_hash, response_enc from idempotency_keys where team_id = ? and key = ?',
-    [teamId, key],
-  );
-  const existing = rows[0];
+  const owned = await claimIdempotencyKeyRow(em, {
+    teamId,
+    key,
+    requestHash: hash,
+    taskId,
+    responseEnc: deps.secretBox.seal(JSON.stringify(body)),
+  });
+  if (owned) return null;
+  const existing = await findIdempotencyKey(em, teamId, key);
   if (!existing) throw new AppError('conflict', 'Idempotency key is being used by a concurrent request; retry');
   if (existing.request_hash !== hash) {
     throw new AppError(

@@ -1,6 +1,9 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { execute } from '../db/prepared.ts';
 import { findPreset } from './providers/index.ts';
+import { type CredentialColumn, type CredentialLookup, findByCredential } from './store/credentials.ts';
+
+export type { CredentialColumn, CredentialLookup };
+
 import { completeFromOutside, recordProgress } from './store/outside.ts';
 import { runTransition, type TaskEffects } from './task-effects.ts';
 import { isTerminal } from './task-status.ts';
@@ -14,14 +17,6 @@ export type ExternalOutcome =
 const CALLBACK_NOT_FOUND = 'Invalid or expired callback ID';
 const SIGNAL_NOT_FOUND = 'Invalid or expired signal token';
 const notWaiting = (status: TaskStatus) => `Task is not in waiting/polling state (current: ${status})`;
-
-/** What the look-up of a presented credential found (undefined: no task holds it). */
-export type CredentialLookup = {
-  status: TaskStatus;
-  consumed: boolean;
-  provider: string | null;
-  sends_webhook: boolean;
-};
 
 /** Headers of a callback kept in the result: the content type and provider signature headers. */
 export function keptCallbackHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -117,24 +112,6 @@ async function complete(
   return { status: 200, task: toTaskView(task) };
 }
 
-export type CredentialColumn = 'callback_id_hash' | 'signal_token_hash';
-
-/** One indexed look-up by credential: status, whether it was used, the preset, onCompleteUrl set. */
-async function lookup(
-  em: EntityManager,
-  column: CredentialColumn,
-  value: string,
-): Promise<CredentialLookup | undefined> {
-  const consumed = column === 'callback_id_hash' ? 'callback_consumed' : 'signal_consumed';
-  const rows = await execute<CredentialLookup>(
-    em,
-    `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
-     from tasks where ${column} = ?`,
-    [value],
-  );
-  return rows[0];
-}
-
 /**
  * The look-up of a presented credential (its SHA-256), made once per request by the raw route
  * before the body is read: an unknown or used one is answered 404 without reading anything, and
@@ -142,7 +119,7 @@ async function lookup(
  * conditional UPDATE settles every race (settleLoser reads again).
  */
 export function lookupCredential(orm: MikroORM, column: CredentialColumn, value: string) {
-  return lookup(orm.em.fork(), column, value);
+  return findByCredential(orm.em.fork(), column, value);
 }
 
 /** No task holds this credential, or it was used: 404 whatever the body says. */
@@ -161,7 +138,7 @@ function refusal(row: CredentialLookup | undefined, column: CredentialColumn): E
 
 /** Our UPDATE matched nothing: someone else won the race. Say who, with the same 404/409 answers. */
 async function settleLoser(orm: MikroORM, column: CredentialColumn, value: string): Promise<ExternalOutcome> {
-  const row = await lookup(orm.em.fork(), column, value);
+  const row = await findByCredential(orm.em.fork(), column, value);
   // Matched nothing yet neither used nor ended: the task left the accepting statuses otherwise.
   return refusal(row, column) ?? { status: 409, error: notWaiting(row?.status ?? 'pending'), code: 'conflict' };
 }

@@ -8,7 +8,7 @@ type Column = { key: keyof Task; column: string; json: boolean; date: boolean };
  * The `tasks` columns, read from the entity (MikroORM's default underscore naming), with their
  * JSON and timestamp ones flagged. The hot paths write and read task rows with these instead of the
  * ORM's per-row machinery (key reordering, hydration): one INSERT that shares its statement with
- * the dispatch job's (task-insert.ts), and raw `returning *` rows turned into Task objects.
+ * the dispatch job's (store/insert.ts), and raw `returning *` rows turned into Task objects.
  */
 export const TASK_COLUMNS: readonly Column[] = Object.entries(TaskSchema.meta.properties).map(([key, prop]) => ({
   key: key as keyof Task,

@@ -1,12 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
-import { cancelTask } from './store/cancel-expire.ts';
+import { cancelTask, flagCancelRequested } from './store/cancel-expire.ts';
+import { findTeamTask, listTeamTasks } from './store/read.ts';
 import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
 import { runTransition, type TaskEffects, WEBHOOK_STATUSES } from './task-effects.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
-import { findTeamTask, listTeamTasks, mapTaskRows } from './task-queries.ts';
 import { isTerminal } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -123,15 +123,11 @@ async function cancelOrFlag(em: ReturnType<Fork>, effects: TaskEffects, teamId: 
     // A cancel sends no webhook: one autocommit UPDATE, published like every other transition.
     const cancelled = await runTransition(em, effects, false, (tx) => cancelTask(tx, teamId, id));
     if (cancelled) return toTaskView(cancelled);
-    const flagged = await em.execute(
-      `update tasks set cancel_requested = true, updated_at = now()
-       where id = ? and team_id = ? and status = 'processing' returning *`,
-      [id, teamId],
-    );
-    const task = mapTaskRows(flagged)[0] ?? (await findTeamTask(em, teamId, id));
+    const flagged = await flagCancelRequested(em, teamId, id);
+    const task = flagged ?? (await findTeamTask(em, teamId, id));
     if (!task) throw notFound(id);
     if (task.status === 'processing') return toTaskView(task);
-    if (['completed', 'failed', 'timeout', 'cancelled'].includes(task.status)) {
+    if (isTerminal(task.status)) {
       throw new AppError('conflict', `Task is already ${task.status}`);
     }
   }

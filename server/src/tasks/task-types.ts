@@ -16,6 +16,15 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TERMINAL_STATUSES = ['completed', 'failed', 'timeout', 'cancelled'] as const satisfies TaskStatus[];
 
+/** Not yet terminal: what the /metrics gauge counts. */
+export const ACTIVE_STATUSES = [
+  'pending',
+  'delayed',
+  'processing',
+  'waiting',
+  'polling',
+] as const satisfies TaskStatus[];
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The one shape of `task.result`, whatever produced it (direct call, callback, signal, polling). */

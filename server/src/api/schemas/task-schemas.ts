@@ -1,11 +1,11 @@
 import { z } from 'zod';
+import { LISTED_BODY_CHARS, LISTED_PROGRESS_CHARS } from '../../tasks/store/read.ts';
 import { pollConfigSchema } from '../../tasks/task-input-schema.ts';
-import { LISTED_BODY_CHARS, LISTED_PROGRESS_CHARS } from '../../tasks/task-queries.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
 
 const chars = (n: number) => n.toLocaleString('en-US');
 
-/** What a task list leaves out (task-queries.ts), for the list route and its schema. */
+/** What a task list leaves out (tasks/store/read.ts), for the list route and its schema. */
 export const LIST_CAPS_DESCRIPTION =
   `Payloads are capped: \`body\` and \`result.body\` stop after ${chars(LISTED_BODY_CHARS)} characters ` +
   `(a cut result body has \`result.bodyTruncated: true\`) and a \`progress\` over ${chars(LISTED_PROGRESS_CHARS)} ` +

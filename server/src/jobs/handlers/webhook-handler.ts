@@ -1,13 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { openTeamSecrets } from '../../auth/sealed-owners.ts';
-import { execute } from '../../db/prepared.ts';
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
-import { storableJson } from '../../tasks/storable-text.ts';
+import { findTaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
+import { appendWebhookDelivery } from '../../tasks/store/webhook-deliveries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
-import { findTaskWithSigningSecrets } from '../../tasks/team-secrets.ts';
 import type { JobPayloads } from '../queues.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
@@ -69,12 +68,7 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
   // 410 (receiver gone) and a network-guard refusal (a private address) are final: no retries.
   const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
   const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
-  const record = (tem: EntityManager) =>
-    execute(
-      tem,
-      'update tasks set webhook_deliveries = webhook_deliveries || ?::jsonb, updated_at = now() where id = ?',
-      [storableJson([delivery]), task.id],
-    );
+  const record = (tem: EntityManager) => appendWebhookDelivery(tem, task.id, delivery);
   // A final delivery is one autocommit statement; a retry's job commits with its record. The
   // webhook went out: a database that is restarting must not make pg-boss send it again.
   await retryWhileDatabaseUnreachable(async () => {

@@ -3,9 +3,9 @@ import type { Task } from '../../db/entities/task.ts';
 import { execute } from '../../db/prepared.ts';
 import { storableJson, storableText, storedResult } from '../storable-text.ts';
 import { TASK_COLUMNS } from '../task-columns.ts';
-import { mapTaskRows } from '../task-queries.ts';
 import type { AttemptRecord, TaskResult } from '../task-types.ts';
 import { RESULT } from './fragments.ts';
+import { mapTaskRows } from './read.ts';
 import { one } from './run.ts';
 
 /** The end of an attempt held by (dispatch job, lease): every UPDATE fenced on that lease. */

@@ -46,3 +46,16 @@ export function expireTask(em: EntityManager, taskId: string) {
     [taskId],
   );
 }
+
+/**
+ * Flags a cancel for a task whose attempt is in flight: it ends as cancelled when that attempt
+ * ends (attempts.ts reads cancel_requested). Null when the task is not `processing`.
+ */
+export function flagCancelRequested(em: EntityManager, teamId: string, taskId: string) {
+  return one(
+    em,
+    `update tasks set cancel_requested = true, updated_at = now()
+     where id = ? and team_id = ? and status = 'processing' returning *`,
+    [taskId, teamId],
+  );
+}

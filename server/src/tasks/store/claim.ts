@@ -1,7 +1,7 @@
 import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
 import { TRANSITIONS } from '../task-status.ts';
-import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from '../team-secrets.ts';
 import { inList, interruptedAttempt } from './fragments.ts';
+import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from './signing-secrets.ts';
 
 /** The claim: pending/delayed → processing in pg-boss's own fetch statement, and a redelivery's interrupted attempt. */
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../../db/entities/task.ts';
 import { execute } from '../../db/prepared.ts';
-import { mapTaskRows } from '../task-queries.ts';
+import { mapTaskRows } from './read.ts';
 
 /**
  * The task store: the fenced statements on `tasks`, one query family per file of this folder

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../../db/entities/task.ts';
 import { execute } from '../../db/prepared.ts';
 import { STUCK_MARGIN_SECONDS } from '../stuck-attempts.ts';
-import { mapTaskRows } from '../task-queries.ts';
+import { mapTaskRows } from './read.ts';
 
 /** Attempts held past their timeout: found by the watchdog, ended by a cancel. */
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Task } from '../db/entities/task.ts';
-import { execute } from '../db/prepared.ts';
-import { taskFromRow } from './task-columns.ts';
+import type { Task } from '../../db/entities/task.ts';
+import { execute } from '../../db/prepared.ts';
+import { taskFromRow } from '../task-columns.ts';
 
 /**
  * The webhook secrets that sign for a team right now, as two extra columns of a statement that

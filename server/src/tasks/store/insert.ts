@@ -1,5 +1,6 @@
-import type { Task } from '../db/entities/task.ts';
-import { TASK_COLUMNS } from './task-columns.ts';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Task } from '../../db/entities/task.ts';
+import { TASK_COLUMNS } from '../task-columns.ts';
 
 const COLUMN_LIST = TASK_COLUMNS.map((c) => `"${c.column}"`).join(', ');
 
@@ -14,4 +15,9 @@ export function taskInsert(row: Task, first: number): { sql: string; params: unk
   });
   const placeholders = params.map((_, i) => `$${first + i}`).join(', ');
   return { sql: `insert into tasks (${COLUMN_LIST}) values (${placeholders})`, params };
+}
+
+/** Takes back a task row whose dispatch job was not inserted (so that no task exists without its job). */
+export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<void> {
+  await em.execute('delete from tasks where id = ?', [taskId]);
 }

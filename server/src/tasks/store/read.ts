@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Task } from '../db/entities/task.ts';
-import { execute } from '../db/prepared.ts';
-import { TASK_COLUMNS, taskFromRow } from './task-columns.ts';
-import type { TaskStatus } from './task-types.ts';
+import type { Task } from '../../db/entities/task.ts';
+import { execute } from '../../db/prepared.ts';
+import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
+import type { TaskStatus } from '../task-types.ts';
 
 /** Raw rows (snake_case) → Task objects, never in an identity map (see task-columns.ts). */
 export function mapTaskRows(rows: Record<string, unknown>[]): Task[] {
