@@ -11,7 +11,7 @@ import { createTestDatabase } from './helpers/test-database.ts';
 
 let orm: MikroORM;
 beforeAll(async () => {
-  orm = await openOrm(await createTestDatabase(), 2);
+  orm = await openOrm(await createTestDatabase({ empty: true }), 2);
 });
 afterAll(async () => {
   await orm?.close(true);

@@ -4,12 +4,15 @@ import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedDatabase } from '../../server/src/db/embedded-database.ts';
+import { createTemplateDatabase } from './template-database.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
     /** Prefix of this run's databases: teardown drops only these, never another run's. */
     testDatabasePrefix: string;
+    /** The run's migrated template database (template-database.ts). */
+    templateDatabase: string;
   }
 }
 
@@ -35,6 +38,9 @@ export default async function setup(project: TestProject) {
   const prefix = `${TEST_DATABASE_PREFIX}${randomBytes(3).toString('hex')}_`;
   project.provide('adminDatabaseUrl', url);
   project.provide('testDatabasePrefix', prefix);
+  const template = `${prefix}template`;
+  await createTemplateDatabase(url, template);
+  project.provide('templateDatabase', template);
   return async () => {
     await dropTestDatabases(url, prefix);
     await stop?.();
@@ -49,6 +55,8 @@ async function dropTestDatabases(url: string, prefix: string): Promise<void> {
       `${prefix}%`,
     ]);
     for (const { datname } of rows) {
+      if (datname.endsWith('template'))
+        await client.query(`alter database ${client.escapeIdentifier(datname)} is_template false`);
       await client.query(`drop database if exists ${client.escapeIdentifier(datname)} with (force)`).catch(() => {});
     }
   } finally {
