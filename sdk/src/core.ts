@@ -2,7 +2,7 @@ import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 // Type-only, erased at build: the published .d.ts never mentions the router (see scripts/generate-types.ts).
 import type { AppRouter } from '../../server/src/api/routers/app-router.ts';
 import { linkedController } from './abort.ts';
-import { AsyncQueueError, ConnectionError, errorForStatus } from './errors.ts';
+import { APIError, AsyncQueueError, ConnectionError } from './errors.ts';
 import type {
   CreateTaskParams,
   CreateTaskResponse,
@@ -103,7 +103,7 @@ export class Core {
       });
       const text = await res.text();
       const parsed = parseJson(text);
-      if (!res.ok) throw errorForStatus(res.status, asErrorBody(parsed), responseExtras(res));
+      if (!res.ok) throw APIError.generate(res.status, asErrorBody(parsed), responseExtras(res));
       return parsed as T;
     });
   }
@@ -124,7 +124,7 @@ export class Core {
     }
     if (!res.ok && !(res.headers.get('content-type') ?? '').includes('json')) {
       const text = await res.text().catch(() => '');
-      throw errorForStatus(res.status, { error: text.trim().slice(0, 200) || undefined }, responseExtras(res));
+      throw APIError.generate(res.status, { error: text.trim().slice(0, 200) || undefined }, responseExtras(res));
     }
     return res;
   }
@@ -167,7 +167,7 @@ function toAsyncQueueError(error: unknown): AsyncQueueError {
     const status = typeof data?.httpStatus === 'number' ? data.httpStatus : res?.status;
     if (status !== undefined) {
       const body = asErrorBody(data?.aq) ?? { error: error.message };
-      return errorForStatus(status, body, { ...(res ? responseExtras(res) : {}), cause: error });
+      return APIError.generate(status, body, { ...(res ? responseExtras(res) : {}), cause: error });
     }
     return new AsyncQueueError(`Unexpected answer from AsyncQueue: ${error.message}`, {
       code: 'unexpected_response',

@@ -15,7 +15,8 @@ type ErrorInit = {
 /**
  * Base class of every error the SDK throws. `code` is the API's lower-case machine code
  * (`validation_failed`, `not_found`, `rate_limited`…) or the SDK's own (`connection_error`,
- * `timeout`, `wait_timeout`, `webhook_verification_failed`).
+ * `timeout`, `wait_timeout`, `webhook_verification_failed`). Each subclass is named after itself
+ * (`error.name`), so the subclasses below are one line each.
  */
 export class AsyncQueueError extends Error {
   /** HTTP status of the answer, or `undefined` when there was none (connection error, wait timeout). */
@@ -31,7 +32,7 @@ export class AsyncQueueError extends Error {
 
   constructor(message: string, init: ErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = 'AsyncQueueError';
+    this.name = new.target.name;
     this.status = init.status;
     this.code = init.code;
     this.retryAfter = init.retryAfter;
@@ -40,60 +41,60 @@ export class AsyncQueueError extends Error {
   }
 }
 
-/** The server answered with an error status. Subclasses name the common ones. */
+/** The server answered with an error status. Subclasses name the common ones; `generate` picks one. */
 export class APIError extends AsyncQueueError {
   declare readonly status: number;
+  /** An answer always has a status. */
   constructor(message: string, init: ErrorInit & { status: number }) {
     super(message, init);
-    this.name = 'APIError';
+  }
+
+  /** The error for an HTTP error answer: its status's class (below), else `APIError` itself. */
+  static generate(
+    status: number,
+    body: { error?: unknown; code?: unknown; details?: unknown } | undefined,
+    extra: { retryAfter?: number | undefined; requestId?: string | undefined; cause?: unknown } = {},
+  ): APIError {
+    const Class = BY_STATUS[status] ?? APIError;
+    const message = typeof body?.error === 'string' ? body.error : `HTTP ${status}`;
+    const fallback = DEFAULT_CODES[status] ?? (status >= 500 ? 'server_error' : 'http_error');
+    const code = typeof body?.code === 'string' ? body.code : fallback;
+    const details = Array.isArray(body?.details) ? (body.details as ErrorDetail[]) : undefined;
+    return new Class(message, { status, code, details, ...extra });
   }
 }
 
 /** 400: the request was invalid; `details` lists each bad field. */
-export class ValidationError extends APIError {
-  constructor(message: string, init: ErrorInit & { status: number }) {
-    super(message, init);
-    this.name = 'ValidationError';
-  }
-}
-
+export class ValidationError extends APIError {}
 /** 401: the API key is missing, malformed, unknown or revoked. */
-export class AuthenticationError extends APIError {
-  constructor(message: string, init: ErrorInit & { status: number }) {
-    super(message, init);
-    this.name = 'AuthenticationError';
-  }
-}
-
+export class AuthenticationError extends APIError {}
 /** 404: no such task, token or route (another team's task is also "not found"). */
-export class NotFoundError extends APIError {
-  constructor(message: string, init: ErrorInit & { status: number }) {
-    super(message, init);
-    this.name = 'NotFoundError';
-  }
-}
-
+export class NotFoundError extends APIError {}
 /** 409: the task is in the wrong state, or an idempotency key was reused with another request. */
-export class ConflictError extends APIError {
-  constructor(message: string, init: ErrorInit & { status: number }) {
-    super(message, init);
-    this.name = 'ConflictError';
-  }
-}
-
+export class ConflictError extends APIError {}
 /** 429: the team's (or the caller IP's) rate limit is spent; `retryAfter` says for how long. */
-export class RateLimitError extends APIError {
-  constructor(message: string, init: ErrorInit & { status: number }) {
-    super(message, init);
-    this.name = 'RateLimitError';
-  }
-}
+export class RateLimitError extends APIError {}
+
+/** Each status's class, and its code when the body names none. */
+const BY_STATUS: Record<number, typeof APIError> = {
+  400: ValidationError,
+  401: AuthenticationError,
+  404: NotFoundError,
+  409: ConflictError,
+  429: RateLimitError,
+};
+const DEFAULT_CODES: Record<number, string> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  404: 'not_found',
+  409: 'conflict',
+  429: 'rate_limited',
+};
 
 /** The server could not be reached, the connection broke, or the request timed out (`code: 'timeout'`). */
 export class ConnectionError extends AsyncQueueError {
   constructor(message: string, init: Partial<ErrorInit> = {}) {
     super(message, { code: 'connection_error', ...init });
-    this.name = 'ConnectionError';
   }
 }
 
@@ -105,7 +106,6 @@ export class WaitTimeoutError extends AsyncQueueError {
     super(`Task ${taskId} did not finish within ${timeoutMs} ms (last status: ${task?.status ?? 'unknown'})`, {
       code: 'wait_timeout',
     });
-    this.name = 'WaitTimeoutError';
     this.taskId = taskId;
     this.task = task;
   }
@@ -115,36 +115,5 @@ export class WaitTimeoutError extends AsyncQueueError {
 export class WebhookVerificationError extends AsyncQueueError {
   constructor(message: string) {
     super(message, { code: 'webhook_verification_failed' });
-    this.name = 'WebhookVerificationError';
   }
-}
-
-const BY_STATUS: Record<number, typeof APIError> = {
-  400: ValidationError,
-  401: AuthenticationError,
-  404: NotFoundError,
-  409: ConflictError,
-  429: RateLimitError,
-};
-
-/** The error class for an HTTP error answer; statuses without their own class get `APIError`. */
-export function errorForStatus(
-  status: number,
-  body: { error?: unknown; code?: unknown; details?: unknown } | undefined,
-  extra: { retryAfter?: number | undefined; requestId?: string | undefined; cause?: unknown } = {},
-): APIError {
-  const Class = BY_STATUS[status] ?? APIError;
-  const message = typeof body?.error === 'string' ? body.error : `HTTP ${status}`;
-  const code = typeof body?.code === 'string' ? body.code : defaultCode(status);
-  const details = Array.isArray(body?.details) ? (body.details as ErrorDetail[]) : undefined;
-  return new Class(message, { status, code, details, ...extra });
-}
-
-function defaultCode(status: number): string {
-  if (status === 400) return 'validation_failed';
-  if (status === 401) return 'unauthorized';
-  if (status === 404) return 'not_found';
-  if (status === 409) return 'conflict';
-  if (status === 429) return 'rate_limited';
-  return status >= 500 ? 'server_error' : 'http_error';
 }

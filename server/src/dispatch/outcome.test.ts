@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OutboundFailureKind, OutboundResult } from './outbound-types.ts';
-import { classifyOutcome } from './outcome.ts';
+import { classifyOutcome, isRetryableStatus } from './outcome.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 const NOW = Date.parse('2026-01-15T10:30:00.000Z');
@@ -103,5 +103,21 @@ describe('parseRetryAfter', () => {
     ['Thu, 15 Jan 2026 10:29:00 GMT', null],
   ])('%j → %j', (value, expected) => {
     expect(parseRetryAfter(value, NOW)).toBe(expected);
+  });
+});
+
+describe('isRetryableStatus (the one rule of dispatch and polling)', () => {
+  it('says "not now" for 408, 425, 429 and every 5xx, and "an answer" for the rest', () => {
+    for (const code of [408, 425, 429, 500, 502, 503, 504, 599])
+      expect(isRetryableStatus(code), String(code)).toBe(true);
+    for (const code of [200, 204, 301, 400, 401, 403, 404, 409, 410, 422, 600]) {
+      expect(isRetryableStatus(code), String(code)).toBe(false);
+    }
+  });
+
+  it('agrees with the dispatch classification for every status', () => {
+    for (let code = 200; code < 600; code += 1) {
+      expect(classifyOutcome(response(code), NOW).kind === 'retry', String(code)).toBe(isRetryableStatus(code));
+    }
   });
 });

@@ -13,6 +13,15 @@ export type Outcome =
 /** Statuses below 500 that are worth another try: the target asked us to come back. */
 const RETRYABLE_4XX: ReadonlySet<number> = new Set([408, 425, 429]);
 
+/**
+ * The one retry rule for a provider's HTTP answer, shared by dispatch and polling (status and result
+ * URLs): 408, 425, 429 and every 5xx are "not now"; anything else is an answer. (A completion
+ * webhook is the client's own receiver: it is retried on every non-2xx but 410, see webhook-handler.ts.)
+ */
+export function isRetryableStatus(statusCode: number): boolean {
+  return RETRYABLE_4XX.has(statusCode) || (statusCode >= 500 && statusCode <= 599);
+}
+
 /** Classifies one attempt; `now` (ms since the epoch) dates an HTTP-date Retry-After. */
 export function classifyOutcome(result: OutboundResult, now: number): Outcome {
   if (result.ok) return classifyResponse(result.response, now);
@@ -36,7 +45,7 @@ export function classifyOutcome(result: OutboundResult, now: number): Outcome {
 function classifyResponse(response: OutboundResponse, now: number): Outcome {
   const { statusCode } = response;
   if (statusCode >= 200 && statusCode <= 299) return { kind: 'success' };
-  if (RETRYABLE_4XX.has(statusCode) || (statusCode >= 500 && statusCode <= 599)) {
+  if (isRetryableStatus(statusCode)) {
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now);
     return { kind: 'retry', reason: `HTTP ${statusCode}`, retryAfterMs };
   }

@@ -1,4 +1,5 @@
 import type { OutboundResult } from '../../dispatch/http-caller.ts';
+import { isRetryableStatus } from '../../dispatch/outcome.ts';
 import type { EncodedBody } from '../../dispatch/response-body.ts';
 import { parseJsonOrUndefined, readPath } from '../../tasks/poll-template.ts';
 import type { PollConfig } from '../../tasks/task-types.ts';
@@ -12,7 +13,6 @@ export type PollStep =
 /** Why 500: enough of a provider's error body to explain it, without storing a whole HTML page. */
 const SNIPPET = 500;
 const snippet = (text: string) => (text.length > SNIPPET ? `${text.slice(0, SNIPPET)}…` : text);
-const isTransient = (code: number) => code >= 500 || code === 429 || code === 408 || code === 425;
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -40,9 +40,11 @@ export function decidePoll(config: PollConfig, result: OutboundResult): PollStep
     if (config.failValues.includes(value)) {
       return { kind: 'failed', error: `Provider answered HTTP ${value}: ${quoted}`, progress };
     }
-    return isTransient(statusCode) ? { kind: 'transient', reason: `HTTP ${value}` } : { kind: 'continue', progress };
+    return isRetryableStatus(statusCode)
+      ? { kind: 'transient', reason: `HTTP ${value}` }
+      : { kind: 'continue', progress };
   }
-  if (isTransient(statusCode)) return { kind: 'transient', reason: `Status URL answered ${statusCode}` };
+  if (isRetryableStatus(statusCode)) return { kind: 'transient', reason: `Status URL answered ${statusCode}` };
   if (statusCode >= 300) {
     return { kind: 'failed', error: `Status URL answered ${statusCode}: ${quoted}`, progress };
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import type { OutboundRequest, OutboundResult } from '../../dispatch/http-caller.ts';
+import { isRetryableStatus } from '../../dispatch/outcome.ts';
 import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
 import { completeFromOutside, recordPollProgress } from '../../tasks/store/outside.ts';
 import { findTaskById } from '../../tasks/store/read.ts';
@@ -138,7 +139,7 @@ async function fetchResult(
     return null; // transient: the next poll fetches it again
   }
   const { statusCode } = result.response;
-  if (statusCode >= 500 || statusCode === 429) return null;
+  if (isRetryableStatus(statusCode)) return null;
   if (statusCode >= 300) return { status: 'failed', error: resultError(result.response), result: toResult(result) };
   return { status: 'completed', result: toResult(result, resultBody(config, result.response)) as TaskResult };
 }
