@@ -1,4 +1,4 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { findPreset } from './providers/index.ts';
 import { type CredentialColumn, type CredentialLookup, findByCredential } from './store/credentials.ts';
 
