@@ -45,9 +45,9 @@ module.exports = {
     },
     {
       name: 'lower-layers-stay-low',
-      comment: 'config, shared, db, auth, ratelimit and logging do not reach up into api, jobs or dispatch.',
+      comment: 'config, shared, db, auth, ratelimit, logging and metrics do not reach up into api, jobs or dispatch.',
       severity: 'error',
-      from: { path: `${src}(config|shared|db|auth|ratelimit|logging)/` },
+      from: { path: `${src}(config|shared|db|auth|ratelimit|logging|metrics)/` },
       to: { path: `${src}(api|jobs|dispatch)/` },
     },
     {

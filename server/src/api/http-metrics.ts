@@ -1,4 +1,4 @@
-import type { MetricsRegistry } from './metrics.ts';
+import type { MetricsRegistry } from '../metrics/metrics-registry.ts';
 
 /** Why these buckets: from a 1 ms cache hit to a 25 s long-poll, in roughly ×2.5 steps. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];

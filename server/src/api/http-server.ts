@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../logging/logger.ts';
+import type { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import type { ApiServices } from './context.ts';
 import { serveDocs } from './docs-page.ts';
 import type { HttpMetrics } from './http-metrics.ts';
-import type { MetricsRegistry } from './metrics.ts';
 import { clientIp, nodeHeaderReader, type RequestMeta } from './request-meta.ts';
 import { createRestHandler } from './rest-handler.ts';
 import { createRouteLabeler } from './route-label.ts';

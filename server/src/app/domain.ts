@@ -1,8 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import type { ApiServices } from '../api/context.ts';
-import { MetricsRegistry } from '../api/metrics.ts';
-import { registerTaskMetrics, type TaskMetrics } from '../api/task-metrics.ts';
 import { admit } from '../auth/authenticate.ts';
 import { createKeyTeamHints } from '../auth/key-team-hints.ts';
 import { createVault, type Vault } from '../auth/vault.ts';
@@ -13,6 +11,8 @@ import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
 import { createEnqueue } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
+import { MetricsRegistry } from '../metrics/metrics-registry.ts';
+import { registerTaskMetrics, type TaskMetrics } from '../metrics/task-metrics.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
 import type { CreateDeps } from '../tasks/create-task.ts';

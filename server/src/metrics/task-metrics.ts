@@ -1,4 +1,4 @@
-import type { MetricsRegistry } from './metrics.ts';
+import type { MetricsRegistry } from './metrics-registry.ts';
 
 /** Why these buckets: a loopback call takes a millisecond, a provider call up to the 600 s timeout. */
 const CALL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
