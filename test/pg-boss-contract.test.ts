@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PgBoss } from 'pg-boss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolExecutor } from '../server/src/db/prepared.ts';
+import { claimingFetch } from '../server/src/jobs/claiming-fetch.ts';
+import { createEnqueue, type SqlExecutor } from '../server/src/jobs/queues.ts';
+import { openQueueFixture } from './helpers/queue-fixture.ts';
+
+// What our two splices into pg-boss's SQL assume about pg-boss (the job INSERT that a task's INSERT
+// rides on, and the fetch that the claim rides on), checked against the installed pg-boss. An
+// upgrade that changes any of it fails here first, by name, instead of somewhere in the dispatch
+// tests. The pinned version is the one these assumptions were last checked for.
+
+/** The pg-boss version whose SQL these tests were written against (server/package.json pins it). */
+const PINNED = '12.38.0';
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** An executor that records every statement pg-boss sends through it. */
+function recording(db: SqlExecutor): SqlExecutor & { statements: string[] } {
+  const statements: string[] = [];
+  return {
+    statements,
+    executeSql(text, values) {
+      statements.push(text);
+      return db.executeSql(text, values);
+    },
+  };
+}
+
+let orm: MikroORM;
+let boss: PgBoss;
+let close: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ orm, boss, close } = await openQueueFixture());
+});
+afterAll(async () => {
+  await close?.();
+});
+
+describe('pg-boss contract', () => {
+  it(`is the pinned pg-boss ${PINNED}, in node_modules and in server/package.json`, () => {
+    const installed = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/pg-boss/package.json'), 'utf8'));
+    const server = JSON.parse(readFileSync(path.join(ROOT, 'server/package.json'), 'utf8'));
+    expect(installed.version).toBe(PINNED);
+    expect(server.dependencies['pg-boss']).toBe(PINNED);
+  });
+
+  it('sends a job with one statement: an INSERT, bare (no notify) or behind WITH (notify)', async () => {
+    for (const queue of ['dispatch', 'webhook'] as const) {
+      const db = recording(poolExecutor(orm.em.fork(), { prepared: false }));
+      const id = await boss.send(queue, { taskId: '00000000-0000-0000-0000-000000000000', attempt: 1 }, { db });
+      expect(id).toBeTruthy();
+      expect(db.statements).toHaveLength(1);
+      const text = db.statements[0]?.trimStart() ?? '';
+      expect(
+        queue === 'dispatch' ? /^insert\s/i.test(text) : /^with\s/i.test(text),
+        `${queue}: ${text.slice(0, 60)}`,
+      ).toBe(true);
+    }
+  });
+
+  it('commits a statement riding on the job INSERT with its job, and neither when it fails', async () => {
+    const em = orm.em.fork();
+    await em.execute('create table if not exists contract_rows (id text primary key)');
+    const enqueue = createEnqueue(boss);
+    const jobId = await enqueue(em, 'dispatch', { taskId: '00000000-0000-0000-0000-000000000001' }, {}, (first) => ({
+      sql: `insert into contract_rows (id) values ($${first})`,
+      params: ['a'],
+    }));
+    expect(await em.execute('select id from contract_rows')).toEqual([{ id: 'a' }]);
+    expect(await boss.getJobById('dispatch', jobId)).toBeTruthy();
+    const countJobs = () => em.execute(`select count(*)::int as n from pgboss.job where name = 'dispatch'`);
+    const before = await countJobs();
+    const failing = enqueue(em, 'dispatch', { taskId: '00000000-0000-0000-0000-000000000002' }, {}, (first) => ({
+      sql: `insert into contract_rows (id) values ($${first})`,
+      params: ['a'],
+    }));
+    await expect(failing).rejects.toThrow(/duplicate key/);
+    expect(await countJobs()).toEqual(before);
+  });
+
+  it('fetches with one statement whose rows carry id, data and retryCount; the claiming fetch keeps those columns', async () => {
+    await boss.send('dispatch', { taskId: '00000000-0000-0000-0000-000000000003' });
+    const plain = recording(poolExecutor(orm.em.fork(), { prepared: false }));
+    const claiming = claimingFetch(plain);
+    const jobs = await boss.fetch<{ taskId: string }>('dispatch', {
+      batchSize: 10,
+      includeMetadata: true,
+      db: claiming,
+    });
+    expect(plain.statements).toHaveLength(1);
+    expect(plain.statements[0]).toMatch(/^with aq_fetched as \(/);
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const job of jobs) {
+      expect(typeof job.id).toBe('string');
+      expect(typeof job.retryCount).toBe('number');
+      expect(job.data.taskId).toMatch(/^0{8}-/);
+      // No task row: the job comes back unclaimed, its own columns intact.
+      expect((job as unknown as { aqClaim: unknown }).aqClaim).toBeNull();
+      expect(Object.keys(job).filter((k) => k.startsWith('aq_task_'))).toEqual([]);
+    }
+  });
+});
