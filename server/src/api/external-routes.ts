@@ -14,7 +14,7 @@ import {
   keptCallbackHeaders,
   lookupCredential,
 } from '../tasks/external-results.ts';
-import type { TaskEffects } from '../tasks/task-effects.ts';
+import type { TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import type { BodyReadSlots } from './body-read-slots.ts';
 import { httpStatusOf } from './error-mapping.ts';
 import { type CredentialKind, storedCredential } from './external-credentials.ts';
@@ -57,8 +57,7 @@ const signalBodySchema = z.discriminatedUnion(
 );
 
 export type ExternalRouteDeps = {
-  orm: MikroORM;
-  effects: TaskEffects;
+  lifecycle: TaskLifecycle;
   callbackLimiter: RateLimiter;
   signalLimiter: RateLimiter;
   maxCallbackBytes: number;
@@ -100,7 +99,7 @@ function rawRoute(deps: ExternalRouteDeps, route: Route): RawRoute {
         if (declaredTooLarge(req, route.maxBytes)) throw bodyTooLarge(route.maxBytes);
         await limit(route.limiter, meta);
         const stored = storedCredential(route.kind, presented);
-        const found = await lookupCredential(deps.orm, stored.column, stored.value);
+        const found = await lookupCredential(deps.lifecycle, stored.column, stored.value);
         if (isUnknownCredential(found)) {
           return answerEarly(req, res, 404, { error: route.notFound, code: 'not_found' });
         }
@@ -129,7 +128,7 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
     maxBytes: deps.maxCallbackBytes,
     accept: (req, raw, stored, found) => {
       const payload = { raw: raw.toString('utf8'), json: parseJson(raw), headers: keptCallbackHeaders(req.headers) };
-      return acceptCallback(deps.orm, deps.effects, stored, payload, found);
+      return acceptCallback(deps.lifecycle, stored, payload, found);
     },
   };
   const signals: Route = {
@@ -138,8 +137,7 @@ export function externalRoutes(deps: ExternalRouteDeps): RawRoute[] {
     notFound: 'Invalid or expired signal token',
     limiter: deps.signalLimiter,
     maxBytes: MAX_SIGNAL_BYTES,
-    accept: (_req, raw, stored, found) =>
-      acceptSignal(deps.orm, deps.effects, stored, parseSignal(parseJson(raw)), found),
+    accept: (_req, raw, stored, found) => acceptSignal(deps.lifecycle, stored, parseSignal(parseJson(raw)), found),
   };
   return [rawRoute(deps, callbacks), rawRoute(deps, signals)];
 }

@@ -19,15 +19,15 @@ import type { CreateDeps } from '../tasks/create-task.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
-import type { TaskEffects } from '../tasks/task-effects.ts';
+import { createTaskLifecycle, type TaskLifecycle } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import type { Storage } from './storage.ts';
 
-/** The use cases and what they share: effects of transitions, the vault, limiters, metrics. */
+/** The use cases and what they share: the task lifecycle, the vault, limiters, metrics. */
 export type Domain = {
   listener: TaskChangeListener;
   notifier: ChangeNotifier;
-  effects: TaskEffects;
+  lifecycle: TaskLifecycle;
   caller: HttpCaller;
   vault: Vault;
   registry: MetricsRegistry;
@@ -54,14 +54,15 @@ export async function startDomain(
   const registry = new MetricsRegistry();
   const taskMetrics = registerTaskMetrics(registry, gaugeReaders(orm, boss));
   const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
-  const effects: TaskEffects = {
-    enqueue: createEnqueue(boss),
+  const enqueue = createEnqueue(boss);
+  const lifecycle = createTaskLifecycle(orm, {
+    enqueue,
     onTransition: (status) => taskMetrics.transition(status),
     publish: (task) => {
       listener.publish(task);
       notifier.taskChanged(task.id);
     },
-  };
+  });
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);
   const onDispatchDue = () => {
@@ -70,7 +71,8 @@ export async function startDomain(
   };
   const services = createServices(config, orm, {
     listener,
-    effects,
+    lifecycle,
+    enqueue,
     vault,
     secretBox,
     allowed,
@@ -80,7 +82,7 @@ export async function startDomain(
   return {
     listener,
     notifier,
-    effects,
+    lifecycle,
     caller,
     vault,
     registry,
@@ -107,7 +109,8 @@ function gaugeReaders(orm: MikroORM, boss: PgBoss) {
 
 type ServiceParts = {
   listener: TaskChangeListener;
-  effects: TaskEffects;
+  lifecycle: TaskLifecycle;
+  enqueue: ReturnType<typeof createEnqueue>;
   vault: Vault;
   secretBox: Storage['secretBox'];
   allowed: AllowedCidrs;
@@ -125,7 +128,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     keyPrefix: 'authfail',
   });
   const createDeps: CreateDeps = {
-    enqueue: parts.effects.enqueue,
+    enqueue: parts.enqueue,
     secretBox: parts.secretBox,
     publicUrl: config.publicUrl,
     maxBodyBytes: config.maxBodyBytes,
@@ -139,7 +142,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     onDispatchDue: parts.onDispatchDue,
   };
   return {
-    tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),
+    tasks: createTaskService(parts.lifecycle, createDeps, parts.listener),
     admit: (key, clientIp) =>
       admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
     tokens: {

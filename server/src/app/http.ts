@@ -52,8 +52,7 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
       return { ready: databaseUp && !stopping, checks: { database: databaseUp, queue: !stopping } };
     },
     rawRoutes: externalRoutes({
-      orm: storage.orm,
-      effects: domain.effects,
+      lifecycle: domain.lifecycle,
       callbackLimiter: domain.callbackLimiter,
       signalLimiter: domain.signalLimiter,
       maxCallbackBytes: config.maxCallbackBytes,

@@ -18,8 +18,7 @@ export async function startWorkersOfRole(
   return startWorkers(
     storage.boss,
     {
-      orm,
-      effects: domain.effects,
+      lifecycle: domain.lifecycle,
       caller: domain.caller,
       publicUrl: config.publicUrl,
       version: config.version,

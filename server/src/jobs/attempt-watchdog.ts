@@ -2,7 +2,6 @@ import type { Task } from '../db/entities/task.ts';
 import { cancelHeldAttempt, type Held } from '../tasks/store/attempts.ts';
 import { findStuckAttempts } from '../tasks/store/stuck-attempts.ts';
 import { STUCK_MARGIN_SECONDS } from '../tasks/stuck-attempts.ts';
-import { runTransition } from '../tasks/task-effects.ts';
 import { decideInterrupted, endHeldAttempt, type TransitionDeps } from './handlers/end-held-attempt.ts';
 
 /**
@@ -25,7 +24,7 @@ export async function sweepStuckAttempts(
   onError: (message: string) => void = () => {},
 ): Promise<number> {
   let moved = 0;
-  for (const task of await findStuckAttempts(deps.orm.em.fork())) {
+  for (const task of await findStuckAttempts(deps.lifecycle.em())) {
     try {
       if (await moveOn(deps, task)) moved += 1;
     } catch (error) {
@@ -46,8 +45,7 @@ async function moveOn(deps: TransitionDeps, task: Task): Promise<boolean> {
   const decision = decideInterrupted(task, facts, STUCK_CAUSE);
   if (!task.cancelRequested) return (await endHeldAttempt(deps, held, task, decision)) !== null;
   const attempt = { ...decision.attempt, willRetry: false };
-  const em = deps.orm.em.fork();
-  return (await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, attempt))) !== null;
+  return (await deps.lifecycle.change('cancelAttempt', task, (tx) => cancelHeldAttempt(tx, held, attempt))) !== null;
 }
 
 export type AttemptWatchdog = { stop(): Promise<void> };

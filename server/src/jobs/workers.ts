@@ -141,8 +141,8 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
     // On the ORM's pool; each fetch claims its tasks in the same statement (claiming-fetch.ts);
     // complete/fail/touch as prepared statements (see db/prepared.ts).
     db: {
-      fetch: claimingFetch(poolExecutor(deps.orm.em.fork(), { prepared: false })),
-      settle: poolExecutor(deps.orm.em.fork(), { prepared: true }),
+      fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: false })),
+      settle: poolExecutor(deps.lifecycle.em(), { prepared: true }),
     },
     onError: (message) => opts.onJobError('dispatch', message),
   });

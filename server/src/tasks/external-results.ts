@@ -1,11 +1,10 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { findPreset } from './providers/index.ts';
 import { type CredentialColumn, type CredentialLookup, findByCredential } from './store/credentials.ts';
 
 export type { CredentialColumn, CredentialLookup };
 
 import { completeFromOutside, recordProgress } from './store/outside.ts';
-import { runTransition, type TaskEffects } from './task-effects.ts';
+import type { TaskLifecycle } from './task-lifecycle.ts';
 import { isTerminal } from './task-status.ts';
 import type { TaskResult, TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -40,19 +39,19 @@ export function keptCallbackHeaders(headers: Record<string, string | string[] | 
  * as progress (202) and leaves the id usable.
  */
 export async function acceptCallback(
-  orm: MikroORM,
-  effects: TaskEffects,
+  lifecycle: TaskLifecycle,
   callbackId: string,
   payload: { raw: string; json: unknown; headers: Record<string, string> },
   row: CredentialLookup | undefined,
 ): Promise<ExternalOutcome> {
-  const em = orm.em.fork();
   const refused = refusal(row, 'callback_id_hash');
   if (refused) return refused;
   const preset = row?.provider ? findPreset(row.provider) : undefined;
   if (preset && !preset.isFinalCallback(payload.json)) {
-    const updated = await runTransition(em, effects, false, (tx) => recordProgress(tx, callbackId, payload.json));
-    return updated ? { status: 202, task: toTaskView(updated) } : settleLoser(orm, 'callback_id_hash', callbackId);
+    const updated = await lifecycle.change('progress', null, (tx) => recordProgress(tx, callbackId, payload.json));
+    return updated
+      ? { status: 202, task: toTaskView(updated) }
+      : settleLoser(lifecycle, 'callback_id_hash', callbackId);
   }
   const result: TaskResult = {
     statusCode: 200,
@@ -64,13 +63,12 @@ export async function acceptCallback(
     bodyTruncated: false,
   };
   const where = { column: 'callback_id_hash', value: callbackId } as const;
-  return complete(orm, effects, where, { status: 'completed', result }, row?.sends_webhook ?? true);
+  return complete(lifecycle, where, { status: 'completed', result }, row);
 }
 
 /** A signal for a waitForSignal task; same single-use rules as callbacks. */
 export async function acceptSignal(
-  orm: MikroORM,
-  effects: TaskEffects,
+  lifecycle: TaskLifecycle,
   tokenHash: string,
   signal: { status: 'completed'; result: unknown } | { status: 'failed'; error: string },
   row: CredentialLookup | undefined,
@@ -91,21 +89,21 @@ export async function acceptSignal(
           },
         }
       : { status: 'failed' as const, error: signal.error, result: null };
-  return complete(orm, effects, { column: 'signal_token_hash', value: tokenHash }, outcome, row?.sends_webhook ?? true);
+  return complete(lifecycle, { column: 'signal_token_hash', value: tokenHash }, outcome, row);
 }
 
 async function complete(
-  orm: MikroORM,
-  effects: TaskEffects,
+  lifecycle: TaskLifecycle,
   where: { column: 'callback_id_hash' | 'signal_token_hash'; value: string },
   outcome: Parameters<typeof completeFromOutside>[2],
-  sendsWebhook: boolean,
+  row: CredentialLookup | undefined,
 ): Promise<ExternalOutcome> {
   // Without onCompleteUrl the completion is one autocommit UPDATE; with it, the UPDATE and the
   // webhook job share a transaction. Either way its row is published once committed.
-  const em = orm.em.fork();
-  const task = await runTransition(em, effects, sendsWebhook, (tx) => completeFromOutside(tx, where, outcome));
-  if (!task) return settleLoser(orm, where.column, where.value);
+  const known = row ? { sendsWebhook: row.sends_webhook } : null;
+  const name = outcome.status === 'completed' ? 'complete' : 'fail';
+  const task = await lifecycle.change(name, known, (tx) => completeFromOutside(tx, where, outcome));
+  if (!task) return settleLoser(lifecycle, where.column, where.value);
   // The long-polls this process just handed the row to answer first (their continuations are
   // microtasks, all run before this macrotask): the waiting client matters more than the sender's ack.
   await new Promise<void>((resolve) => setImmediate(resolve));
@@ -118,8 +116,8 @@ async function complete(
  * the row found is handed to acceptCallback/acceptSignal. What it says is only a fast answer; the
  * conditional UPDATE settles every race (settleLoser reads again).
  */
-export function lookupCredential(orm: MikroORM, column: CredentialColumn, value: string) {
-  return findByCredential(orm.em.fork(), column, value);
+export function lookupCredential(lifecycle: TaskLifecycle, column: CredentialColumn, value: string) {
+  return findByCredential(lifecycle.em(), column, value);
 }
 
 /** No task holds this credential, or it was used: 404 whatever the body says. */
@@ -137,8 +135,12 @@ function refusal(row: CredentialLookup | undefined, column: CredentialColumn): E
 }
 
 /** Our UPDATE matched nothing: someone else won the race. Say who, with the same 404/409 answers. */
-async function settleLoser(orm: MikroORM, column: CredentialColumn, value: string): Promise<ExternalOutcome> {
-  const row = await findByCredential(orm.em.fork(), column, value);
+async function settleLoser(
+  lifecycle: TaskLifecycle,
+  column: CredentialColumn,
+  value: string,
+): Promise<ExternalOutcome> {
+  const row = await findByCredential(lifecycle.em(), column, value);
   // Matched nothing yet neither used nor ended: the task left the accepting statuses otherwise.
   return refusal(row, column) ?? { status: 409, error: notWaiting(row?.status ?? 'pending'), code: 'conflict' };
 }

@@ -1,12 +1,11 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
 import { cancelTask, flagCancelRequested } from './store/cancel-expire.ts';
 import { findTeamTask, listTeamTasks } from './store/read.ts';
 import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
-import { runTransition, type TaskEffects, WEBHOOK_STATUSES } from './task-effects.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
+import { type TaskLifecycle, WEBHOOK_STATUSES } from './task-lifecycle.ts';
 import { isTerminal } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -23,13 +22,12 @@ const CANCEL_ROUNDS = 3;
 
 const notFound = (id: string) => new AppError('not_found', `Task ${id} not found`);
 
-type Fork = () => ReturnType<MikroORM['em']['fork']>;
 type StoredTask = NonNullable<Awaited<ReturnType<typeof findTeamTask>>>;
 type ReadTask = (teamId: string, id: string) => Promise<StoredTask>;
 
-/** The task use cases behind the API. Each call works on its own fork of the ORM. */
-export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: TaskChangeListener, effects: TaskEffects) {
-  const fork: Fork = () => orm.em.fork();
+/** The task use cases behind the API. Each call works on its own fork of the ORM (lifecycle.em()). */
+export function createTaskService(lifecycle: TaskLifecycle, deps: CreateDeps, listener: TaskChangeListener) {
+  const fork = () => lifecycle.em();
   const read: ReadTask = async (teamId, id) => {
     const task = await findTeamTask(fork(), teamId, id);
     if (!task) throw notFound(id);
@@ -66,16 +64,19 @@ export function createTaskService(orm: MikroORM, deps: CreateDeps, listener: Tas
     },
 
     async cancel(teamId: string, id: string): Promise<TaskView> {
-      return cancelOrFlag(fork(), effects, teamId, id);
+      return cancelOrFlag(lifecycle, teamId, id);
     },
 
     /** Sends the completion webhook again (same webhook-id), starting a fresh retry schedule. */
     async redeliverWebhook(teamId: string, id: string): Promise<TaskView> {
       const task = await read(teamId, id);
       checkRedeliverable(task);
-      const em = fork();
-      await em.transactional((tem) =>
-        deps.enqueue(tem, 'webhook', { taskId: id, attempt: task.webhookDeliveries.length + 1 }),
+      const next = { taskId: id, attempt: task.webhookDeliveries.length + 1 };
+      await lifecycle.write(
+        async () => null,
+        async (send) => {
+          await send('webhook', next);
+        },
       );
       return toTaskView(task);
     },
@@ -118,10 +119,11 @@ async function waitForStatusChange(
  * stuck-attempts.ts); callback ids and signal tokens die with the status. A task whose attempt
  * is in flight is flagged and ends as cancelled when that attempt ends.
  */
-async function cancelOrFlag(em: ReturnType<Fork>, effects: TaskEffects, teamId: string, id: string): Promise<TaskView> {
+async function cancelOrFlag(lifecycle: TaskLifecycle, teamId: string, id: string): Promise<TaskView> {
+  const em = lifecycle.em();
   for (let round = 0; round < CANCEL_ROUNDS; round += 1) {
     // A cancel sends no webhook: one autocommit UPDATE, published like every other transition.
-    const cancelled = await runTransition(em, effects, false, (tx) => cancelTask(tx, teamId, id));
+    const cancelled = await lifecycle.change('cancel', null, (tx) => cancelTask(tx, teamId, id));
     if (cancelled) return toTaskView(cancelled);
     const flagged = await flagCancelRequested(em, teamId, id);
     const task = flagged ?? (await findTeamTask(em, teamId, id));

@@ -1,27 +1,36 @@
 import { type TaskStatus, TERMINAL_STATUSES } from './task-types.ts';
 
-/**
- * The status table: for each transition, the statuses it may start from. Every transition is a
- * conditional UPDATE `WHERE status IN (from)`, so two actors racing can never both win.
- */
-export const TRANSITIONS = {
-  /** A dispatch worker claims the task for an attempt. */
-  claim: ['pending', 'delayed'],
-  /** The attempt failed retryably: back to waiting for the next (delayed) job. */
-  retry: ['processing'],
-  /** The call succeeded and the task waits for a callback or signal. */
-  wait: ['processing'],
-  /** The call succeeded and the task polls the provider. */
-  poll: ['processing'],
-  /** A result arrived: from the call itself, a callback, a signal or polling. */
-  complete: ['pending', 'delayed', 'processing', 'waiting', 'polling'],
-  fail: ['pending', 'delayed', 'processing', 'waiting', 'polling'],
-  expire: ['waiting', 'polling'],
-  /** Cancel takes effect at once in these statuses; `processing` only flags `cancelRequested`. */
-  cancel: ['pending', 'delayed', 'waiting', 'polling'],
-} as const satisfies Record<string, readonly TaskStatus[]>;
+const ACTIVE = ['pending', 'delayed', 'processing', 'waiting', 'polling'] as const satisfies TaskStatus[];
 
-export type Transition = keyof typeof TRANSITIONS;
+/**
+ * The lifecycle table: every way a task changes, one entry each. `from`: the statuses its store
+ * statement accepts (every change is a conditional UPDATE `WHERE status IN (from)`, so two actors
+ * racing can never both win); `to`: where it may leave the task; `jobs`: whether it always brings
+ * jobs of its own. The lifecycle (task-lifecycle.ts) reads `to` and `jobs` to decide whether the
+ * change needs a transaction: a `to` that sends the completion webhook, or `jobs`.
+ */
+export const LIFECYCLE = {
+  /** A dispatch worker claims the task for an attempt (inside pg-boss's fetch: store/claim.ts). */
+  claim: { from: ['pending', 'delayed'], to: ['processing'], jobs: false },
+  /** The attempt failed retryably: its next dispatch job is enqueued with the change. */
+  retry: { from: ['processing'], to: ['processing'], jobs: true },
+  /** The call succeeded and the task waits for a callback or signal: its expiry job. */
+  wait: { from: ['processing'], to: ['waiting'], jobs: true },
+  /** The call succeeded and the task polls the provider: its expiry and first poll jobs. */
+  poll: { from: ['processing'], to: ['polling'], jobs: true },
+  /** A result arrived: from the call itself, a callback, a signal or polling. */
+  complete: { from: ACTIVE, to: ['completed'], jobs: false },
+  fail: { from: ACTIVE, to: ['failed'], jobs: false },
+  /** A non-final callback or poll status: no status change, the row's progress only. */
+  progress: { from: ['waiting', 'polling'], to: [], jobs: false },
+  expire: { from: ['waiting', 'polling'], to: ['timeout'], jobs: false },
+  /** Cancel takes effect at once in these statuses; `processing` only flags `cancelRequested`. */
+  cancel: { from: ['pending', 'delayed', 'waiting', 'polling'], to: ['cancelled'], jobs: false },
+  /** A held attempt ends as cancelled (a cancel was requested while it ran, or it is stuck). */
+  cancelAttempt: { from: ['processing'], to: ['cancelled'], jobs: false },
+} as const satisfies Record<string, { from: readonly TaskStatus[]; to: readonly TaskStatus[]; jobs: boolean }>;
+
+export type Transition = keyof typeof LIFECYCLE;
 
 export function isTerminal(status: TaskStatus): boolean {
   return (TERMINAL_STATUSES as readonly TaskStatus[]).includes(status);

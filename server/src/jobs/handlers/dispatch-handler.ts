@@ -5,7 +5,6 @@ import { dispatchHeaders, dispatchHopPolicy } from '../../dispatch/outbound-head
 import { classifyOutcome } from '../../dispatch/outcome.ts';
 import { cancelHeldAttempt, endAttempt, type Held, recordLostHeldAttempt } from '../../tasks/store/attempts.ts';
 import type { TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
-import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
 import { claimOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
@@ -51,8 +50,7 @@ async function failUnsendable(deps: HandlerDeps, held: Held, task: Task, error: 
     willRetry: false,
   };
   const end = { kind: 'failed', error: message, result: null } as const;
-  const em = deps.orm.em.fork();
-  await runTransition(em, deps.effects, sendsWebhook(task, 'failed'), (tx) => endAttempt(tx, held, attempt, end));
+  await deps.lifecycle.change('fail', task, (tx) => endAttempt(tx, held, attempt, end));
 }
 
 /** The task's HTTP call, signed with the team's secrets, outside any transaction. */
@@ -132,10 +130,9 @@ async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision
   if (await endHeldAttempt(deps, held, task, decision)) return;
   // Lost the UPDATE: a cancel was requested (→ cancelled, which sends no webhook) or the task ended
   // another way. Each is one conditional statement; neither enqueues anything.
-  const em = deps.orm.em.fork();
   const lost = { ...decision.attempt, willRetry: false };
-  const cancelled = await runTransition(em, deps.effects, false, (tx) => cancelHeldAttempt(tx, held, lost));
-  if (!cancelled && recordLost) await recordLostHeldAttempt(em, held, lost);
+  const cancelled = await deps.lifecycle.change('cancelAttempt', task, (tx) => cancelHeldAttempt(tx, held, lost));
+  if (!cancelled && recordLost) await recordLostHeldAttempt(deps.lifecycle.em(), held, lost);
 }
 
 /**
@@ -151,11 +148,11 @@ async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads[
     return null;
   }
   if (claimed.task.cancelRequested) {
-    await runTransition(deps.orm.em.fork(), deps.effects, false, (tx) => cancelHeldAttempt(tx, held, null));
+    await deps.lifecycle.change('cancelAttempt', claimed.task, (tx) => cancelHeldAttempt(tx, held, null));
     return null;
   }
-  if (held.lease === 0 && claimed.task.retryCount === 0) deps.effects.onTransition?.('processing');
-  deps.effects.publish?.(claimed.task);
+  const firstClaim = held.lease === 0 && claimed.task.retryCount === 0;
+  await deps.lifecycle.announce(claimed.task, { count: firstClaim, webhook: false });
   return claimed;
 }
 
@@ -165,12 +162,5 @@ async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads[
  * the task itself is ended and correct either way.
  */
 async function announceRefused(deps: HandlerDeps, task: Task): Promise<void> {
-  const webhook = sendsWebhook(task, task.status);
-  if (webhook) {
-    await deps.orm.em
-      .fork()
-      .transactional((tem) => deps.effects.enqueue(tem, 'webhook', { taskId: task.id, attempt: 1 }));
-  }
-  deps.effects.onTransition?.(task.status);
-  deps.effects.publish?.(task);
+  await deps.lifecycle.announce(task, { count: true, webhook: true });
 }

@@ -2,19 +2,22 @@ import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
 import { endAttempt, type Held } from '../../tasks/store/attempts.ts';
-import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
+import type { Transition } from '../../tasks/task-status.ts';
 import type { AttemptRecord } from '../../tasks/task-types.ts';
 import type { Decision } from './attempt-decision.ts';
 import type { HandlerDeps } from './handler-deps.ts';
 
 /** What ending an attempt needs of the handlers' dependencies. */
-export type TransitionDeps = Pick<HandlerDeps, 'orm' | 'effects'>;
+export type TransitionDeps = Pick<HandlerDeps, 'lifecycle'>;
 
-/** Jobs that ending the attempt this way enqueues, besides the UPDATE itself. */
-function enqueuesJobs(task: Task, end: Decision['end']): boolean {
-  if (end.kind === 'retry' || end.kind === 'waiting' || end.kind === 'polling') return true;
-  return sendsWebhook(task, end.kind);
-}
+/** The lifecycle entry of each way an attempt ends. */
+const TRANSITION_OF = {
+  completed: 'complete',
+  failed: 'fail',
+  waiting: 'wait',
+  polling: 'poll',
+  retry: 'retry',
+} as const satisfies Record<Decision['end']['kind'], Transition>;
 
 /** The first poll waits one interval: the provider has only just accepted the job. */
 function pollStart(task: Task) {
@@ -28,31 +31,22 @@ function pollStart(task: Task) {
  * the first poll, the completion webhook) share a transaction.
  */
 export async function endHeldAttempt(deps: TransitionDeps, held: Held, task: Task, decision: Decision) {
-  const em = deps.orm.em.fork();
-  return runTransition(em, deps.effects, enqueuesJobs(task, decision.end), async (tem) => {
-    const ended = await endAttempt(tem, held, decision.attempt, decision.end);
-    if (!ended) return null;
-    if (decision.end.kind === 'retry') {
-      await deps.effects.enqueue(
-        tem,
-        'dispatch',
-        { taskId: task.id },
-        {
-          id: decision.end.nextJobId,
-          priority: task.priority,
-          startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
-        },
-      );
-    }
-    if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
-      await deps.effects.enqueue(tem, 'expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
-    }
-    if (decision.end.kind === 'polling') {
-      const first = { id: decision.end.pollJobId, ...pollStart(ended) };
-      await deps.effects.enqueue(tem, 'poll', { taskId: task.id }, first);
-    }
-    return ended;
-  });
+  const { end } = decision;
+  return deps.lifecycle.change(
+    TRANSITION_OF[end.kind],
+    task,
+    (tx) => endAttempt(tx, held, decision.attempt, end),
+    async (send, ended) => {
+      if (end.kind === 'retry') {
+        const startAfter = new Date(Date.now() + (decision.retryDelayMs ?? 0));
+        await send('dispatch', { taskId: task.id }, { id: end.nextJobId, priority: task.priority, startAfter });
+      }
+      if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
+        await send('expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
+      }
+      if (end.kind === 'polling') await send('poll', { taskId: task.id }, { id: end.pollJobId, ...pollStart(ended) });
+    },
+  );
 }
 
 /**

@@ -1,5 +1,4 @@
 import { expireTask } from '../../tasks/store/cancel-expire.ts';
-import { runTransition } from '../../tasks/task-effects.ts';
 import type { JobPayloads } from '../queues.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 
@@ -9,6 +8,5 @@ import type { HandlerDeps, JobRef } from './handler-deps.ts';
  * second delivery of the job is equally harmless.
  */
 export async function handleExpire(deps: HandlerDeps, job: JobRef<JobPayloads['expire']>): Promise<void> {
-  // A timeout may send the completion webhook: the UPDATE and that job share a transaction.
-  await runTransition(deps.orm.em.fork(), deps.effects, true, (tx) => expireTask(tx, job.data.taskId));
+  await deps.lifecycle.change('expire', null, (tx) => expireTask(tx, job.data.taskId));
 }

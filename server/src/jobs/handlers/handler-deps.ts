@@ -1,12 +1,11 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { SecretBox } from '../../auth/secret-box.ts';
 import type { createHttpCaller } from '../../dispatch/http-caller.ts';
-import type { TaskEffects } from '../../tasks/task-effects.ts';
+import type { TaskLifecycle } from '../../tasks/task-lifecycle.ts';
 
 /** What the job handlers share; built once in app.ts. */
 export type HandlerDeps = {
-  orm: MikroORM;
-  effects: TaskEffects;
+  /** The one way a task changes, and the ORM context for reads (task-lifecycle.ts). */
+  lifecycle: TaskLifecycle;
   caller: ReturnType<typeof createHttpCaller>;
   publicUrl: string;
   version: string;

@@ -5,7 +5,6 @@ import { isRetryableStatus } from '../../dispatch/outcome.ts';
 import { fillTemplate, TemplateError } from '../../tasks/poll-template.ts';
 import { completeFromOutside, recordPollProgress } from '../../tasks/store/outside.ts';
 import { findTaskById } from '../../tasks/store/read.ts';
-import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import type { PollConfig, TaskResult } from '../../tasks/task-types.ts';
 import type { JobPayloads } from '../queues.ts';
 import { toTaskResult } from './attempt-decision.ts';
@@ -39,7 +38,7 @@ export async function handlePoll(deps: HandlerDeps, job: JobRef<JobPayloads['pol
 }
 
 async function pollOnce(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Promise<void> {
-  const task = await findTaskById(deps.orm.em.fork(), job.data.taskId);
+  const task = await findTaskById(deps.lifecycle.em(), job.data.taskId);
   if (task?.status !== 'polling' || !task.pollConfig || !task.startResult) return;
   // Only the chain's current job polls: a redelivered or duplicate job would start a second chain.
   if (task.pollJobId !== null && task.pollJobId !== job.id) return;
@@ -62,25 +61,22 @@ async function pollOnce(deps: HandlerDeps, job: JobRef<JobPayloads['poll']>): Pr
     if (!(error instanceof TemplateError || error instanceof PollSetupError)) throw error;
     finish = { status: 'failed', error: error.message, result: null };
   }
-  const em = deps.orm.em.fork();
   if (finish) {
     const outcome = finish;
-    await runTransition(em, deps.effects, sendsWebhook(task, outcome.status), (tx) =>
+    await deps.lifecycle.change(outcome.status === 'completed' ? 'complete' : 'fail', task, (tx) =>
       completeFromOutside(tx, { column: 'id', value: task.id }, outcome, ['polling']),
     );
     return;
   }
+  // Not a status change: the progress and the next poll job commit together, nothing is published.
   const chain = { taskId: task.id, jobId: job.id, nextJobId: randomUUID() };
-  await em.transactional(async (tem) => {
-    const still = await recordPollProgress(tem, chain, progress);
-    if (!still) return;
-    await deps.effects.enqueue(
-      tem,
-      'poll',
-      { taskId: task.id },
-      { id: chain.nextJobId, startAfter: new Date(Date.now() + config.interval * 1000) },
-    );
-  });
+  const startAfter = new Date(Date.now() + config.interval * 1000);
+  await deps.lifecycle.write(
+    (tx) => recordPollProgress(tx, chain, progress),
+    async (send, still) => {
+      if (still) await send('poll', { taskId: task.id }, { id: chain.nextJobId, startAfter });
+    },
+  );
 }
 
 export class PollSetupError extends Error {}

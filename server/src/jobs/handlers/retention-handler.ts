@@ -7,7 +7,7 @@ import type { HandlerDeps } from './handler-deps.ts';
  * and expired rate-limit windows. Idempotent: running it twice deletes nothing more.
  */
 export async function handleRetention(deps: HandlerDeps): Promise<{ tasks: number; idempotencyKeys: number }> {
-  const em = deps.orm.em.fork();
+  const em = deps.lifecycle.em();
   const tasks = await deleteEndedTasks(em, deps.retentionDays);
   const idempotencyKeys = await deleteExpiredIdempotencyKeys(em);
   await em.execute('delete from rate_limits where expire < ?', [Date.now()]);

@@ -30,8 +30,7 @@ export function webhookIdOf(taskId: string): string {
  * attempt on failure (5 s … 6 h, honoring Retry-After; 410 stops). Never changes the task status.
  */
 export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhook']>): Promise<void> {
-  const em = deps.orm.em.fork();
-  const found = await findTaskWithSigningSecrets(em, job.data.taskId);
+  const found = await findTaskWithSigningSecrets(deps.lifecycle.em(), job.data.taskId);
   const task = found?.task;
   if (!found || !task?.onCompleteUrl || !(task.status in EVENTS)) return;
   const secrets = openTeamSecrets(deps.secretBox, task.teamId, found.signingSecrets);
@@ -69,21 +68,14 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
   const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
   const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
   const record = (tem: EntityManager) => appendWebhookDelivery(tem, task.id, delivery);
+  const next = { taskId: task.id, attempt: job.data.attempt + 1 };
   // A final delivery is one autocommit statement; a retry's job commits with its record. The
   // webhook went out: a database that is restarting must not make pg-boss send it again.
   await retryWhileDatabaseUnreachable(async () => {
-    if (nextDelay === null) {
-      await record(em);
-      return;
-    }
-    await em.transactional(async (tem) => {
-      await record(tem);
-      await deps.effects.enqueue(
-        tem,
-        'webhook',
-        { taskId: task.id, attempt: job.data.attempt + 1 },
-        { startAfter: new Date(Date.now() + nextDelay) },
-      );
+    if (nextDelay === null) return deps.lifecycle.write(record);
+    const startAfter = new Date(Date.now() + nextDelay);
+    return deps.lifecycle.write(record, async (send) => {
+      await send('webhook', next, { startAfter });
     });
   }, deps.recordRetryMs);
 }

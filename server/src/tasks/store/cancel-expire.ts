@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { STUCK_MARGIN_SECONDS } from '../stuck-attempts.ts';
-import { TRANSITIONS } from '../task-status.ts';
+import { LIFECYCLE } from '../task-status.ts';
 import { inList, interruptedAttempt } from './fragments.ts';
 import { one } from './run.ts';
 import { STUCK } from './stuck-attempts.ts';
@@ -25,7 +25,7 @@ export function cancelTask(em: EntityManager, teamId: string, taskId: string) {
     `update tasks set status = 'cancelled', completed_at = now(), updated_at = now(), dispatch_lease = null,
        attempts = case when ${STUCK} then attempts || ${CANCELLED_STUCK} else attempts end
      where id = ? and team_id = ?
-       and (status in (${inList(TRANSITIONS.cancel)}) or (status = 'processing' and dispatch_lease is null) or (${STUCK}))
+       and (status in (${inList(LIFECYCLE.cancel.from)}) or (status = 'processing' and dispatch_lease is null) or (${STUCK}))
      returning *`,
     [taskId, teamId],
   );

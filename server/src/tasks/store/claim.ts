@@ -1,5 +1,5 @@
 import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
-import { TRANSITIONS } from '../task-status.ts';
+import { LIFECYCLE } from '../task-status.ts';
 import { inList, interruptedAttempt } from './fragments.ts';
 import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from './signing-secrets.ts';
 
@@ -49,7 +49,7 @@ export function claimingFetchSql(fetchSql: string): string {
       retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
     from aq_fetched f
     where ${redelivered}
-      and tasks.status in (${inList(TRANSITIONS.claim)}, 'processing')
+      and tasks.status in (${inList(LIFECYCLE.claim.from)}, 'processing')
       and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
       and not (${SPENT})
     returning tasks.*),

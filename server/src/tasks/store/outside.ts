@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { storableText, storedProgress, storedResult } from '../storable-text.ts';
-import { TRANSITIONS } from '../task-status.ts';
+import { LIFECYCLE } from '../task-status.ts';
 import type { TaskResult, TaskStatus } from '../task-types.ts';
 import { inList, RESULT } from './fragments.ts';
 import { one } from './run.ts';
@@ -8,7 +8,7 @@ import { one } from './run.ts';
 /** Results from outside the attempt (callback, signal, poll): completion and progress. */
 
 /** The statuses a callback may still report progress on (those a result from outside may complete). */
-const ACTIVE = inList(TRANSITIONS.complete);
+const ACTIVE = inList(LIFECYCLE.complete.from);
 
 /** The single-use flag of each credential column (a poll result, by id, consumes nothing). */
 const CONSUMED_FLAG = {
@@ -22,7 +22,7 @@ export function completeFromOutside(
   em: EntityManager,
   where: { column: 'callback_id_hash' | 'signal_token_hash' | 'id'; value: string },
   outcome: { status: 'completed'; result: TaskResult } | { status: 'failed'; error: string; result: TaskResult | null },
-  from: readonly TaskStatus[] = TRANSITIONS.complete,
+  from: readonly TaskStatus[] = LIFECYCLE.complete.from,
 ) {
   const flag = CONSUMED_FLAG[where.column];
   const consumed = flag ? `${flag} = true,` : '';

@@ -1,0 +1,124 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { SendOptions } from 'pg-boss';
+import type { Task } from '../db/entities/task.ts';
+import type { Enqueue, JobPayloads, QueueName } from '../jobs/queues.ts';
+import { LIFECYCLE, type Transition } from './task-status.ts';
+import type { TaskStatus } from './task-types.ts';
+
+/** The statuses that send a completion webhook (a cancel is the client's own doing). */
+export const WEBHOOK_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'timeout'];
+
+/** Whether this task's move to `status` enqueues its completion webhook. */
+export function sendsWebhook(task: Pick<Task, 'onCompleteUrl'>, status: TaskStatus): boolean {
+  return WEBHOOK_STATUSES.includes(status) && task.onCompleteUrl != null;
+}
+
+/** Sends a job inside the change's transaction (commit → the change and its jobs; rollback → neither). */
+export type SendJob = <Q extends QueueName>(queue: Q, data: JobPayloads[Q], options?: SendOptions) => Promise<string>;
+
+/** What a change of the lifecycle does besides its statement, given once by the composition root. */
+export type LifecycleEffects = {
+  enqueue: Enqueue;
+  /** Counts transitions for /metrics; never throws. */
+  onTransition?: (status: TaskStatus) => void;
+  /**
+   * A committed change's row: to this process's long-polls at once, and by a NOTIFY sent after the
+   * commit to everyone else's (task-change-listener.ts, change-notifier.ts).
+   */
+  publish?: (task: Task) => void;
+};
+
+/**
+ * What the caller knows of the task before the change: the task itself, whether it sends a webhook
+ * (a credential's look-up), or nothing (null: an expiry job).
+ */
+export type Known = Pick<Task, 'onCompleteUrl'> | { sendsWebhook: boolean } | null;
+
+/**
+ * The one way a task changes (docs/architecture.md, "Lifecycle"). It forks the ORM, decides from the
+ * lifecycle table whether the change needs a transaction, runs the store statement and the jobs the
+ * change brings (plus the completion webhook of a terminal status), and publishes the committed row.
+ */
+export type TaskLifecycle = {
+  /** A fresh ORM context, for reads and the statements of use cases. */
+  em(): EntityManager;
+  /**
+   * Runs transition `name`: `statement` is its fenced store UPDATE (null: it matched nothing, another
+   * actor won), `jobs` sends the jobs it brings with the changed row.
+   */
+  change(
+    name: Transition,
+    known: Known,
+    statement: (em: EntityManager) => Promise<Task | null>,
+    jobs?: (send: SendJob, changed: Task) => Promise<void>,
+  ): Promise<Task | null>;
+  /** A write that is no status change (a webhook delivery's record), with the jobs it brings, if any. */
+  write<T>(
+    statement: (em: EntityManager) => Promise<T>,
+    jobs?: (send: SendJob, written: T) => Promise<void>,
+  ): Promise<T>;
+  /** A row changed by a statement the lifecycle did not run (the claim inside pg-boss's fetch). */
+  announce(task: Task, opts: { count: boolean; webhook: boolean }): Promise<void>;
+};
+
+/**
+ * Whether transition `name` may enqueue: it always brings jobs, or it may end the task in a status
+ * that sends the webhook and the task has (or may have) onCompleteUrl. Known before the UPDATE
+ * (onCompleteUrl never changes), so a change that enqueues nothing is one autocommit statement.
+ */
+export function needsTransaction(name: Transition, known: Known): boolean {
+  const entry = LIFECYCLE[name];
+  if (entry.jobs) return true;
+  const terminal = (entry.to as readonly TaskStatus[]).some((status) => WEBHOOK_STATUSES.includes(status));
+  if (!terminal || known === null) return terminal;
+  return 'sendsWebhook' in known ? known.sendsWebhook : known.onCompleteUrl != null;
+}
+
+export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): TaskLifecycle {
+  const sender =
+    (em: EntityManager): SendJob =>
+    (queue, data, options) =>
+      effects.enqueue(em, queue, data, options);
+  const published = (task: Task) => {
+    effects.onTransition?.(task.status);
+    effects.publish?.(task);
+  };
+  return {
+    em: () => orm.em.fork(),
+    async change(name, known, statement, jobs) {
+      const em = orm.em.fork();
+      if (!needsTransaction(name, known)) {
+        const task = await statement(em);
+        if (task) published(task);
+        return task;
+      }
+      const task = await em.transactional(async (tem) => {
+        const changed = await statement(tem);
+        if (!changed) return null;
+        await jobs?.(sender(tem), changed);
+        if (sendsWebhook(changed, changed.status))
+          await effects.enqueue(tem, 'webhook', { taskId: changed.id, attempt: 1 });
+        return changed;
+      });
+      // Only now is the row committed, and so safe to show.
+      if (task) published(task);
+      return task;
+    },
+    async write(statement, jobs) {
+      const em = orm.em.fork();
+      if (!jobs) return statement(em);
+      return em.transactional(async (tem) => {
+        const written = await statement(tem);
+        await jobs(sender(tem), written);
+        return written;
+      });
+    },
+    async announce(task, opts) {
+      if (opts.webhook && sendsWebhook(task, task.status)) {
+        await orm.em.fork().transactional((tem) => effects.enqueue(tem, 'webhook', { taskId: task.id, attempt: 1 }));
+      }
+      if (opts.count) effects.onTransition?.(task.status);
+      effects.publish?.(task);
+    },
+  };
+}
