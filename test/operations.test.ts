@@ -112,13 +112,18 @@ describe('retention', () => {
       );
       await em.execute(`update tasks set created_at = now() - interval '31 days' where id = ?`, [active]);
       await em.execute(`update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-key'`);
-      const deleted = await handleRetention({ lifecycle: { em: () => t.app.orm.em.fork() }, retentionDays: 30 } as never);
+      const deleted = await handleRetention({
+        lifecycle: { em: () => t.app.orm.em.fork() },
+        retentionDays: 30,
+      } as never);
       expect(deleted).toEqual({ tasks: 1, idempotencyKeys: 1 });
       const ids = (await em.execute<{ id: string }[]>('select id from tasks')).map((r) => r.id);
       expect(ids).not.toContain(old);
       expect(ids).toContain(recent);
       expect(ids).toContain(active);
-      expect(await handleRetention({ lifecycle: { em: () => t.app.orm.em.fork() }, retentionDays: 30 } as never)).toEqual({
+      expect(
+        await handleRetention({ lifecycle: { em: () => t.app.orm.em.fork() }, retentionDays: 30 } as never),
+      ).toEqual({
         tasks: 0,
         idempotencyKeys: 0,
       });
