@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import type { RateLimiter } from '../ratelimit/rate-limiter.ts';
 import { AppError } from '../shared/app-error.ts';
