@@ -62,6 +62,7 @@ export async function startDomain(
       listener.publish(task);
       notifier.taskChanged(task.id);
     },
+    notify: (taskId) => notifier.taskChanged(taskId),
   });
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);

@@ -26,6 +26,11 @@ export type LifecycleEffects = {
    * commit to everyone else's (task-change-listener.ts, change-notifier.ts).
    */
   publish?: (task: Task) => void;
+  /**
+   * A committed change known by id only (a bulk action reads no rows back): long-polls anywhere,
+   * this process's included, learn of it from the NOTIFY and re-read.
+   */
+  notify?: (taskId: string) => void;
 };
 
 /**
@@ -59,6 +64,11 @@ export type TaskLifecycle = {
   ): Promise<T>;
   /** A row changed by a statement the lifecycle did not run (the claim inside pg-boss's fetch). */
   announce(task: Task, opts: { count: boolean; webhook: boolean }): Promise<void>;
+  /**
+   * Committed changes known by id only (a bulk action, a chunk per statement): each is counted
+   * when it changed the status (`status`), and announced by NOTIFY.
+   */
+  announceIds(changes: readonly { id: string; status: TaskStatus | null }[]): void;
 };
 
 /**
@@ -119,6 +129,12 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
       }
       if (opts.count) effects.onTransition?.(task.status);
       effects.publish?.(task);
+    },
+    announceIds(changes) {
+      for (const { id, status } of changes) {
+        if (status) effects.onTransition?.(status);
+        effects.notify?.(id);
+      }
     },
   };
 }
