@@ -3,7 +3,8 @@ import type { PgBoss } from 'pg-boss';
 import type { ApiServices } from '../api/context.ts';
 import { MetricsRegistry } from '../api/metrics.ts';
 import { registerTaskMetrics, type TaskMetrics } from '../api/task-metrics.ts';
-import { admit } from '../auth/authenticate.ts';
+import { admit, admitSession } from '../auth/authenticate.ts';
+import { endSession, readSession, SIGN_IN_ATTEMPTS_PER_MINUTE, startSession } from '../auth/dashboard-sessions.ts';
 import { createKeyTeamHints } from '../auth/key-team-hints.ts';
 import { createVault, type Vault } from '../auth/vault.ts';
 import { malformedVaultReferences } from '../auth/vault-shaped-values.ts';
@@ -124,6 +125,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     points: config.authFailureLimitPerMinute,
     keyPrefix: 'authfail',
   });
+  const signInLimit = createRateLimiter(parts.sidePool, { points: SIGN_IN_ATTEMPTS_PER_MINUTE, keyPrefix: 'signin' });
   const createDeps: CreateDeps = {
     enqueue: parts.effects.enqueue,
     secretBox: parts.secretBox,
@@ -142,6 +144,14 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),
     admit: (key, clientIp) =>
       admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
+    admitSession: (sessionId, request, clientIp) =>
+      admitSession(orm.em.fork(), { team: teamRateLimit, failures: authFailureLimit }, sessionId, request, clientIp),
+    sessions: {
+      signInAttempt: (clientIp) => signInLimit.consume(clientIp),
+      start: (principal) => startSession(orm.em.fork(), principal),
+      read: (sessionId) => readSession(orm.em.fork(), sessionId),
+      end: (sessionId) => endSession(orm.em.fork(), sessionId),
+    },
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
       list: (teamId) => vault.list(orm.em.fork(), teamId),

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBodyReadSlots } from '../api/body-read-slots.ts';
+import { dashboardSessionRoutes } from '../api/dashboard-session-routes.ts';
 import { externalRoutes } from '../api/external-routes.ts';
 import { registerHttpMetrics } from '../api/http-metrics.ts';
 import { createHttpServer } from '../api/http-server.ts';
@@ -51,14 +52,17 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
       const databaseUp = await storage.databaseProbe.reachable();
       return { ready: databaseUp && !stopping, checks: { database: databaseUp, queue: !stopping } };
     },
-    rawRoutes: externalRoutes({
-      orm: storage.orm,
-      effects: domain.effects,
-      callbackLimiter: domain.callbackLimiter,
-      signalLimiter: domain.signalLimiter,
-      maxCallbackBytes: config.maxCallbackBytes,
-      bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
-    }),
+    rawRoutes: [
+      ...dashboardSessionRoutes({ services: domain.services, secureCookie: config.publicUrl.startsWith('https:') }),
+      ...externalRoutes({
+        orm: storage.orm,
+        effects: domain.effects,
+        callbackLimiter: domain.callbackLimiter,
+        signalLimiter: domain.signalLimiter,
+        maxCallbackBytes: config.maxCallbackBytes,
+        bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
+      }),
+    ],
     limits: {
       maxConnections: config.maxConnections,
       headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
