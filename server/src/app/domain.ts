@@ -77,6 +77,7 @@ export async function startDomain(
     allowed,
     sidePool,
     onDispatchDue,
+    onCreated: (taskId) => notifier.taskChanged(taskId),
   });
   return {
     listener,
@@ -114,6 +115,8 @@ type ServiceParts = {
   allowed: AllowedCidrs;
   sidePool: Storage['sidePool'];
   onDispatchDue: () => void;
+  /** A new task committed: NOTIFYed like a transition, so every instance's event streams show it. */
+  onCreated: (taskId: string) => void;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -139,6 +142,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       ...(await vault.missingReferences(em, teamId, headers)),
     ],
     onDispatchDue: parts.onDispatchDue,
+    onCreated: parts.onCreated,
   };
   return {
     tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),

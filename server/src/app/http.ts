@@ -8,6 +8,8 @@ import { createHttpServer } from '../api/http-server.ts';
 import { buildOpenApiDocument } from '../api/openapi-document.ts';
 import { appRouter } from '../api/routers/app-router.ts';
 import type { Config } from '../config/config.ts';
+import { createEventHub } from '../events/event-hub.ts';
+import { eventsRoute } from '../events/events-route.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Domain } from './domain.ts';
 import type { Storage } from './storage.ts';
@@ -62,6 +64,11 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
         maxCallbackBytes: config.maxCallbackBytes,
         bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
       }),
+      eventsRoute({
+        orm: storage.orm,
+        services: domain.services,
+        hub: createLiveEvents(config, logger, storage, domain),
+      }),
     ],
     limits: {
       maxConnections: config.maxConnections,
@@ -81,6 +88,20 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
       return closed;
     },
   };
+}
+
+/** The live events of GET /v1/events: fed by the LISTEN connection, ended when it closes at shutdown. */
+function createLiveEvents(config: Config, logger: Logger, storage: Storage, domain: Domain) {
+  return createEventHub(
+    storage.orm,
+    domain.listener,
+    {
+      maxStreams: config.eventsMaxStreams,
+      maxStreamsPerTeam: config.eventsMaxStreamsPerTeam,
+      heartbeatMs: config.eventsHeartbeatSeconds * 1000,
+    },
+    (message) => logger.warn(message),
+  );
 }
 
 async function listen(server: http.Server, config: Config): Promise<number> {
