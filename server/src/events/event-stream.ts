@@ -5,12 +5,12 @@ import { toTaskView } from '../tasks/task-view.ts';
 import { encodeEventId } from './event-cursor.ts';
 
 /**
- * Why 1 MiB: a stream's unsent bytes (the socket's and Node's buffers) stay under this; a dozen
- * list-shaped tasks are ~50 KiB, so a consumer this far behind is not reading, and buffering more for
- * it would let one stalled client grow the server's memory without bound. It is dropped instead and
- * resumes with Last-Event-ID when it reads again.
+ * Why 4 MiB: a stream's unsent bytes (Node's buffer beyond the socket's) stay under this. One batch
+ * of changes (up to 500 list-shaped tasks, a few KiB each) fits, so a reading client absorbs a burst;
+ * a consumer this far behind is not reading, and buffering more for it would let one stalled client
+ * grow the server's memory without bound. It is dropped instead, and resumes with Last-Event-ID.
  */
-export const MAX_BUFFERED_BYTES = 1024 * 1024;
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Why 30 s: a reading client drains a full socket in milliseconds; 30 s without draining is a stalled one. */
 export const DRAIN_TIMEOUT_MS = 30_000;
 /**
