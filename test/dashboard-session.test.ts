@@ -24,13 +24,15 @@ const sessionRows = (sql: string, params: unknown[] = []) => t.app.orm.em.fork()
 describe('dashboard sessions', () => {
   it('sign-in sets an HttpOnly SameSite=Strict cookie, stores only its SHA-256 and never the key', async () => {
     const session = await signIn(t.url, team.apiKey);
-    expect(session.setCookie).toMatch(/^aq_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
+    expect(session.setCookie).toMatch(
+      /^aq_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/,
+    );
     const rows = await sessionRows('select * from dashboard_sessions where team_id = ?', [team.teamId]);
     expect(rows).toHaveLength(1);
     const stored = JSON.stringify(rows);
     expect(stored).not.toContain(session.sessionId);
     expect(stored).not.toContain(team.apiKey);
-    expect(rows[0].id_hash).toBe(createHash('sha256').update(session.sessionId).digest('hex'));
+    expect(rows[0]!.id_hash).toBe(createHash('sha256').update(session.sessionId).digest('hex'));
     const read = await api(t.url, 'GET', '/dashboard/session', { headers: { cookie: session.cookie } });
     expect(read.status).toBe(200);
     expect(read.body).toEqual({ teamId: team.teamId, csrfToken: session.csrfToken, expiresAt: expect.any(String) });
@@ -66,7 +68,9 @@ describe('dashboard sessions', () => {
     expect(withoutToken.status).toBe(401);
     expect(withoutToken.body.error).toContain('X-CSRF-Token');
     const wrongToken = { ...cookie, 'x-csrf-token': `${session.csrfToken.slice(0, -1)}A` };
-    expect((await api(t.url, 'POST', `/v1/tasks/${own.body.task.id}/cancel`, { headers: wrongToken })).status).toBe(401);
+    expect((await api(t.url, 'POST', `/v1/tasks/${own.body.task.id}/cancel`, { headers: wrongToken })).status).toBe(
+      401,
+    );
     expect((await api(t.url, 'GET', `/v1/tasks/${own.body.task.id}`, { key: team.apiKey })).body.task.status).toBe(
       'delayed',
     );
@@ -97,7 +101,7 @@ describe('dashboard sessions', () => {
     const cookie = { cookie: session.cookie };
     expect((await api(t.url, 'GET', '/v1/tasks', { headers: cookie })).status).toBe(200);
     const [key] = await sessionRows('select id from api_keys where team_id = ?', [revoked.teamId]);
-    await revokeApiKey(t.app.orm.em.fork(), key.id);
+    await revokeApiKey(t.app.orm.em.fork(), key!.id);
     const after = await api(t.url, 'GET', '/v1/tasks', { headers: cookie });
     expect(after.status).toBe(401);
     expect(after.body.error).toContain('sign in again');

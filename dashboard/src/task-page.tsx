@@ -81,7 +81,12 @@ export function TaskPage(props: { id: string }) {
         {ended && task.status !== 'cancelled' && task.onCompleteUrl && (
           <button
             type="button"
-            onClick={() => void act('Redeliver', `/v1/tasks/${task.id}/webhook/redeliver`, (b) => setTask(b.task))}
+            onClick={() =>
+              void act('Redeliver', `/v1/tasks/${task.id}/webhook/redeliver`, (b) => {
+                setTask(b.task);
+                void awaitNewDelivery(b.task, setTask);
+              })
+            }
           >
             Redeliver webhook
           </button>
@@ -95,8 +100,14 @@ export function TaskPage(props: { id: string }) {
         <p class="mono">
           {task.method} {task.targetUrl}
         </p>
+        <h3>Headers (secret values masked)</h3>
         <Code>{JSON.stringify(task.headers, null, 2)}</Code>
-        {task.body && <Code>{pretty(task.body)}</Code>}
+        {task.body && (
+          <>
+            <h3>Body</h3>
+            <Code>{pretty(task.body)}</Code>
+          </>
+        )}
       </section>
       <Attempts task={task} />
       <ResultView task={task} />
@@ -109,4 +120,18 @@ export function TaskPage(props: { id: string }) {
       <Deliveries task={task} />
     </>
   );
+}
+
+/** Why 1 s × 30: a redelivery is sent within seconds; its record is re-read until it shows, then no more. */
+const DELIVERY_CHECK_MS = 1000;
+const DELIVERY_CHECKS = 30;
+
+/** Re-reads a task after a redelivery until its new delivery record appears (a status never changes for it). */
+async function awaitNewDelivery(task: Task, show: (task: Task) => void): Promise<void> {
+  for (let i = 0; i < DELIVERY_CHECKS; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, DELIVERY_CHECK_MS));
+    const { task: fresh } = await call<{ task: Task }>('GET', `/v1/tasks/${task.id}`);
+    show(fresh);
+    if (fresh.webhookDeliveries.length > task.webhookDeliveries.length) return;
+  }
 }
