@@ -50,10 +50,18 @@ export function matches(filter: EventFilter, change: ChangedTask): boolean {
   return !filter.status || task.status === filter.status;
 }
 
+/** Each change's frame, built once however many streams it goes to (1,000 streams: one JSON.stringify). */
+const frames = new WeakMap<ChangedTask, string>();
+
 /** The SSE frame of a change: `event: task.updated`, `id: <cursor>`, `data: {"task": …}` (list shape). */
 function frame(change: ChangedTask): string {
-  const data = JSON.stringify({ task: toTaskView(change.task) });
-  return `event: task.updated\nid: ${encodeEventId(change.version)}\ndata: ${data}\n\n`;
+  let text = frames.get(change);
+  if (text === undefined) {
+    const data = JSON.stringify({ task: toTaskView(change.task) });
+    text = `event: task.updated\nid: ${encodeEventId(change.version)}\ndata: ${data}\n\n`;
+    frames.set(change, text);
+  }
+  return text;
 }
 
 export function createEventStream(res: ServerResponse, filter: EventFilter, onGone: () => void): EventStream {
