@@ -17,6 +17,9 @@ beforeAll(async () => {
   t = await startTestApp({
     ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000',
     ASYNCQUEUE_EVENTS_HEARTBEAT_SECONDS: '1',
+    // Shorter than the heartbeat test's stream: the request timeout bounds receiving the request, not the stream.
+    ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS: '2',
+    ASYNCQUEUE_HTTP_HEADERS_TIMEOUT_SECONDS: '2',
     LOG_LEVEL: 'info',
   });
   team = await t.newTeam();
@@ -124,9 +127,10 @@ describe('GET /v1/events', () => {
     expect(mine.events.some((e) => theirs.includes(e.data.task.id))).toBe(false);
   });
 
-  it('writes a heartbeat comment every interval (1 s here) on a quiet stream', async () => {
+  it('writes a heartbeat comment every interval (1 s here) on a quiet stream, past the request timeout', async () => {
     const conn = await subscribe(team.apiKey, `?taskId=${crypto.randomUUID()}`);
-    await waitFor('three heartbeats', () => conn.comments.filter((c) => c.text === 'keep-alive').length >= 3, 10_000);
+    await waitFor('four heartbeats', () => conn.comments.filter((c) => c.text === 'keep-alive').length >= 4, 10_000);
+    expect(conn.ended()).toBe(false);
     const beats = conn.comments.filter((c) => c.text === 'keep-alive');
     expect(beats.length).toBeGreaterThanOrEqual(3);
     const gaps = beats.slice(1).map((b, i) => b.at - (beats[i] as { at: number }).at);
@@ -134,6 +138,21 @@ describe('GET /v1/events', () => {
     for (const gap of gaps) expect(gap).toBeGreaterThan(500);
     for (const gap of gaps) expect(gap).toBeLessThan(2_500);
     expect(conn.events).toEqual([]);
+  });
+});
+
+describe('shutdown', () => {
+  it('ends open streams when the server stops, so clients reconnect elsewhere', async () => {
+    const stopping = await startTestApp({ LOG_LEVEL: 'info' });
+    const member = await stopping.newTeam();
+    const conn = await openSse(stopping.url, '/v1/events', { key: member.apiKey });
+    expect(conn.status).toBe(200);
+    const started = Date.now();
+    const stopped = stopping.stop();
+    await waitFor('the stream to end', () => conn.ended(), 15_000);
+    // Ended with the long-polls, before the jobs drain (up to 10 s): well within that.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await stopped;
   });
 });
 
