@@ -184,8 +184,12 @@ function TaskTable(props: { tasks: Task[] }) {
             <th scope="col">Task</th>
             <th scope="col">Status</th>
             <th scope="col">Target</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Created</th>
+            <th scope="col" class="wide">
+              Attempts
+            </th>
+            <th scope="col" class="wide">
+              Created
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -204,8 +208,8 @@ function TaskTable(props: { tasks: Task[] }) {
               <td class="target">
                 {task.method} {task.targetUrl}
               </td>
-              <td>{task.attempts.length}</td>
-              <td>{shortTime(task.createdAt)}</td>
+              <td class="wide">{task.attempts.length}</td>
+              <td class="wide">{shortTime(task.createdAt)}</td>
             </tr>
           ))}
         </tbody>
