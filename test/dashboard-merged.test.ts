@@ -84,7 +84,8 @@ describe('dashboard with replay, bulk actions, counts and flow keys', () => {
   it('flow keys: set limits, pause and resume from the page; passes axe', async () => {
     const { page, context } = await openSignedIn();
     await page.getByRole('link', { name: 'Flow keys' }).click();
-    await page.getByLabel('Key').fill('fal-ai');
+    await page.getByRole('heading', { name: 'Flow keys' }).waitFor();
+    await page.getByLabel('Key', { exact: true }).fill('fal-ai');
     await page.getByLabel('Concurrency').fill('4');
     await page.getByLabel('Requests a minute').fill('60');
     await page.getByRole('button', { name: 'Save limits' }).click();
