@@ -146,6 +146,27 @@ describe('dashboard in chromium', () => {
     await context.close();
   });
 
+  it('a media URL in a result is a link with a preview button: nothing is requested from it until clicked', async () => {
+    const mediaUrl = 'https://cdn.example.com/out/video.mp4';
+    const answer = JSON.stringify({ video: { url: mediaUrl }, images: [{ url: 'https://cdn.example.com/a.png' }] });
+    const media = await startRecordingServer({
+      answer: () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: answer }),
+    });
+    try {
+      const task = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body: { targetUrl: media.url('/run') } });
+      await waitForStatus(t.url, team.apiKey, task.body.task.id, 'completed');
+      const { page, context, requested } = await openSignedIn();
+      await page.goto(`${t.url}/#/tasks/${task.body.task.id}`);
+      await page.getByRole('button', { name: 'Preview video' }).waitFor();
+      await page.getByRole('button', { name: 'Preview image' }).waitFor();
+      expect(await page.getByRole('link', { name: mediaUrl }).getAttribute('href')).toBe(mediaUrl);
+      expect(requested.filter((url) => url.includes('cdn.example.com'))).toEqual([]);
+      await context.close();
+    } finally {
+      await media.stop();
+    }
+  });
+
   it('vault tokens: create, list and delete from the page; the value is never shown', async () => {
     const { page, context } = await openSignedIn();
     await page.getByRole('link', { name: 'Vault tokens' }).click();

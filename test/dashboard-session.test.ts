@@ -113,17 +113,20 @@ describe('dashboard sessions', () => {
     expect((await api(t.url, 'GET', '/v1/tasks', { headers: { cookie: expiring.cookie } })).status).toBe(401);
   });
 
-  it('limits sign-in attempts per client IP (429 with Retry-After past 10 a minute)', async () => {
-    const limited = await startTestApp();
+  it('limits sign-in attempts per client IP (429 with Retry-After past 10 a minute); the cookie is Secure behind https', async () => {
+    const limited = await startTestApp({ PUBLIC_URL: 'https://aq.example.com' });
     try {
+      const limitedTeam = await limited.newTeam();
+      const session = await signIn(limited.url, limitedTeam.apiKey);
+      expect(session.setCookie).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
       const statuses: number[] = [];
-      for (let i = 0; i < 11; i += 1) {
+      for (let i = 0; i < 10; i += 1) {
         const res = await api(limited.url, 'POST', '/dashboard/session', { body: { apiKey: 'nope' } });
         statuses.push(res.status);
         if (res.status === 429) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       }
-      expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
-      expect(statuses[10]).toBe(429);
+      expect(statuses.slice(0, 9).every((s) => s === 401)).toBe(true);
+      expect(statuses[9]).toBe(429);
     } finally {
       await limited.stop();
     }
