@@ -138,6 +138,9 @@ describe('dashboard in chromium', () => {
     await preview.waitFor();
     expect(await preview.getAttribute('src')).toBe(`data:image/png;base64,${PNG_BASE64}`);
     await expect.poll(() => page.getByTestId('deliveries').locator('tr').count()).toBe(1);
+    // Whole, as stored (a list-shaped event of the task must not replace it with a capped body).
+    expect(await page.getByText('truncated').count()).toBe(0);
+    expect(await preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160);
     await expectNoSeriousViolations(page, 'task');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'task.png'), fullPage: true });
     await page.getByRole('button', { name: 'Redeliver webhook' }).click();

@@ -15,7 +15,12 @@ export function TaskPage(props: { id: string }) {
       .catch((caught: unknown) => setError((caught as Error).message));
   useEffect(() => {
     void load();
-    const stopEvents = subscribeTasks({ taskId: props.id }, setTask, () => void load());
+    // An event carries the list shape (payloads capped): it only says when to read the whole task.
+    const stopEvents = subscribeTasks(
+      { taskId: props.id },
+      () => void load(),
+      () => void load(),
+    );
     const stopWatch = watchTask(props.id, setTask);
     return () => {
       stopEvents();
