@@ -29,10 +29,11 @@ export function FlowKeysPage() {
         else setMessage((caught as Error).message);
       });
   useEffect(() => {
+    if (missing) return;
     void load();
     const timer = setInterval(() => void load(), REFRESH_MS);
     return () => clearInterval(timer);
-  }, []);
+  }, [missing]);
   const run = async (method: string, path: string, body?: unknown) => {
     try {
       await call(method, path, body);

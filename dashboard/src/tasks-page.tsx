@@ -75,6 +75,7 @@ function StatusCounts(props: { tasks: Task[] }) {
   const [missing, setMissing] = useState(false);
   const version = props.tasks.map((t) => t.status).join();
   useEffect(() => {
+    if (missing) return;
     call<Record<string, unknown>>('GET', '/v1/tasks/stats')
       .then((body) => setCounts(countsOf(body)))
       .catch((caught: unknown) => setMissing(caught instanceof ApiError && caught.status === 404));
