@@ -67,7 +67,9 @@ describe('dashboard sessions', () => {
     const withoutToken = await api(t.url, 'POST', `/v1/tasks/${own.body.task.id}/cancel`, { headers: cookie });
     expect(withoutToken.status).toBe(401);
     expect(withoutToken.body.error).toContain('X-CSRF-Token');
-    const wrongToken = { ...cookie, 'x-csrf-token': `${session.csrfToken.slice(0, -1)}A` };
+    // The same length, one character changed (never the same token by chance).
+    const flipped = session.csrfToken.endsWith('A') ? 'B' : 'A';
+    const wrongToken = { ...cookie, 'x-csrf-token': `${session.csrfToken.slice(0, -1)}${flipped}` };
     expect((await api(t.url, 'POST', `/v1/tasks/${own.body.task.id}/cancel`, { headers: wrongToken })).status).toBe(
       401,
     );
