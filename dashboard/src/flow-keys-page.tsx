@@ -65,20 +65,7 @@ export function FlowKeysPage() {
   return (
     <>
       <h1>Flow keys</h1>
-      <form class="inline" onSubmit={save} aria-label="Set a flow key's limits">
-        <label for="fk-key">Key</label>
-        <input id="fk-key" name="key" required pattern="[A-Za-z0-9._:\-]{1,128}" />
-        <label for="fk-concurrency">Concurrency</label>
-        <input id="fk-concurrency" name="concurrency" type="number" min={1} max={10000} />
-        <label for="fk-rate">Requests a minute</label>
-        <input id="fk-rate" name="ratePerMinute" type="number" min={1} max={1000000} />
-        <label for="fk-scope">Scope</label>
-        <select id="fk-scope" name="scope">
-          <option value="task">task</option>
-          <option value="request">request</option>
-        </select>
-        <button type="submit">Save limits</button>
-      </form>
+      <FlowKeyForm save={save} />
       {message && <p role="status">{message}</p>}
       {keys && keys.length === 0 && <p>No flow keys with limits yet.</p>}
       {keys && keys.length > 0 && <FlowKeyTable keys={keys} run={run} />}
@@ -146,5 +133,24 @@ function FlowKeyTable(props: { keys: FlowKey[]; run: (method: string, path: stri
         </tbody>
       </table>
     </div>
+  );
+}
+
+function FlowKeyForm(props: { save: (event: Event) => void }) {
+  return (
+    <form class="inline" onSubmit={props.save} aria-label="Set a flow key's limits">
+      <label for="fk-key">Key</label>
+      <input id="fk-key" name="key" required pattern="[A-Za-z0-9._:\-]{1,128}" />
+      <label for="fk-concurrency">Concurrency</label>
+      <input id="fk-concurrency" name="concurrency" type="number" min={1} max={10000} />
+      <label for="fk-rate">Requests a minute</label>
+      <input id="fk-rate" name="ratePerMinute" type="number" min={1} max={1000000} />
+      <label for="fk-scope">Scope</label>
+      <select id="fk-scope" name="scope">
+        <option value="task">task</option>
+        <option value="request">request</option>
+      </select>
+      <button type="submit">Save limits</button>
+    </form>
   );
 }

@@ -48,6 +48,15 @@ export function TokensPage() {
         <button type="submit">Store</button>
       </form>
       {message && <p role="status">{message}</p>}
+      <TokenTable tokens={tokens} remove={(token) => void remove(token)} />
+    </>
+  );
+}
+
+function TokenTable(props: { tokens: Token[]; remove: (token: Token) => void }) {
+  const { tokens } = props;
+  return (
+    <>
       {tokens.length === 0 ? (
         <p>No tokens yet.</p>
       ) : (
@@ -69,7 +78,7 @@ export function TokensPage() {
                 <td class="mono">{t.id}</td>
                 <td>{shortTime(t.createdAt)}</td>
                 <td>
-                  <button type="button" onClick={() => void remove(t)} aria-label={`Delete ${t.name}`}>
+                  <button type="button" onClick={() => props.remove(t)} aria-label={`Delete ${t.name}`}>
                     Delete
                   </button>
                 </td>
