@@ -71,14 +71,7 @@ export function createEventHub(
   };
   const readBatch = () => {
     batchScheduled = false;
-    serialized(async () => {
-      while (state.pending.size > 0 && state.total > 0) {
-        const ids = [...state.pending].slice(0, MAX_IDS_PER_READ);
-        for (const id of ids) state.pending.delete(id);
-        const changes = await findChangedTasks(fork(), ids, [...state.teams.keys()]);
-        for (const change of changes) dispatch(state, change);
-      }
-    });
+    serialized(() => readPending(state, fork));
   };
   const sweep = () => serialized(() => sweepChanges(state, fork));
 
@@ -103,6 +96,11 @@ export function createEventHub(
     for (const streams of state.teams.values()) for (const stream of streams) stream.heartbeat();
   }, limits.heartbeatMs).unref();
 
+  return registry(state, limits);
+}
+
+/** Adding and removing streams under the caps. */
+function registry(state: HubState, limits: EventLimits): EventHub {
   return {
     add(stream) {
       const team = state.teams.get(stream.filter.teamId) ?? new Set<EventStream>();
@@ -110,6 +108,8 @@ export function createEventHub(
       if (team.size >= limits.maxStreamsPerTeam) return 'team_full';
       state.teams.set(stream.filter.teamId, team);
       team.add(stream);
+      // The first stream after none: sweeps start over from now, not from when the last one left.
+      if (state.total === 0) state.sweptFrom = null;
       state.total += 1;
       return 'added';
     },
@@ -121,6 +121,16 @@ export function createEventHub(
     },
     streamCount: () => state.total,
   };
+}
+
+/** Reads the notified tasks (MAX_IDS_PER_READ at a time, one query for all streams) and sends them. */
+async function readPending(state: HubState, fork: () => ReturnType<MikroORM['em']['fork']>): Promise<void> {
+  while (state.pending.size > 0 && state.total > 0) {
+    const ids = [...state.pending].slice(0, MAX_IDS_PER_READ);
+    for (const id of ids) state.pending.delete(id);
+    const changes = await findChangedTasks(fork(), ids, [...state.teams.keys()]);
+    for (const change of changes) dispatch(state, change);
+  }
 }
 
 /** Sends a version to every matching stream of its team, unless it was sent already. */

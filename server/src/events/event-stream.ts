@@ -65,90 +65,92 @@ function frame(change: ChangedTask): string {
 }
 
 export function createEventStream(res: ServerResponse, filter: EventFilter, onGone: () => void): EventStream {
-  let open = true;
+  const socket = boundedWriter(res, onGone);
   let live = false;
   let queued: ChangedTask[] = [];
   /** Versions the replay wrote (task id → version), so a live copy of one is not written twice. */
   const replayed = new Map<string, bigint>();
-  let drainTimer: NodeJS.Timeout | null = null;
-
-  const drop = () => {
-    if (!open) return;
-    open = false;
-    if (drainTimer) clearTimeout(drainTimer);
-    res.destroy();
-    onGone();
-  };
-  res.on('close', () => {
-    if (!open) return;
-    open = false;
-    if (drainTimer) clearTimeout(drainTimer);
-    onGone();
-  });
-  res.on('drain', () => {
-    if (drainTimer) clearTimeout(drainTimer);
-    drainTimer = null;
-  });
-  /** Writes, or drops a consumer that is not reading (see MAX_BUFFERED_BYTES and DRAIN_TIMEOUT_MS). */
-  const write = (text: string): boolean => {
-    if (!open) return false;
-    const room = res.write(text);
-    if (res.writableLength > MAX_BUFFERED_BYTES) {
-      drop();
-      return false;
-    }
-    if (!room) drainTimer ??= setTimeout(drop, DRAIN_TIMEOUT_MS);
-    return room;
-  };
-  const whenDrained = () =>
-    new Promise<boolean>((resolve) => {
-      if (!open) return resolve(false);
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve(open);
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-
   return {
     filter,
     deliver(change) {
-      if (!open || !matches(filter, change)) return;
+      if (!socket.isOpen() || !matches(filter, change)) return;
       if (live) {
-        write(frame(change));
+        socket.write(frame(change));
         return;
       }
       queued.push(change);
-      if (queued.length > MAX_QUEUED_WHILE_REPLAYING) drop();
+      if (queued.length > MAX_QUEUED_WHILE_REPLAYING) socket.drop();
     },
     async replay(change) {
       if (change.version > BigInt(Date.now()) * 1000n - RECENT_VERSION_MICROS) {
         replayed.set(change.task.id, change.version);
       }
-      return write(frame(change)) || whenDrained();
+      return socket.write(frame(change)) || socket.whenDrained();
     },
     goLive() {
       live = true;
       const backlog = queued;
       queued = [];
       for (const change of backlog) {
-        if (replayed.get(change.task.id) !== change.version) write(frame(change));
+        if (replayed.get(change.task.id) !== change.version) socket.write(frame(change));
       }
       replayed.clear();
     },
     heartbeat() {
       // A comment line: proxies and load balancers close a response idle for a minute or so.
-      write(': keep-alive\n\n');
+      socket.write(': keep-alive\n\n');
     },
-    end() {
-      if (!open) return;
-      open = false;
-      if (drainTimer) clearTimeout(drainTimer);
-      res.end();
-      onGone();
-    },
+    end: () => socket.end(),
+    isOpen: () => socket.isOpen(),
+  };
+}
+
+/**
+ * The response as a bounded sink: `write` drops a consumer that is not reading (over
+ * MAX_BUFFERED_BYTES unsent, or no drain within DRAIN_TIMEOUT_MS); `onGone` runs once, however it ends.
+ */
+function boundedWriter(res: ServerResponse, onGone: () => void) {
+  let open = true;
+  let drainTimer: NodeJS.Timeout | null = null;
+  const finish = (how: 'destroy' | 'end' | 'closed') => {
+    if (!open) return;
+    open = false;
+    if (drainTimer) clearTimeout(drainTimer);
+    if (how === 'destroy') res.destroy();
+    if (how === 'end') res.end();
+    onGone();
+  };
+  const drop = () => finish('destroy');
+  res.on('close', () => finish('closed'));
+  res.on('drain', () => {
+    if (drainTimer) clearTimeout(drainTimer);
+    drainTimer = null;
+  });
+  return {
+    drop,
+    end: () => finish('end'),
     isOpen: () => open,
+    write(text: string): boolean {
+      if (!open) return false;
+      const room = res.write(text);
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        drop();
+        return false;
+      }
+      if (!room) drainTimer ??= setTimeout(drop, DRAIN_TIMEOUT_MS);
+      return room;
+    },
+    /** Resolves when the socket takes more (true) or the stream is gone (false). */
+    whenDrained: () =>
+      new Promise<boolean>((resolve) => {
+        if (!open) return resolve(false);
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve(open);
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      }),
   };
 }
