@@ -11,7 +11,7 @@ let team: TestTeam;
 let other: TestTeam;
 
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ TRUST_PROXY: '1' });
   team = await t.newTeam();
   other = await t.newTeam();
 });
@@ -82,6 +82,51 @@ describe('dashboard sessions', () => {
     expect(cancelled.body.task.status).toBe('cancelled');
     const byKey = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body: delayedTask(3) });
     expect((await api(t.url, 'POST', `/v1/tasks/${byKey.body.task.id}/cancel`, { key: team.apiKey })).status).toBe(200);
+  });
+
+  it('tRPC takes the cookie too, with the same CSRF rule', async () => {
+    const own = await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body: delayedTask(7) });
+    const session = await signIn(t.url, team.apiKey);
+    const input = { id: own.body.task.id };
+    const refused = await api(t.url, 'POST', '/trpc/tasks.cancel', {
+      headers: { cookie: session.cookie },
+      body: input,
+    });
+    expect(refused.status).toBe(401);
+    const headers = { cookie: session.cookie, 'x-csrf-token': session.csrfToken };
+    expect((await api(t.url, 'POST', '/trpc/tasks.cancel', { headers, body: input })).status).toBe(200);
+  });
+
+  it('bounds the sign-in body (4 KiB) and refuses one that is not {"apiKey"}', async () => {
+    const big = await api(t.url, 'POST', '/dashboard/session', { body: { apiKey: 'a'.repeat(5000) } });
+    expect(big.status).toBe(413);
+    const bad = await api(t.url, 'POST', '/dashboard/session', { body: { key: team.apiKey } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details).toEqual([{ path: 'apiKey', message: 'expected an API key string' }]);
+    const notJson = await api(t.url, 'POST', '/dashboard/session', {
+      rawBody: '{',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(notJson.status).toBe(400);
+  });
+
+  it('serves the dashboard at / with a self-only Content-Security-Policy, and its two assets', async () => {
+    const page = await fetch(`${t.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).not.toContain('unsafe');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    const html = await page.text();
+    expect(html).toContain('/dashboard/app.js');
+    const script = await fetch(`${t.url}/dashboard/app.js`);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await script.text()).length).toBeGreaterThan(1000);
+    expect((await fetch(`${t.url}/dashboard/app.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await fetch(`${t.url}/dashboard/other.js`)).status).toBe(404);
   });
 
   it('sign-out ends the session and clears the cookie', async () => {
