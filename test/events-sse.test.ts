@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signIn } from './helpers/dashboard-session.ts';
 import { api } from './helpers/http.ts';
 import { openSse, type SseConnection } from './helpers/sse-client.ts';
 import { delayedTask } from './helpers/tasks.ts';
@@ -57,6 +58,14 @@ describe('GET /v1/events', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.errorBody.code).toBe('unauthorized');
     expect(wrong.events).toEqual([]);
+  });
+
+  it('accepts the dashboard’s session cookie as it accepts a key', async () => {
+    const session = await signIn(t.url, team.apiKey);
+    const conn = await subscribe('', '', { cookie: session.cookie });
+    expect(conn.status).toBe(200);
+    const task = await createDelayed(team.apiKey, 30);
+    await conn.waitForEvent('the team’s change', (e) => e.data.task.id === task.id);
   });
 
   it('answers 400 naming the field for a bad filter or Last-Event-ID', async () => {
