@@ -22,8 +22,8 @@ export function FlowKeysPage() {
   const [missing, setMissing] = useState(false);
   const [message, setMessage] = useState('');
   const load = () =>
-    call<{ flowKeys?: FlowKey[] } | FlowKey[]>('GET', '/v1/flow-keys')
-      .then((body) => setKeys(Array.isArray(body) ? body : (body.flowKeys ?? [])))
+    call<Record<string, unknown> | FlowKey[]>('GET', '/v1/flow-keys')
+      .then((body) => setKeys(listOf(body)))
       .catch((caught: unknown) => {
         if (caught instanceof ApiError && caught.status === 404) setMissing(true);
         else setMessage((caught as Error).message);
@@ -153,4 +153,10 @@ function FlowKeyForm(props: { save: (event: Event) => void }) {
       <button type="submit">Save limits</button>
     </form>
   );
+}
+
+/** The list, whether the answer is the array itself or an object holding it (`{flowKeys: […]}`). */
+function listOf(body: Record<string, unknown> | FlowKey[]): FlowKey[] {
+  if (Array.isArray(body)) return body;
+  return (Object.values(body).find(Array.isArray) as FlowKey[] | undefined) ?? [];
 }
