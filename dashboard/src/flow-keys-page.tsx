@@ -9,6 +9,9 @@ type FlowKey = {
   inFlight: number;
   queued: number;
   effectiveConcurrency: number | null;
+  /** Paused by POST …/pause until resumed. */
+  paused?: boolean;
+  /** A 429 paused the key until then. */
   pausedUntil: string | null;
   throttled: number;
 };
@@ -112,9 +115,10 @@ function FlowKeyTable(props: { keys: FlowKey[]; run: (method: string, path: stri
                 <td>{k.queued}</td>
                 <td>{k.effectiveConcurrency ?? '—'}</td>
                 <td>{k.throttled}</td>
+                <td>{k.paused ? 'yes' : 'no'}</td>
                 <td>{shortTime(k.pausedUntil)}</td>
                 <td>
-                  {k.pausedUntil ? (
+                  {k.paused ? (
                     <button type="button" onClick={() => void props.run('POST', `${path}/resume`)}>
                       Resume
                     </button>
