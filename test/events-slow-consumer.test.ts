@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropFurthestBehind } from '../server/src/events/event-hub.ts';
 import { createEventStream, type EventStream, MAX_BUFFERED_BYTES } from '../server/src/events/event-stream.ts';
 import { type ChangedTask, findChangedTasks } from '../server/src/tasks/store/changes.ts';
 import { api } from './helpers/http.ts';
@@ -91,5 +92,28 @@ describe('a stream whose client does not read', () => {
     expect(reading.entry.gone).toBe(false);
     await waitFor('every byte received', () => reading.received() >= 40 * 10 * 100_000, 30_000);
     reading.req.destroy();
+  });
+});
+
+describe('the unsent bytes of all streams together', () => {
+  it('stay within the budget: the streams furthest behind are dropped first, the others stay', async () => {
+    const MiB = 1024 * 1024;
+    const stalled = [await connect(false), await connect(false), await connect(false)];
+    // Fill each stalled stream (past what the kernel's socket buffers absorb) to 3, 2 and 1 MiB unsent.
+    const targets = [3 * MiB, 2 * MiB, 1 * MiB];
+    for (const [i, c] of stalled.entries()) {
+      while (c.entry.stream.unsentBytes() < (targets[i] as number) && !c.entry.gone) {
+        c.entry.stream.deliver(big);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const [a, b, c] = stalled.map((x) => x.entry.stream) as [EventStream, EventStream, EventStream];
+    expect(stalled.every((x) => !x.entry.gone)).toBe(true);
+    const dropped = dropFurthestBehind([c, a, b], 2.5 * MiB);
+    expect(dropped).toEqual([a, b]);
+    expect([a.isOpen(), b.isOpen(), c.isOpen()]).toEqual([false, false, true]);
+    expect(c.unsentBytes()).toBeLessThanOrEqual(2.5 * MiB);
+    expect(dropFurthestBehind([c], 2.5 * MiB)).toEqual([]);
+    for (const x of stalled) x.req.destroy();
   });
 });

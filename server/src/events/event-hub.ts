@@ -35,6 +35,12 @@ const SWEEP_OVERLAP_SECONDS = 15;
 /** Why 500 rows × 20 pages: a sweep stays bounded; a backlog beyond it continues at the next sweep. */
 const SWEEP_PAGE_ROWS = 500;
 const MAX_SWEEP_PAGES = 20;
+/**
+ * Why 64 MiB: the unsent bytes of all streams together. Each stream may hold up to 4 MiB
+ * (event-stream.ts), but 2,000 slow ones would then hold 8 GiB, far beyond the server's heap (384
+ * MiB by default); past this budget the streams furthest behind are dropped first, and resume.
+ */
+const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 /** Why 100,000: the versions sent lately (task id → version), so a sweep does not send them again; ~10 MiB. */
 const MAX_REMEMBERED_VERSIONS = 100_000;
 
@@ -130,7 +136,29 @@ async function readPending(state: HubState, fork: () => ReturnType<MikroORM['em'
     for (const id of ids) state.pending.delete(id);
     const changes = await findChangedTasks(fork(), ids, [...state.teams.keys()]);
     for (const change of changes) dispatch(state, change);
+    dropFurthestBehind(allStreams(state), MAX_UNSENT_BYTES);
   }
+}
+
+function allStreams(state: HubState): EventStream[] {
+  return [...state.teams.values()].flatMap((streams) => [...streams]);
+}
+
+/**
+ * Keeps the unsent bytes of `streams` within `budget` by dropping the streams with the most
+ * unsent, first. Returns the dropped ones.
+ */
+export function dropFurthestBehind(streams: EventStream[], budget: number): EventStream[] {
+  let unsent = streams.reduce((sum, stream) => sum + stream.unsentBytes(), 0);
+  if (unsent <= budget) return [];
+  const dropped: EventStream[] = [];
+  for (const stream of [...streams].sort((a, b) => b.unsentBytes() - a.unsentBytes())) {
+    if (unsent <= budget) break;
+    unsent -= stream.unsentBytes();
+    stream.drop();
+    dropped.push(stream);
+  }
+  return dropped;
 }
 
 /** Sends a version to every matching stream of its team, unless it was sent already. */
@@ -159,6 +187,7 @@ async function sweepChanges(state: HubState, fork: () => ReturnType<MikroORM['em
     if (teamIds.length === 0) return;
     const changes = await listChangesAfter(fork(), { teamIds, after, limit: SWEEP_PAGE_ROWS });
     for (const change of changes) dispatch(state, change);
+    dropFurthestBehind(allStreams(state), MAX_UNSENT_BYTES);
     const last = changes.at(-1);
     if (!last || changes.length < SWEEP_PAGE_ROWS) break;
     after = { version: last.version, id: last.task.id };

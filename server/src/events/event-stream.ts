@@ -39,6 +39,10 @@ export type EventStream = {
   heartbeat(): void;
   /** Ends the response (shutdown): the client reconnects, to another instance if this one stops. */
   end(): void;
+  /** Cuts the connection (a consumer too far behind); the client resumes with Last-Event-ID. */
+  drop(): void;
+  /** Bytes written but not yet taken by the socket. */
+  unsentBytes(): number;
   isOpen(): boolean;
 };
 
@@ -101,6 +105,8 @@ export function createEventStream(res: ServerResponse, filter: EventFilter, onGo
       socket.write(': keep-alive\n\n');
     },
     end: () => socket.end(),
+    drop: () => socket.drop(),
+    unsentBytes: () => res.writableLength,
     isOpen: () => socket.isOpen(),
   };
 }
