@@ -31,6 +31,7 @@ export type {
 } from './generated/api-types.ts';
 export type { Providers } from './resources/providers.ts';
 export type { Signals } from './resources/signals.ts';
+export type { SubscribeOptions } from './resources/task-events.ts';
 export type { TaskListPromise, Tasks } from './resources/tasks.ts';
 export type { Tokens } from './resources/tokens.ts';
 export { resultBytes } from './result-bytes.ts';

@@ -9,6 +9,7 @@ import {
   type RequestOptions,
   type WaitOptions,
 } from '../types.ts';
+import { type SubscribeOptions, subscribeTasks } from './task-events.ts';
 
 /** Why 25: the server holds a long-poll at most 25 s (`wait` is 0–25 on GET /v1/tasks/{id}). */
 const MAX_POLL_SECONDS = 25;
@@ -168,6 +169,17 @@ export class Tasks {
     for await (const task of this.watch(id, options)) last = task;
     if (!last) throw new WaitTimeoutError(id, options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, undefined);
     return last;
+  }
+
+  /**
+   * Live changes of the team's tasks, pushed by the server (Server-Sent Events on GET /v1/events):
+   * `for await (const task of aq.tasks.subscribe({ status: 'completed' })) …`. Filters: `taskId`,
+   * `status`. Reconnects with backoff and resumes where it stopped (Last-Event-ID), so no change is
+   * missed and none is yielded twice. Runs until you `break` or `signal` aborts (then it rejects
+   * with the signal's reason). Throws `AuthenticationError` / `ValidationError` at once.
+   */
+  subscribe(options: SubscribeOptions = {}): AsyncGenerator<Task, void, undefined> {
+    return subscribeTasks(this.#core, options);
   }
 
   /** `create` then `wait`: the ended task. `timeoutMs` bounds the wait, not the create. */

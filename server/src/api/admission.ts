@@ -1,4 +1,5 @@
 import { type Principal, readApiKey } from '../auth/authenticate.ts';
+import { readSessionCookie } from '../auth/dashboard-sessions.ts';
 import { AppError } from '../shared/app-error.ts';
 import type { ApiServices } from './context.ts';
 import type { RequestMeta } from './request-meta.ts';
@@ -17,7 +18,7 @@ async function admitOnce(services: ApiServices, meta: RequestMeta): Promise<Prin
   const headers = meta.responseHeaders;
   let admitted: Awaited<ReturnType<ApiServices['admit']>>;
   try {
-    admitted = await services.admit(readApiKey(meta.header), meta.clientIp);
+    admitted = await admitKeyOrSession(services, meta);
   } catch (error) {
     if (error instanceof AppError && error.retryAfterSeconds) headers['Retry-After'] = String(error.retryAfterSeconds);
     throw error;
@@ -33,4 +34,16 @@ async function admitOnce(services: ApiServices, meta: RequestMeta): Promise<Prin
     });
   }
   return principal;
+}
+
+/**
+ * An API key when one is presented (no CSRF token needed: a browser never adds it by itself), else
+ * the dashboard's session cookie, else the key's 401 ("API key required").
+ */
+function admitKeyOrSession(services: ApiServices, meta: RequestMeta): ReturnType<ApiServices['admit']> {
+  const key = readApiKey(meta.header);
+  const sessionId = key === undefined ? readSessionCookie(meta.header('cookie')) : undefined;
+  if (sessionId === undefined) return services.admit(key, meta.clientIp);
+  const request = { method: meta.method, csrfToken: meta.header('x-csrf-token') };
+  return services.admitSession(sessionId, request, meta.clientIp);
 }

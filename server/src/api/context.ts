@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/authenticate.ts';
+import type { SessionInfo, StartedSession } from '../auth/dashboard-sessions.ts';
 import type { TokenView } from '../auth/vault.ts';
 import type { RateDecision } from '../ratelimit/rate-limiter.ts';
 import type { TaskService } from '../tasks/task-service.ts';
@@ -13,6 +14,23 @@ export type ApiServices = {
    * a point of the client IP's budget of failures instead (see auth/authenticate.ts).
    */
   admit(key: string | undefined, clientIp: string): Promise<{ principal: Principal; decision: RateDecision }>;
+  /**
+   * Admits a request signed in by a dashboard session cookie instead of a key (the CSRF token is
+   * required for state-changing methods); charged like a key.
+   */
+  admitSession(
+    sessionId: string,
+    request: { method: string | undefined; csrfToken: string | undefined },
+    clientIp: string,
+  ): Promise<{ principal: Principal; decision: RateDecision }>;
+  /** The dashboard's sign-in sessions (api/dashboard-session-routes.ts). */
+  sessions: {
+    /** One point of the client IP's per-minute budget of sign-in attempts. */
+    signInAttempt(clientIp: string): Promise<RateDecision>;
+    start(principal: Principal): Promise<StartedSession>;
+    read(sessionId: string): Promise<SessionInfo>;
+    end(sessionId: string): Promise<void>;
+  };
   tokens: {
     create(teamId: string, name: string, value: string): Promise<TokenView>;
     list(teamId: string): Promise<TokenView[]>;

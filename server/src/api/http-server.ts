@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from '../logging/logger.ts';
 import type { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import type { ApiServices } from './context.ts';
+import { serveDashboard } from './dashboard-page.ts';
 import { serveDocs } from './docs-page.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { clientIp, nodeHeaderReader, type RequestMeta } from './request-meta.ts';
@@ -116,6 +117,7 @@ function buildRequestMeta(req: IncomingMessage, res: ServerResponse, trustProxy:
   });
   return {
     requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    method: req.method,
     clientIp: clientIp(req, trustProxy),
     header: nodeHeaderReader(req),
     responseHeaders: {},
@@ -170,7 +172,7 @@ function createRouteTable(deps: HttpServerDeps, routeLabel: RouteLabel): Route {
   };
 }
 
-/** GET /healthz, /readyz, /metrics, and (with the API) /openapi.json and the docs; false for any other path. */
+/** GET /healthz, /readyz, /metrics, and (with the API) /openapi.json, the dashboard and the docs; false for any other path. */
 async function serveOperational(
   deps: HttpServerDeps,
   res: ServerResponse,
@@ -195,5 +197,5 @@ async function serveOperational(
     sendJson(res, 200, deps.openApiDocument());
     return true;
   }
-  return api && (await serveDocs(pathname, res));
+  return api && ((await serveDashboard(pathname, res)) || (await serveDocs(pathname, res)));
 }

@@ -41,6 +41,7 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
       signals: 'Signals for tasks that wait for an external event',
       tokens: 'The token vault: secrets referenced from task headers as tok_…',
       providers: 'Provider polling presets',
+      events: 'Live task changes over Server-Sent Events',
     },
   });
 }

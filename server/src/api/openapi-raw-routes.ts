@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventsQuerySchema } from '../events/events-query.ts';
 import { taskSchema } from './schemas/task-schemas.ts';
 
 /**
@@ -16,7 +17,7 @@ const credential = (name: string, description: string) =>
 const taskEnvelope = z.object({ task: taskSchema });
 const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema } } });
 
-export const rawRoutePaths = {
+const callbackAndSignalPaths = {
   '/v1/callbacks/{callbackId}': {
     post: {
       operationId: 'callbacks-receive',
@@ -58,7 +59,37 @@ export const rawRoutePaths = {
   },
 };
 
+/** GET /v1/events: Server-Sent Events, authenticated like the REST API. */
+const eventsPath = {
+  '/v1/events': {
+    get: {
+      operationId: 'events-subscribe',
+      tags: ['events'],
+      summary: 'Stream task changes (Server-Sent Events)',
+      description:
+        'The team’s task changes as they happen: each is `event: task.updated`, `id: <cursor>`, `data: {"task": …}` (the task as GET /v1/tasks lists it, payloads capped). Filters `taskId` and `status`. Reconnect with the `Last-Event-ID` header (or `lastEventId`) to resume: the changes since that event are replayed from the tasks table, re-sending the minute before it, so delivery is at least once and an event may repeat a version already received (same task id and updatedAt). A comment line every 15 s keeps proxies from closing a quiet stream. A client that stops reading is disconnected rather than buffered for. Open streams are capped per team (429) and per server (503).',
+      security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
+      requestParams: {
+        query: eventsQuerySchema,
+        header: z.object({
+          'last-event-id': z.string().optional().describe('The id of the last event received: resume after it'),
+        }),
+      },
+      responses: {
+        200: {
+          description:
+            'An endless text/event-stream. Each event’s data is a JSON object {"task": …} in the list shape (schema below).',
+          content: { 'text/event-stream': { schema: taskEnvelope } },
+        },
+      },
+    },
+  },
+};
+
+export const rawRoutePaths = { ...callbackAndSignalPaths, ...eventsPath };
+
 export const RAW_ROUTE_ERRORS = {
+  'events-subscribe': ['400', '503'],
   'callbacks-receive': ['400', '404', '409', '413', '429', '503'],
   'signals-send': ['400', '404', '409', '413', '429', '503'],
 };

@@ -50,7 +50,8 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   '415': 'Content-Type must be application/json',
   '429': 'Rate limited: see Retry-After',
   '500': 'Unexpected error (no internals are exposed)',
-  '503': 'Too many request bodies are being received at once: retry after Retry-After (1 s)',
+  '503':
+    'Busy (too many request bodies being received at once, or too many open event streams): retry after Retry-After',
 };
 
 const RATE_HEADERS = {

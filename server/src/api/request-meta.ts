@@ -4,6 +4,8 @@ import type { Principal } from '../auth/authenticate.ts';
 /** What the HTTP layer knows about a request before tRPC sees it. */
 export type RequestMeta = {
   requestId: string;
+  /** The HTTP method (a cookie-signed request that is not GET/HEAD/OPTIONS must carry the CSRF token). */
+  method?: string;
   clientIp: string;
   header(name: string): string | undefined;
   /** Headers to add to the response (rate limit, Idempotent-Replayed…), filled by procedures. */

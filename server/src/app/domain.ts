@@ -1,7 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import type { ApiServices } from '../api/context.ts';
-import { admit } from '../auth/authenticate.ts';
+import { admit, admitSession } from '../auth/authenticate.ts';
+import { endSession, readSession, SIGN_IN_ATTEMPTS_PER_MINUTE, startSession } from '../auth/dashboard-sessions.ts';
 import { createKeyTeamHints } from '../auth/key-team-hints.ts';
 import { createVault, type Vault } from '../auth/vault.ts';
 import { malformedVaultReferences } from '../auth/vault-shaped-values.ts';
@@ -79,6 +80,7 @@ export async function startDomain(
     allowed,
     sidePool,
     onDispatchDue,
+    onCreated: (taskId) => notifier.taskChanged(taskId),
   });
   return {
     listener,
@@ -117,6 +119,8 @@ type ServiceParts = {
   allowed: AllowedCidrs;
   sidePool: Storage['sidePool'];
   onDispatchDue: () => void;
+  /** A new task committed: NOTIFYed like a transition, so every instance's event streams show it. */
+  onCreated: (taskId: string) => void;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -128,6 +132,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     points: config.authFailureLimitPerMinute,
     keyPrefix: 'authfail',
   });
+  const signInLimit = createRateLimiter(parts.sidePool, { points: SIGN_IN_ATTEMPTS_PER_MINUTE, keyPrefix: 'signin' });
   const createDeps: CreateDeps = {
     enqueue: parts.enqueue,
     secretBox: parts.secretBox,
@@ -141,11 +146,20 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       ...(await vault.missingReferences(em, teamId, headers)),
     ],
     onDispatchDue: parts.onDispatchDue,
+    onCreated: parts.onCreated,
   };
   return {
     tasks: createTaskService(parts.lifecycle, createDeps, parts.listener),
     admit: (key, clientIp) =>
       admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
+    admitSession: (sessionId, request, clientIp) =>
+      admitSession(orm.em.fork(), { team: teamRateLimit, failures: authFailureLimit }, sessionId, request, clientIp),
+    sessions: {
+      signInAttempt: (clientIp) => signInLimit.consume(clientIp),
+      start: (principal) => startSession(orm.em.fork(), principal),
+      read: (sessionId) => readSession(orm.em.fork(), sessionId),
+      end: (sessionId) => endSession(orm.em.fork(), sessionId),
+    },
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
       list: (teamId) => vault.list(orm.em.fork(), teamId),

@@ -1,12 +1,15 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBodyReadSlots } from '../api/body-read-slots.ts';
+import { dashboardSessionRoutes } from '../api/dashboard-session-routes.ts';
 import { externalRoutes } from '../api/external-routes.ts';
 import { registerHttpMetrics } from '../api/http-metrics.ts';
 import { createHttpServer } from '../api/http-server.ts';
 import { buildOpenApiDocument } from '../api/openapi-document.ts';
 import { appRouter } from '../api/routers/app-router.ts';
 import type { Config } from '../config/config.ts';
+import { createEventHub } from '../events/event-hub.ts';
+import { eventsRoute } from '../events/events-route.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Domain } from './domain.ts';
 import type { Storage } from './storage.ts';
@@ -51,13 +54,21 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
       const databaseUp = await storage.databaseProbe.reachable();
       return { ready: databaseUp && !stopping, checks: { database: databaseUp, queue: !stopping } };
     },
-    rawRoutes: externalRoutes({
-      lifecycle: domain.lifecycle,
-      callbackLimiter: domain.callbackLimiter,
-      signalLimiter: domain.signalLimiter,
-      maxCallbackBytes: config.maxCallbackBytes,
-      bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
-    }),
+    rawRoutes: [
+      ...dashboardSessionRoutes({ services: domain.services, secureCookie: config.publicUrl.startsWith('https:') }),
+      ...externalRoutes({
+        lifecycle: domain.lifecycle,
+        callbackLimiter: domain.callbackLimiter,
+        signalLimiter: domain.signalLimiter,
+        maxCallbackBytes: config.maxCallbackBytes,
+        bodySlots: createBodyReadSlots(CALLBACK_BODY_SLOTS),
+      }),
+      eventsRoute({
+        orm: storage.orm,
+        services: domain.services,
+        hub: createLiveEvents(config, logger, storage, domain),
+      }),
+    ],
     limits: {
       maxConnections: config.maxConnections,
       headersTimeoutMs: config.httpHeadersTimeoutSeconds * 1000,
@@ -76,6 +87,20 @@ export function createHttpPart(config: Config, logger: Logger, storage: Storage,
       return closed;
     },
   };
+}
+
+/** The live events of GET /v1/events: fed by the LISTEN connection, ended when it closes at shutdown. */
+function createLiveEvents(config: Config, logger: Logger, storage: Storage, domain: Domain) {
+  return createEventHub(
+    storage.orm,
+    domain.listener,
+    {
+      maxStreams: config.eventsMaxStreams,
+      maxStreamsPerTeam: config.eventsMaxStreamsPerTeam,
+      heartbeatMs: config.eventsHeartbeatSeconds * 1000,
+    },
+    (message) => logger.warn(message),
+  );
 }
 
 async function listen(server: http.Server, config: Config): Promise<number> {

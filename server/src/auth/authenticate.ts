@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute } from '../db/prepared.ts';
 import { AppError } from '../shared/app-error.ts';
 import { API_KEY_PATTERN, hashApiKey } from './api-key-format.ts';
+import { sessionPrincipal } from './dashboard-sessions.ts';
 import type { KeyTeamHints } from './key-team-hints.ts';
 
 export type Principal = { teamId: string; keyId: string };
@@ -36,14 +37,41 @@ export async function admit<D>(
   key: string | undefined,
   clientIp: string,
 ): Promise<{ principal: Principal; decision: D }> {
+  return chargeFailures(limiters.failures, clientIp, () => authenticateAndCharge(em, hints, limiters.team, key));
+}
+
+/**
+ * Admits a request signed in by a dashboard session cookie: the session must be live (not expired,
+ * its key not revoked) and, for a state-changing method, the CSRF token must match. Charged like a
+ * key: one point of the team's limit, or of the client IP's failure budget when refused.
+ */
+export async function admitSession<D>(
+  em: EntityManager,
+  limiters: AdmitLimiters<D>,
+  sessionId: string,
+  request: { method: string | undefined; csrfToken: string | undefined },
+  clientIp: string,
+): Promise<{ principal: Principal; decision: D }> {
+  return chargeFailures(limiters.failures, clientIp, async () => {
+    const principal = await sessionPrincipal(em, sessionId, request);
+    return { principal, decision: await limiters.team.consume(principal.teamId) };
+  });
+}
+
+/** Runs an authentication; a 401 spends a point of the client IP's failure budget (429 once spent). */
+async function chargeFailures<T>(
+  failures: AdmitLimiters<unknown>['failures'],
+  clientIp: string,
+  authenticate: () => Promise<T>,
+): Promise<T> {
   try {
-    return await authenticateAndCharge(em, hints, limiters.team, key);
+    return await authenticate();
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== 'unauthorized') throw error;
-    const failures = await limiters.failures.consume(clientIp);
-    if (!failures.allowed) {
-      throw new AppError('rate_limited', `Too many failed authentications: retry after ${failures.retryAfter} s`, {
-        retryAfterSeconds: failures.retryAfter,
+    const spent = await failures.consume(clientIp);
+    if (!spent.allowed) {
+      throw new AppError('rate_limited', `Too many failed authentications: retry after ${spent.retryAfter} s`, {
+        retryAfterSeconds: spent.retryAfter,
       });
     }
     throw error;

@@ -95,6 +95,15 @@ export const envSchema = z.object({
   // Why 60 s: receiving a whole request, the largest callback (5 MiB) included, over a slow link;
   // the response is not bounded by it (a long-poll parks for up to 25 s after its request arrived).
   ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS: positiveInt('ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS').default(60),
+  // Live events (GET /v1/events). Why 15 s: proxies and load balancers commonly close a response
+  // idle for 30–60 s; a comment line every 15 s keeps a quiet stream open through them.
+  ASYNCQUEUE_EVENTS_HEARTBEAT_SECONDS: positiveInt('ASYNCQUEUE_EVENTS_HEARTBEAT_SECONDS').default(15),
+  // Why 2,000 streams per process: half the connection cap, so event streams never take every socket
+  // from the REST API; each costs a socket and a few KiB, and no database connection.
+  ASYNCQUEUE_EVENTS_MAX_STREAMS: positiveInt('ASYNCQUEUE_EVENTS_MAX_STREAMS').default(2000),
+  // Why 500 per team: a team's dashboards and workers fit well within it, and one team cannot take
+  // all of a process's streams from the others.
+  ASYNCQUEUE_EVENTS_MAX_STREAMS_PER_TEAM: positiveInt('ASYNCQUEUE_EVENTS_MAX_STREAMS_PER_TEAM').default(500),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -31,6 +31,10 @@ export type Config = Readonly<{
   maxConnections: number;
   httpHeadersTimeoutSeconds: number;
   httpRequestTimeoutSeconds: number;
+  /** Live events: heartbeat interval and caps on open streams (events/). */
+  eventsHeartbeatSeconds: number;
+  eventsMaxStreams: number;
+  eventsMaxStreamsPerTeam: number;
   version: string;
 }>;
 
@@ -93,6 +97,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnections: e.ASYNCQUEUE_MAX_CONNECTIONS,
     httpHeadersTimeoutSeconds: e.ASYNCQUEUE_HTTP_HEADERS_TIMEOUT_SECONDS,
     httpRequestTimeoutSeconds: e.ASYNCQUEUE_HTTP_REQUEST_TIMEOUT_SECONDS,
+    eventsHeartbeatSeconds: e.ASYNCQUEUE_EVENTS_HEARTBEAT_SECONDS,
+    eventsMaxStreams: e.ASYNCQUEUE_EVENTS_MAX_STREAMS,
+    eventsMaxStreamsPerTeam: e.ASYNCQUEUE_EVENTS_MAX_STREAMS_PER_TEAM,
     version: VERSION,
   });
 }

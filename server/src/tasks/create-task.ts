@@ -26,6 +26,8 @@ export type CreateDeps = {
   checkUrl: (url: string) => string | null;
   /** A dispatch job due now was committed (a local dispatcher may start it before its NOTIFY lands). */
   onDispatchDue?: () => void;
+  /** A task was inserted and committed: live event streams learn of it (the task-changed NOTIFY). */
+  onCreated?: (taskId: string) => void;
   /** Vault: `tok_`-shaped header values that name no live token of the team (malformed ones included). */
   missingVaultReferences: (
     em: EntityManager,
@@ -112,6 +114,7 @@ export async function createTask(
     });
     if (replay) return replay;
   }
+  deps.onCreated?.(row.id);
   if (row.status === 'pending') deps.onDispatchDue?.();
   return { body, replayed: false };
 }

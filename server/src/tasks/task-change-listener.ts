@@ -5,6 +5,8 @@ import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
 /** How a wait ended; a change published by this process carries the task's committed row. */
 export type WaitOutcome = { result: WaitResult; task?: Task };
+/** Sees every task change (live event streams): `taskId` null after a reconnect, when some may have been missed. */
+export type ChangeWatcher = { onChange(taskId: string | null): void; onClose(): void };
 
 export type TaskChangeListener = {
   /** Resolves when a NOTIFY names this task (or on timeout, abort, shutdown). Registers at once. */
@@ -19,6 +21,11 @@ export type TaskChangeListener = {
    */
   publish(task: Task): void;
   waiterCount(): number;
+  /**
+   * Every task-changed NOTIFY's task id, at once whatever process sent it; `null` after a reconnect;
+   * `onClose` at shutdown. Returns how to stop watching.
+   */
+  watchAll(watcher: ChangeWatcher): () => void;
   /**
    * Also LISTENs on `channel` (e.g. the dispatch-due channel) on the same connection: `onNotify` runs
    * for each notification, and after a reconnect (notifications may have been missed meanwhile).
@@ -52,6 +59,7 @@ type Subscribers = Map<string, (payload: string) => void>;
 export async function startTaskChangeListener(url: string, log: (msg: string) => void): Promise<TaskChangeListener> {
   const waiters: Waiters = new Map();
   const subscribers: Subscribers = new Map();
+  const watchers = new Set<ChangeWatcher>();
   let closed = false;
 
   const wakeAll = (result: WaitResult) => {
@@ -59,9 +67,13 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
   };
   const connection = await openListenConnection(url, log, {
     channels: () => subscribers.keys(),
-    onNotification: (msg) => routeNotification(msg, waiters, subscribers),
+    onNotification: (msg) => {
+      if (msg.channel === TASK_CHANGED_CHANNEL) for (const w of watchers) w.onChange(taskIdOf(msg));
+      routeNotification(msg, waiters, subscribers);
+    },
     onReconnected: () => {
       wakeAll('changed');
+      for (const w of watchers) w.onChange(null);
       for (const onNotify of subscribers.values()) onNotify('');
     },
   });
@@ -72,6 +84,10 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
       for (const w of waiters.get(task.id) ?? []) w('changed', task);
     },
     waiterCount: () => [...waiters.values()].reduce((n, s) => n + s.size, 0),
+    watchAll(watcher) {
+      watchers.add(watcher);
+      return () => watchers.delete(watcher);
+    },
     async subscribe(channel, onNotify) {
       if (!/^[a-z0-9_]+$/.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
       subscribers.set(channel, onNotify);
@@ -80,6 +96,7 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
     async close() {
       closed = true;
       wakeAll('closed');
+      for (const w of watchers) w.onClose();
       await connection.close();
     },
   };
@@ -91,12 +108,18 @@ function routeNotification(msg: pg.Notification, waiters: Waiters, subscribers: 
     subscribers.get(msg.channel)?.(msg.payload ?? '');
     return;
   }
-  const [taskId = '', origin] = (msg.payload ?? '').split(':');
+  const taskId = taskIdOf(msg);
+  const origin = (msg.payload ?? '').split(':')[1];
   const wake = () => {
     for (const w of waiters.get(taskId) ?? []) w('changed');
   };
   if (origin === LOCAL_ORIGIN) setTimeout(wake, OWN_PUBLISH_GRACE_MS).unref();
   else wake();
+}
+
+/** The task id of a task-changed payload (`<id>:<origin>`). */
+function taskIdOf(msg: pg.Notification): string {
+  return (msg.payload ?? '').split(':')[0] ?? '';
 }
 
 /** Registers a waiter for `taskId` at once; it settles on a change, the timeout, an abort or shutdown. */

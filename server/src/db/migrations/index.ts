@@ -4,6 +4,8 @@ import { PollChain } from './2026-11-27-poll-chain.ts';
 import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 import { BodiesOutsideJsonb } from './2026-12-07-bodies-outside-jsonb.ts';
 import { SecretsAtRest } from './2026-12-07-secrets-at-rest.ts';
+import { DashboardSessions } from './2026-12-08-dashboard-sessions.ts';
+import { TaskChangesIndex } from './2026-12-08-task-changes-index.ts';
 
 /**
  * Every migration, in order. Listed explicitly (no folder scan) so the server runs them the same
@@ -15,4 +17,6 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-11-27-poll-chain', class: PollChain },
   { name: '2026-12-07-bodies-outside-jsonb', class: BodiesOutsideJsonb },
   { name: '2026-12-07-secrets-at-rest', class: SecretsAtRest },
+  { name: '2026-12-08-dashboard-sessions', class: DashboardSessions },
+  { name: '2026-12-08-task-changes-index', class: TaskChangesIndex },
 ];

@@ -31,7 +31,7 @@ const CAPPED: Record<string, string> = {
   progress: `case when ${longer('progress', LISTED_PROGRESS_CHARS)} then null else progress end as progress`,
 };
 /** Every column of a task, its payloads capped (a list never reads a whole body into memory). */
-const LISTED_COLUMNS = TASK_COLUMNS.map(({ column }) => CAPPED[column] ?? `"${column}"`).join(', ');
+export const LISTED_COLUMNS = TASK_COLUMNS.map(({ column }) => CAPPED[column] ?? `"${column}"`).join(', ');
 
 export async function findTeamTask(em: EntityManager, teamId: string, id: string): Promise<Task | null> {
   const rows = await execute(em, 'select * from tasks where id = ? and team_id = ?', [id, teamId]);
@@ -59,11 +59,14 @@ export async function listTeamTasks(
     `select ${LISTED_COLUMNS} from tasks where ${where.join(' and ')} order by id desc limit ?`,
     params,
   );
-  return rows.map((row) => {
-    const task = taskFromRow(row);
-    if (row[CUT] === true && task.result) task.result.bodyTruncated = true;
-    return task;
-  });
+  return rows.map(listedTaskFromRow);
+}
+
+/** A row read with LISTED_COLUMNS → a Task whose cut result body says `bodyTruncated: true`. */
+export function listedTaskFromRow(row: Record<string, unknown>): Task {
+  const task = taskFromRow(row);
+  if (row[CUT] === true && task.result) task.result.bodyTruncated = true;
+  return task;
 }
 
 export async function findTaskById(em: EntityManager, id: string): Promise<Task | null> {
