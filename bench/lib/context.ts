@@ -1,8 +1,8 @@
 import type { BenchPostgres, FreshDatabase } from './postgres.ts';
 import { type Figure, figure } from './stats.ts';
 
-export const ALL_PARTS = ['ceilings', 'queue', 'create', 'e2e', 'callback', 'latency', 'footprint'] as const;
-export type Part = (typeof ALL_PARTS)[number];
+/** A part of the run (`--only=`): a row of the phase table in bench/run.ts. */
+export type Part = string;
 
 /** Counts and durations of one mode: the full run (~8 min) or --quick (< 2 min, CI smoke). */
 export type Sizes = {
@@ -17,6 +17,10 @@ export type Sizes = {
   latencyWarmup: number;
   waitingTasks: number;
   longPolls: number;
+  /** Length of the create run of each breakdown step (one run per step: the DDL accumulates). */
+  breakdownStepMs: number;
+  /** Length of one measured run of the end-to-end-with-webhook workload (AsyncQueue and each peer). */
+  peerRunMs: number;
 };
 
 export const FULL: Sizes = {
@@ -29,6 +33,8 @@ export const FULL: Sizes = {
   latencyWarmup: 5,
   waitingTasks: 10_000,
   longPolls: 1_000,
+  breakdownStepMs: 5_000,
+  peerRunMs: 8_000,
 };
 
 export const QUICK: Sizes = {
@@ -41,6 +47,8 @@ export const QUICK: Sizes = {
   latencyWarmup: 2,
   waitingTasks: 500,
   longPolls: 100,
+  breakdownStepMs: 700,
+  peerRunMs: 1_000,
 };
 
 export type Ctx = {
