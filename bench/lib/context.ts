@@ -21,6 +21,8 @@ export type Sizes = {
   breakdownStepMs: number;
   /** Length of one measured run of the end-to-end-with-webhook workload (AsyncQueue and each peer). */
   peerRunMs: number;
+  /** Measured runs of that workload per system (quick: one, so that CI proves the peers work). */
+  peerRuns: number;
 };
 
 export const FULL: Sizes = {
@@ -33,8 +35,9 @@ export const FULL: Sizes = {
   latencyWarmup: 5,
   waitingTasks: 10_000,
   longPolls: 1_000,
-  breakdownStepMs: 5_000,
+  breakdownStepMs: 6_000,
   peerRunMs: 8_000,
+  peerRuns: 3,
 };
 
 export const QUICK: Sizes = {
@@ -47,8 +50,9 @@ export const QUICK: Sizes = {
   latencyWarmup: 2,
   waitingTasks: 500,
   longPolls: 100,
-  breakdownStepMs: 700,
+  breakdownStepMs: 600,
   peerRunMs: 1_000,
+  peerRuns: 1,
 };
 
 export type Ctx = {
@@ -80,16 +84,17 @@ export async function measured(
   unit: string,
   warmup: (() => Promise<unknown>) | null,
   run: (index: number) => Promise<number>,
+  runs = ctx.sizes.runs,
 ): Promise<Figure> {
   if (warmup) {
     await warmup();
     ctx.progress(`${label}: warm-up done`);
   }
   const values: number[] = [];
-  for (let i = 0; i < ctx.sizes.runs; i += 1) {
+  for (let i = 0; i < runs; i += 1) {
     const value = await run(i);
     values.push(value);
-    ctx.progress(`${label}: run ${i + 1}/${ctx.sizes.runs}: ${format(value)} ${unit}`);
+    ctx.progress(`${label}: run ${i + 1}/${runs}: ${format(value)} ${unit}`);
   }
   return figure(values);
 }

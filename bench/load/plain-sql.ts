@@ -189,6 +189,10 @@ async function breakdownRun(args: {
   const side = new pg.Pool({ connectionString: args.url, max: SIDE_POOL, options: '-c synchronous_commit=off' });
   side.on('error', () => {});
   for (const ddl of step.ddl) await pool.query(ddl).catch(() => {}); // idempotent: "already exists" on a rerun
+  // Every connection opened before the clock starts (a step's run is short).
+  const open = (p: pg.Pool, n: number) => Promise.all(Array.from({ length: n }, () => p.connect()));
+  for (const clients of [await open(pool, args.poolSize), await open(side, SIDE_POOL)])
+    for (const c of clients) c.release();
   const ctx = await pool.query<{ team: string; key_hash: string; table_name: string }>(
     `select (select id from teams limit 1) as team, (select key_hash from api_keys limit 1) as key_hash,
             (select table_name from ${SCHEMA}.queue where name = $1) as table_name`,

@@ -8,11 +8,11 @@ import { type Job, PgBoss } from 'pg-boss';
 
 type Payload = { targetUrl: string; method: string; headers: Record<string, string>; body: string; webhookUrl: string };
 
-const boss = new PgBoss(process.env.DATABASE_URL as string);
+// useListenNotify + a notify queue: a new job wakes the workers at once (low-latency delivery).
+const boss = new PgBoss({ connectionString: process.env.DATABASE_URL, useListenNotify: true });
 boss.on('error', console.error);
 await boss.start();
 const queue = 'ai-calls';
-// notify: LISTEN/NOTIFY wakes the workers at once instead of the next poll (low-latency delivery).
 await boss.createQueue(queue, { notify: true });
 
 async function handle(job: Job<Payload>) {
@@ -29,11 +29,10 @@ async function handle(job: Job<Payload>) {
   if (!hook.ok) throw new Error(`webhook answered ${hook.status}`);
 }
 
-// 8 workers × batches of 8 = 64 jobs in flight.
+// 8 workers × batches of 8 = 64 jobs in flight; a full batch fetches the next one at once.
 const concurrency = Number(process.env.CONCURRENCY ?? 64);
-await boss.work<Payload>(queue, { localConcurrency: 8, batchSize: Math.ceil(concurrency / 8) }, (jobs) =>
-  Promise.all(jobs.map(handle)),
-);
+const options = { localConcurrency: 8, batchSize: Math.ceil(concurrency / 8), burstWhenBatchFull: true };
+await boss.work<Payload>(queue, options, (jobs) => Promise.all(jobs.map(handle)));
 
 http
   .createServer(async (req, res) => {

@@ -77,7 +77,7 @@ async function measureWorkload(ctx: Ctx, label: string, system: System): Promise
       throughput,
       latencyMs: one.latencyMs,
       loadedLatencyMs: loadedLatencyMs as Latency,
-      cpuMsPer1000: figure(cpu.slice(1)),
+      cpuMsPer1000: figure(cpu.slice(1)), // without the warm-up's
       redisCpuMsPer1000: system.side ? figure(sideCpu.slice(1)) : undefined,
       peakRssMb: (await system.process.rssMb()).hwm,
       created,

@@ -12,7 +12,15 @@ export type PlainCeilingResults = {
   claimCpuMsPerTask: Figure;
 };
 
-export type BreakdownRow = { label: string; txPerSecond: number; msPerTx: number; errors: number };
+export type BreakdownRow = {
+  label: string;
+  txPerSecond: number;
+  /** The plain step's tx/s measured around this step (a quarter before, a quarter after). */
+  plainTxPerSecond: number;
+  /** txPerSecond / plainTxPerSecond: the step's cost, with the machine's drift taken out. */
+  shareOfPlain: number;
+  errors: number;
+};
 
 type LoopResult = { done: number; errors: number; lastError: string; elapsedMs: number; cpuMs: number };
 
@@ -66,7 +74,8 @@ export async function runPlainCeilings(ctx: Ctx): Promise<PlainCeilingResults> {
 
 /**
  * From plain tables to the server's create path, one addition per step, each step's create run
- * at pool-size connections on one migrated database (the DDL accumulates, so one run per step).
+ * at pool-size connections on one migrated database (the DDL accumulates, so one run per step,
+ * between two runs of the plain step).
  */
 export function runBreakdown(ctx: Ctx): Promise<BreakdownRow[]> {
   return withFreshDatabase(ctx, 'breakdown', async (db) => {
@@ -77,12 +86,28 @@ export function runBreakdown(ctx: Ctx): Promise<BreakdownRow[]> {
       const args = { url: db.url, poolSize: ctx.poolSize, task: TASK_SHAPE };
       await load.rpc.call('breakdownRun', { ...args, index: 0, durationMs: ctx.sizes.warmupMs });
       const rows: BreakdownRow[] = [];
+      const d = ctx.sizes.breakdownStepMs;
+      const run = (index: number, durationMs: number) =>
+        load.rpc.call<LoopResult & { label: string }>('breakdownRun', { ...args, index, durationMs });
+      const rate = (r: LoopResult) => r.done / (r.elapsedMs / 1000);
       for (let index = 0; index < steps.length; index += 1) {
-        const durationMs = ctx.sizes.breakdownStepMs;
-        const r = await load.rpc.call<LoopResult & { label: string }>('breakdownRun', { ...args, index, durationMs });
-        const txPerSecond = r.done / (r.elapsedMs / 1000);
-        rows.push({ label: r.label, txPerSecond, msPerTx: (r.elapsedMs * ctx.poolSize) / r.done, errors: r.errors });
-        ctx.progress(`breakdown ${index + 1}/${steps.length} ${r.label}: ${format(txPerSecond)} tx/s`);
+        // Plain, the step, plain again: the step is compared with plain measured around it, so a
+        // neighbour's burst on the shared machine moves both, not the step's share.
+        const before = await run(0, d / 4);
+        const r = await run(index, d / 2);
+        const after = await run(0, d / 4);
+        const plainTxPerSecond = (before.done + after.done) / ((before.elapsedMs + after.elapsedMs) / 1000);
+        const txPerSecond = rate(r);
+        rows.push({
+          label: r.label,
+          txPerSecond,
+          plainTxPerSecond,
+          shareOfPlain: txPerSecond / plainTxPerSecond,
+          errors: r.errors,
+        });
+        ctx.progress(
+          `breakdown ${index + 1}/${steps.length} ${r.label}: ${format(txPerSecond)} tx/s (plain around it ${format(plainTxPerSecond)})`,
+        );
         if (r.errors > 0) ctx.progress(`breakdown ${r.label}: ${r.errors} errors, e.g. ${r.lastError}`);
       }
       return rows;
