@@ -118,5 +118,15 @@ export function peersTable(r: BenchResults): string[] {
     '| System | tasks/s (min–max) | create → webhook p50 / p99, one at a time (ms) | p50 / p99 under the throughput load (ms) | CPU ms per 1,000 tasks | peak RSS (MB) | lost / duplicate webhooks |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...systems.map(row),
+    ...(r.webhook?.stagesMs
+      ? [
+          '',
+          `AsyncQueue's create → webhook time by stage (p50 of the one-at-a-time samples, ms): ${Object.entries(
+            r.webhook.stagesMs,
+          )
+            .map(([stage, ms]) => `${stage} ${format(ms)}`)
+            .join('; ')}.`,
+        ]
+      : []),
   ];
 }

@@ -123,6 +123,7 @@ async function awaitBatch(args: { timeoutMs: number }) {
 /** One task at a time: create sent → its webhook received. */
 async function oneByOne(args: { samples: number; warmup: number; gapMs: number }) {
   const results: number[] = [];
+  const samples: { id: string; sentAt: number; hookAt: number }[] = [];
   for (let i = 0; i < args.warmup + args.samples; i += 1) {
     const id = await createOne();
     if (!id) throw new Error('create failed');
@@ -135,10 +136,13 @@ async function oneByOne(args: { samples: number; warmup: number; gapMs: number }
     }
     const at = hookAt.get(id);
     if (at === undefined) throw new Error(`no webhook for ${id} after 30 s`);
-    if (i >= args.warmup) results.push(at - sentAt.get(id)!);
+    if (i >= args.warmup) {
+      results.push(at - sentAt.get(id)!);
+      samples.push({ id, sentAt: sentAt.get(id)!, hookAt: at });
+    }
     await sleep(args.gapMs);
   }
-  return { latencyMs: latency(results) };
+  return { latencyMs: latency(results), samples };
 }
 
 function duplicates() {

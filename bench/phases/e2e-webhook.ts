@@ -1,7 +1,8 @@
 import { forkLoad, type LoadProcess, startServer } from '../lib/children.ts';
 import { type Ctx, format, measured, withFreshDatabase } from '../lib/context.ts';
 import { PEERS, type PeerName, type RunningProcess, startPeer, startRedis } from '../lib/peers.ts';
-import { type Figure, figure, type Latency } from '../lib/stats.ts';
+import { type Counter, openCounter } from '../lib/postgres.ts';
+import { type Figure, figure, type Latency, percentile } from '../lib/stats.ts';
 
 /** One system running the end-to-end-with-webhook workload (AsyncQueue or a peer). */
 export type WebhookResults = {
@@ -14,6 +15,8 @@ export type WebhookResults = {
   /** CPU (user + system) of the process under test per 1,000 tasks; Redis's own for BullMQ. */
   cpuMsPer1000: Figure;
   redisCpuMsPer1000?: Figure;
+  /** AsyncQueue only: where the one-at-a-time create → webhook time goes, p50 of each stage (ms). */
+  stagesMs?: Record<string, number>;
   /** VmHWM of the process under test over the phase, MB. */
   peakRssMb: number;
   created: number;
@@ -31,7 +34,9 @@ type System = {
   process: RunningProcess | { pid: number; cpuSeconds(): Promise<number>; rssMb(): Promise<{ hwm: number }> };
   side?: RunningProcess;
   init: { url: string; path: string; headers: Record<string, string>; kind: 'asyncqueue' | 'peer' };
+  stages?: (samples: Sample[]) => Promise<Record<string, number>>;
 };
+export type Sample = { id: string; sentAt: number; hookAt: number };
 
 /** Warm-up, `runs` closed-loop runs (throughput), then one-at-a-time latency samples. */
 async function measureWorkload(ctx: Ctx, label: string, system: System): Promise<WebhookResults> {
@@ -63,8 +68,9 @@ async function measureWorkload(ctx: Ctx, label: string, system: System): Promise
       'tasks/s',
       () => batch(sizes.warmupMs),
       () => batch(sizes.peerRunMs),
+      sizes.peerRuns,
     );
-    const one = await client.rpc.call<{ latencyMs: Latency }>('oneByOne', {
+    const one = await client.rpc.call<{ latencyMs: Latency; samples: Sample[] }>('oneByOne', {
       samples: sizes.latencySamples,
       warmup: sizes.latencyWarmup,
       gapMs: 20,
@@ -76,7 +82,9 @@ async function measureWorkload(ctx: Ctx, label: string, system: System): Promise
     return {
       throughput,
       latencyMs: one.latencyMs,
+      stagesMs: system.stages ? await system.stages(one.samples) : undefined,
       loadedLatencyMs: loadedLatencyMs as Latency,
+      // Without the warm-up's.
       cpuMsPer1000: figure(cpu.slice(1)), // without the warm-up's
       redisCpuMsPer1000: system.side ? figure(sideCpu.slice(1)) : undefined,
       peakRssMb: (await system.process.rssMb()).hwm,
@@ -101,10 +109,17 @@ export function runAsyncQueueWebhook(ctx: Ctx): Promise<WebhookResults> {
       name: 'e2e-webhook',
       nodeArgs: ctx.serverNodeArgs,
     });
+    const counter = await openCounter(db.url);
     try {
       const init = { url: server.url, path: '/v1/tasks', headers: { authorization: `Bearer ${server.apiKey}` } };
-      return await measureWorkload(ctx, 'AsyncQueue', { process: server, init: { ...init, kind: 'asyncqueue' } });
+      const stages = (samples: Sample[]) => taskStages(counter, samples);
+      return await measureWorkload(ctx, 'AsyncQueue', {
+        process: server,
+        init: { ...init, kind: 'asyncqueue' },
+        stages,
+      });
     } finally {
+      await counter.close();
       await server.stop();
     }
   });
@@ -143,4 +158,41 @@ export async function runPeers(ctx: Ctx): Promise<Partial<Record<PeerName, Webho
   const results: Partial<Record<PeerName, WebhookResults>> = {};
   for (const name of PEERS) results[name] = await runPeer(ctx, name);
   return results;
+}
+
+/**
+ * Where a task's create → webhook time goes, from the task row's own times (each `now()` is the
+ * start of the statement's transaction) and the webhook record's send time, on the same clock as
+ * the client's (one machine): p50 of each stage over the one-at-a-time samples.
+ */
+async function taskStages(counter: Counter, samples: Sample[]): Promise<Record<string, number>> {
+  const { rows } = await counter.query<{
+    id: string;
+    created: number;
+    started: number;
+    completed: number;
+    sent: number;
+  }>(
+    `select id, extract(epoch from created_at) * 1000 as created, extract(epoch from started_at) * 1000 as started,
+            extract(epoch from completed_at) * 1000 as completed,
+            extract(epoch from (webhook_deliveries -> 0 ->> 'sentAt')::timestamptz) * 1000 as sent
+     from tasks where id = any($1::uuid[])`,
+    [samples.map((s) => s.id)],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const stage = (f: (s: Sample, r: (typeof rows)[number]) => number) =>
+    percentile(
+      samples.flatMap((s) => {
+        const r = byId.get(s.id);
+        return r ? [f(s, r)] : [];
+      }),
+      50,
+    );
+  return {
+    'create sent → task row (INSERT)': stage((s, r) => Number(r.created) - s.sentAt),
+    'task row → claimed (dispatch pickup)': stage((_, r) => Number(r.started) - Number(r.created)),
+    'claimed → completed (target call)': stage((_, r) => Number(r.completed) - Number(r.started)),
+    'completed → webhook sent (webhook job pickup)': stage((_, r) => Number(r.sent) - Number(r.completed)),
+    'webhook sent → received': stage((s, r) => s.hookAt - Number(r.sent)),
+  };
 }
