@@ -86,10 +86,6 @@ export function evaluate(r: BenchResults): Evaluation {
   return { targets, gates, ratios };
 }
 
-function fmtRatio(x: number | null): string {
-  return x === null ? 'not measured' : ratioText(x);
-}
-
 const range = (f: Figure) => `${format(f.min)}–${format(f.max)}`;
 const lat = (l: Latency) => `${format(l.p50)} / ${format(l.p99)}`;
 
