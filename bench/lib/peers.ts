@@ -91,9 +91,14 @@ export async function startRedis(logDir: string): Promise<RunningProcess> {
       { stdio: 'ignore' },
     ),
   );
+  let spawnError: Error | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
+    if (spawnError) throw new Error(`cannot start redis-server (Debian: apt-get install redis-server): ${spawnError}`);
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}); log in ${dir}`);
     if (await pingRedis(port)) break;
     if (Date.now() > deadline) throw new Error('redis-server not answering');
