@@ -3,7 +3,7 @@ import type { FlowResults } from './aq-flows.ts';
 import type { FootprintResults } from './aq-footprint.ts';
 import type { LatencyResults } from './aq-latency.ts';
 
-/** Phase 3's figures; each measurement runs on its own fresh database and server process. */
+/** The AsyncQueue phases' figures; each measurement runs on its own fresh database and server process. */
 export type AsyncQueueResults = {
   createRest?: CreateResults;
   createTrpc?: CreateResults;
