@@ -1,6 +1,6 @@
 /**
- * Load generator of the SQL ceilings (the schema ones here, the plain ones and the breakdown in plain-sql.ts). Raw SQL from Node through a `pg.Pool` of the server's pool
- * size, on a database the server has migrated (so the tables, indexes and pg-boss queues are the
+ * Load generator of the SQL ceilings (the schema ones here; the plain ones and the breakdown in
+ * plain-sql.ts). Raw SQL from Node through a `pg.Pool` of the server's pool size, on a database the server has migrated (so the tables, indexes and pg-boss queues are the
  * real ones). The statements are the ones the server sends: the task INSERT with MikroORM's column
  * list, and pg-boss's own INSERT / fetch / complete SQL (from pg-boss's plans module).
  */
