@@ -1,9 +1,10 @@
 /**
  * `npm run bench` (full, ~8 min) / `npm run bench -- --quick` (< 2 min, CI smoke).
- * Phases: 1 ceilings (raw SQL), 2 raw queue (pg-boss alone), 3 AsyncQueue; then the report.
+ * Phases (the PHASES table): plain and schema ceilings, the create breakdown, pg-boss alone,
+ * AsyncQueue, the end-to-end-with-webhook workload on AsyncQueue and its peers; then the report.
  * Each measurement gets a fresh database on one PostgreSQL; the server and the load generators
  * run as separate processes. Writes bench/results/<date>.json and prints a markdown table.
- * Options: --quick; --only=ceilings,queue,create,e2e,callback,latency,footprint; --cpu-prof
+ * Options: --quick; --only=<parts of PHASES>; --cpu-prof
  * (server CPU profiles into the log dir); --pool=N (ASYNCQUEUE_DB_POOL_SIZE, default 10);
  * --server-node-args="--max-semi-space-size=8 …" (node flags for the server, to try a fix);
  * --report=bench/results/<file>.json prints the table of an earlier run.
@@ -13,13 +14,44 @@ import os from 'node:os';
 import path from 'node:path';
 import { SERVER_NODE_FLAGS } from '../server/src/config/node-flags.ts';
 import { killAllChildren, REPO_ROOT } from './lib/children.ts';
-import { ALL_PARTS, type Ctx, FULL, type Part, QUICK } from './lib/context.ts';
+import { type Ctx, FULL, type Part, QUICK } from './lib/context.ts';
 import { machineInfo } from './lib/machine.ts';
 import { startBenchPostgres } from './lib/postgres.ts';
 import { type BenchResults, evaluate, markdownReport } from './lib/report.ts';
-import { runAsyncQueue } from './phases/asyncqueue.ts';
+import { runCreate } from './phases/aq-create.ts';
+import { runCallbackFlow, runDirect } from './phases/aq-flows.ts';
+import { runFootprint } from './phases/aq-footprint.ts';
+import { runLatency } from './phases/aq-latency.ts';
 import { runCeilings } from './phases/ceilings.ts';
+import { runAsyncQueueWebhook, runPeers } from './phases/e2e-webhook.ts';
+import { runBreakdown, runPlainCeilings } from './phases/plain-ceilings.ts';
 import { runRawQueue } from './phases/raw-queue.ts';
+
+/**
+ * The phases, in the order they run; `--only=<part>,…` picks a subset. A new phase is one row:
+ * `{ part, title, run: async (ctx, r) => { r.extra.<name> = await runX(ctx); } }` (figures in
+ * `r.extra` are kept in the results file; a phase's own table rows go through lib/report.ts).
+ */
+type Phase = { part: Part; title: string; run(ctx: Ctx, r: BenchResults): Promise<void> };
+const aq = (r: BenchResults) => {
+  r.asyncqueue ??= {};
+  return r.asyncqueue;
+};
+/* biome-ignore format: one row per phase */
+const PHASES: Phase[] = [
+  { part: 'plain', title: 'plain ceilings (primary keys only)', run: async (c, r) => { r.plain = await runPlainCeilings(c); } },
+  { part: 'ceilings', title: 'schema ceilings (our tables, raw SQL)', run: async (c, r) => { r.ceilings = await runCeilings(c); } },
+  { part: 'breakdown', title: 'create breakdown', run: async (c, r) => { r.breakdown = await runBreakdown(c); } },
+  { part: 'queue', title: 'pg-boss alone (no-op handler)', run: async (c, r) => { r.rawQueue = await runRawQueue(c); } },
+  { part: 'create', title: 'AsyncQueue create', run: async (c, r) => { aq(r).createRest = await runCreate(c, 'rest'); aq(r).createTrpc = await runCreate(c, 'trpc'); } },
+  { part: 'e2e', title: 'AsyncQueue end-to-end direct', run: async (c, r) => { aq(r).direct = await runDirect(c); } },
+  { part: 'callback', title: 'AsyncQueue callback mode', run: async (c, r) => { aq(r).callback = await runCallbackFlow(c); } },
+  { part: 'webhook', title: 'AsyncQueue end-to-end with webhook', run: async (c, r) => { r.webhook = await runAsyncQueueWebhook(c); } },
+  { part: 'peers', title: 'peers, same workload', run: async (c, r) => { r.peers = await runPeers(c); } },
+  { part: 'latency', title: 'AsyncQueue latency', run: async (c, r) => { aq(r).latency = await runLatency(c); } },
+  { part: 'footprint', title: 'AsyncQueue footprint', run: async (c, r) => { aq(r).footprint = await runFootprint(c); } },
+];
+const ALL_PARTS = PHASES.map((p) => p.part);
 
 function parseArgs(argv: string[]) {
   const flag = (name: string) => argv.includes(`--${name}`);
@@ -83,17 +115,12 @@ async function main(): Promise<number> {
       postgres: { kind: pg.kind, ...settings },
       poolSize: args.poolSize,
       sizes: ctx.sizes,
+      extra: {},
     };
-    if (args.parts.has('ceilings')) {
-      progress('phase 1: ceilings (raw SQL)');
-      results.ceilings = await runCeilings(ctx);
+    for (const phase of PHASES.filter((p) => args.parts.has(p.part))) {
+      progress(`phase ${phase.part}: ${phase.title}`);
+      await phase.run(ctx, results);
     }
-    if (args.parts.has('queue')) {
-      progress('phase 2: raw queue (pg-boss alone)');
-      results.rawQueue = await runRawQueue(ctx);
-    }
-    progress('phase 3: AsyncQueue');
-    results.asyncqueue = await runAsyncQueue(ctx, args.parts);
     results.machine.loadAvgEnd = os
       .loadavg()
       .map((l) => l.toFixed(2))

@@ -16,7 +16,7 @@ const live = new Set<ChildProcess>();
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
-function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -34,7 +34,7 @@ export function killAllChildren(): void {
   live.clear();
 }
 
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -149,17 +149,8 @@ export async function startServer(opts: ServerOptions): Promise<BenchServer> {
     apiKey,
     poolSize: opts.poolSize,
     connectionBudget: 2 * opts.poolSize + SIDE_POOL_SIZE + DEDICATED_CONNECTIONS,
-    async rssMb() {
-      const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-      return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-    },
-    async cpuSeconds() {
-      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesized command name): utime, stime in ticks.
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    },
+    rssMb: () => procRssMb(pid),
+    cpuSeconds: () => procCpuSeconds(pid),
     // Why 30 s: the server's own drain deadline is 25 s; a --cpu-prof profile is written at exit.
     stop: () => stopChild(child, 30_000),
   };
@@ -178,4 +169,19 @@ export function forkLoad(script: string, nodeArgs: string[] = []): LoadProcess {
     }),
   );
   return { rpc: rpcClient(child), pid: child.pid as number, stop: () => stopChild(child, 5_000) };
+}
+
+/** VmRSS and VmHWM (the peak) of a process, in MB, from /proc/<pid>/status. */
+export async function procRssMb(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/** CPU time (user + system) a process has used, in seconds, from /proc/<pid>/stat. */
+export async function procCpuSeconds(pid: number): Promise<number> {
+  // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesized command name): utime, stime in ticks.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }

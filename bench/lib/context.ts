@@ -1,8 +1,8 @@
 import type { BenchPostgres, FreshDatabase } from './postgres.ts';
 import { type Figure, figure } from './stats.ts';
 
-export const ALL_PARTS = ['ceilings', 'queue', 'create', 'e2e', 'callback', 'latency', 'footprint'] as const;
-export type Part = (typeof ALL_PARTS)[number];
+/** A part of the run (`--only=`): a row of the phase table in bench/run.ts. */
+export type Part = string;
 
 /** Counts and durations of one mode: the full run (~8 min) or --quick (< 2 min, CI smoke). */
 export type Sizes = {
@@ -17,6 +17,12 @@ export type Sizes = {
   latencyWarmup: number;
   waitingTasks: number;
   longPolls: number;
+  /** Length of the create run of each breakdown step (one run per step: the DDL accumulates). */
+  breakdownStepMs: number;
+  /** Length of one measured run of the end-to-end-with-webhook workload (AsyncQueue and each peer). */
+  peerRunMs: number;
+  /** Measured runs of that workload per system (quick: one, so that CI proves the peers work). */
+  peerRuns: number;
 };
 
 export const FULL: Sizes = {
@@ -29,6 +35,9 @@ export const FULL: Sizes = {
   latencyWarmup: 5,
   waitingTasks: 10_000,
   longPolls: 1_000,
+  breakdownStepMs: 6_000,
+  peerRunMs: 8_000,
+  peerRuns: 3,
 };
 
 export const QUICK: Sizes = {
@@ -41,6 +50,9 @@ export const QUICK: Sizes = {
   latencyWarmup: 2,
   waitingTasks: 500,
   longPolls: 100,
+  breakdownStepMs: 600,
+  peerRunMs: 1_000,
+  peerRuns: 1,
 };
 
 export type Ctx = {
@@ -72,16 +84,17 @@ export async function measured(
   unit: string,
   warmup: (() => Promise<unknown>) | null,
   run: (index: number) => Promise<number>,
+  runs = ctx.sizes.runs,
 ): Promise<Figure> {
   if (warmup) {
     await warmup();
     ctx.progress(`${label}: warm-up done`);
   }
   const values: number[] = [];
-  for (let i = 0; i < ctx.sizes.runs; i += 1) {
+  for (let i = 0; i < runs; i += 1) {
     const value = await run(i);
     values.push(value);
-    ctx.progress(`${label}: run ${i + 1}/${ctx.sizes.runs}: ${format(value)} ${unit}`);
+    ctx.progress(`${label}: run ${i + 1}/${runs}: ${format(value)} ${unit}`);
   }
   return figure(values);
 }

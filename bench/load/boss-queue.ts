@@ -1,5 +1,5 @@
 /**
- * Phase 2: pg-boss alone, as a user would run it for low latency: `work()` woken by pg-boss's own
+ * Phase `queue`: pg-boss alone, as a user would run it for low latency: `work()` woken by pg-boss's own
  * LISTEN/NOTIFY. Forked twice: once as the worker (the system under test, with a no-op handler) and
  * once as the sender (the load generator). Each job carries its send time; the handler records
  * send → handler latency on the same clock.

@@ -1,5 +1,5 @@
 /**
- * Phase 3 load generator: an AsyncQueue client, a loopback provider and a webhook receiver in one
+ * Load generator of the AsyncQueue phases: an AsyncQueue client, a loopback provider and a webhook receiver in one
  * process (separate from the server), driven over IPC by bench/run.ts. Every scenario reports raw
  * counts and times; the orchestrator checks them against the database.
  */

@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { nowMs } from '../lib/stats.ts';
 
 /**
- * The loopback "provider" and "webhook receiver" of phase 3, inside the load generator process so
+ * The loopback "provider" and "webhook receiver" of the AsyncQueue phases, inside the load generator process so
  * that send and receive times come from one clock.
  *   /ok?s=N        200 at once; records when sample N arrived (pickup latency)
  *   /cb?u=URL      200 at once, then POSTs {"status":"done"} to URL (the task's callback URL)

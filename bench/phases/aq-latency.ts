@@ -16,21 +16,27 @@ type Measured = { samplesMs: number[]; latencyMs: Latency };
  * interpreter for the first few hundred requests. Not measured; then the server settles.
  */
 const JIT_WARMUP = { direct: 500, callback: 200, concurrency: 8, settleMs: 5_000 };
+/** The smoke run (--quick) only proves the path works: a fifth of it. */
+const QUICK_JIT_WARMUP = { direct: 100, callback: 40, concurrency: 8, settleMs: 1_000 };
 
 /** Runs the warm-up load through a load-generator client, then lets the server settle. */
-export async function warmUpServer(client: { rpc: { call(name: string, args: object): Promise<unknown> } }) {
-  const { concurrency } = JIT_WARMUP;
-  await client.rpc.call('createBatch', { count: JIT_WARMUP.direct, concurrency, kind: 'direct' });
-  await client.rpc.call('createBatch', { count: JIT_WARMUP.callback, concurrency, kind: 'callback' });
-  await new Promise((resolve) => setTimeout(resolve, JIT_WARMUP.settleMs));
-  return `${JIT_WARMUP.direct} direct + ${JIT_WARMUP.callback} callback tasks`;
+export async function warmUpServer(
+  client: { rpc: { call(name: string, args: object): Promise<unknown> } },
+  quick = false,
+) {
+  const warmup = quick ? QUICK_JIT_WARMUP : JIT_WARMUP;
+  const { concurrency } = warmup;
+  await client.rpc.call('createBatch', { count: warmup.direct, concurrency, kind: 'direct' });
+  await client.rpc.call('createBatch', { count: warmup.callback, concurrency, kind: 'callback' });
+  await new Promise((resolve) => setTimeout(resolve, warmup.settleMs));
+  return `${warmup.direct} direct + ${warmup.callback} callback tasks`;
 }
 
 /** Both at low load (one task at a time) on one idle, warmed-up server. */
 export function runLatency(ctx: Ctx): Promise<LatencyResults> {
   return withSession(ctx, 'latency', 'all', async ({ client }) => {
     const { latencySamples: samples, latencyWarmup: warmup } = ctx.sizes;
-    ctx.progress(`latency: server warmed up (${await warmUpServer(client)})`);
+    ctx.progress(`latency: server warmed up (${await warmUpServer(client, ctx.quick)})`);
     const pickup = await client.rpc.call<Measured>('pickup', { samples, warmup, gapMs: 50 });
     ctx.progress(
       `pickup latency: p50 ${pickup.latencyMs.p50.toFixed(2)} ms, p99 ${pickup.latencyMs.p99.toFixed(2)} ms`,

@@ -14,8 +14,8 @@ export type CeilingResults = {
   claimCpuMsPerTask: Figure;
 };
 
-/** What phase 3 creates (bench/load/client.ts taskBody 'direct'), as stored. */
-const TASK_SHAPE = {
+/** What the AsyncQueue phases create (bench/load/client.ts taskBody 'direct'), as stored. */
+export const TASK_SHAPE = {
   targetUrl: 'http://127.0.0.1:9/ok',
   headers: { 'Content-Type': 'application/json', Authorization: 'Bearer sk-bench-0123456789' },
   body: JSON.stringify({ prompt: 'a watercolor fox in the snow', steps: 30, seed: 42 }),
