@@ -24,6 +24,7 @@ import { runFootprint } from './phases/aq-footprint.ts';
 import { runLatency } from './phases/aq-latency.ts';
 import { runCeilings } from './phases/ceilings.ts';
 import { runAsyncQueueWebhook, runPeers } from './phases/e2e-webhook.ts';
+import { runEvents } from './phases/events.ts';
 import { runBreakdown, runPlainCeilings } from './phases/plain-ceilings.ts';
 import { runRawQueue } from './phases/raw-queue.ts';
 
@@ -50,6 +51,7 @@ const PHASES: Phase[] = [
   { part: 'peers', title: 'peers, same workload', run: async (c, r) => { r.peers = await runPeers(c); } },
   { part: 'latency', title: 'AsyncQueue latency', run: async (c, r) => { aq(r).latency = await runLatency(c); } },
   { part: 'footprint', title: 'AsyncQueue footprint', run: async (c, r) => { aq(r).footprint = await runFootprint(c); } },
+  { part: 'events', title: 'live events: 1,000 SSE streams vs 1,000 long-polls', run: async (c, r) => { (r.extra ??= {}).events = await runEvents(c); } },
 ];
 const ALL_PARTS = PHASES.map((p) => p.part);
 
