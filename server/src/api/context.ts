@@ -13,6 +13,14 @@ export type ApiServices = {
    * a point of the client IP's budget of failures instead (see auth/authenticate.ts).
    */
   admit(key: string | undefined, clientIp: string): Promise<{ principal: Principal; decision: RateDecision }>;
+  /**
+   * More points of the team's rate limit than the request's own (a batch counts one per task):
+   * refused (allowed: false) without taking any when the window has not that many left.
+   */
+  teamRateLimit: {
+    take(teamId: string, points: number): Promise<RateDecision>;
+    giveBack(teamId: string, points: number): Promise<void>;
+  };
   tokens: {
     create(teamId: string, name: string, value: string): Promise<TokenView>;
     list(teamId: string): Promise<TokenView[]>;

@@ -11,11 +11,11 @@ import type { Config } from '../config/config.ts';
 import { createByteBudget } from '../dispatch/byte-budget.ts';
 import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
-import { createEnqueue } from '../jobs/queues.ts';
+import { createEnqueue, createEnqueueMany, type EnqueueMany } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
+import type { BatchDeps } from '../tasks/batch-create.ts';
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
-import type { CreateDeps } from '../tasks/create-task.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
@@ -61,6 +61,7 @@ export async function startDomain(
       listener.publish(task);
       notifier.taskChanged(task.id);
     },
+    announce: (taskId) => notifier.taskChanged(taskId),
   };
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);
@@ -76,6 +77,7 @@ export async function startDomain(
     allowed,
     sidePool,
     onDispatchDue,
+    enqueueMany: createEnqueueMany(boss),
   });
   return {
     listener,
@@ -113,6 +115,7 @@ type ServiceParts = {
   allowed: AllowedCidrs;
   sidePool: Storage['sidePool'];
   onDispatchDue: () => void;
+  enqueueMany: EnqueueMany;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -124,7 +127,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     points: config.authFailureLimitPerMinute,
     keyPrefix: 'authfail',
   });
-  const createDeps: CreateDeps = {
+  const createDeps: BatchDeps = {
     enqueue: parts.effects.enqueue,
     secretBox: parts.secretBox,
     publicUrl: config.publicUrl,
@@ -137,11 +140,16 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       ...(await vault.missingReferences(em, teamId, headers)),
     ],
     onDispatchDue: parts.onDispatchDue,
+    enqueueMany: parts.enqueueMany,
   };
   return {
     tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),
     admit: (key, clientIp) =>
       admit(orm.em.fork(), keyTeams, { team: teamRateLimit, failures: authFailureLimit }, key, clientIp),
+    teamRateLimit: {
+      take: (teamId, points) => teamRateLimit.consume(teamId, points),
+      giveBack: (teamId, points) => teamRateLimit.refund(teamId, points),
+    },
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),
       list: (teamId) => vault.list(orm.em.fork(), teamId),

@@ -13,6 +13,11 @@ export type TaskEffects = {
    * the commit to everyone else's (task-change-listener.ts, change-notifier.ts).
    */
   publish?: (task: Task) => void;
+  /**
+   * A committed change known by id only (a bulk action reads no rows back): long-polls anywhere,
+   * this process's included, learn of it from the NOTIFY and re-read.
+   */
+  announce?: (taskId: string) => void;
 };
 
 /** The statuses that send a completion webhook (a cancel is the client's own doing). */

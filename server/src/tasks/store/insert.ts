@@ -21,3 +21,19 @@ export function taskInsert(row: Task, first: number): { sql: string; params: unk
 export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<void> {
   await em.execute('delete from tasks where id = ?', [taskId]);
 }
+
+/**
+ * `insert into tasks (…)` of many rows in one statement, its rows as ONE JSON parameter (`$first`)
+ * expanded by json_populate_recordset: one parameter whatever the batch size (a VALUES list would
+ * need a placeholder per column and row, and PostgreSQL allows 65,535), so it can sit inside the
+ * statement that also inserts the rows' dispatch jobs (batch-create.ts).
+ */
+export function taskInsertMany(rows: readonly Task[], first: number): { sql: string; params: unknown[] } {
+  const records = rows.map((row) =>
+    Object.fromEntries(TASK_COLUMNS.map(({ key, column }) => [column, row[key] ?? null] as const)),
+  );
+  return {
+    sql: `insert into tasks (${COLUMN_LIST}) select ${COLUMN_LIST} from json_populate_recordset(null::tasks, $${first}::json)`,
+    params: [JSON.stringify(records)],
+  };
+}
