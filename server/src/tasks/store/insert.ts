@@ -29,11 +29,20 @@ export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<
  * statement that also inserts the rows' dispatch jobs (batch-create.ts).
  */
 export function taskInsertMany(rows: readonly Task[], first: number): { sql: string; params: unknown[] } {
-  const records = rows.map((row) =>
-    Object.fromEntries(TASK_COLUMNS.map(({ key, column }) => [column, row[key] ?? null] as const)),
+  // The JSON text is written field by field: objects of ~45 keys built per row (Object.fromEntries)
+  // and stringified made this the costliest step of a batch.
+  const records = rows.map(
+    (row) => `{${TASK_COLUMNS.map(({ key, column }) => `"${column}":${jsonValue(row[key])}`).join(',')}}`,
   );
   return {
     sql: `insert into tasks (${COLUMN_LIST}) select ${COLUMN_LIST} from json_populate_recordset(null::tasks, $${first}::json)`,
-    params: [JSON.stringify(records)],
+    params: [`[${records.join(',')}]`],
   };
+}
+
+/** JSON of one column value; nulls, numbers and booleans (most of a new row) without JSON.stringify. */
+function jsonValue(value: unknown): string {
+  if (value == null) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }
