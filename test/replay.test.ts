@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from './helpers/http.ts';
+import { startRecordingServer } from './helpers/recording-server.ts';
 import { waitForStatus } from './helpers/task-waits.ts';
 import { CREATED_TASK_KEYS, expectErrorBody, HEX_64 } from './helpers/tasks.ts';
-import { startRecordingServer } from './helpers/recording-server.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
 // POST /v1/tasks/{id}/replay: a new task with the ended task's request, replayOf = its id, new
