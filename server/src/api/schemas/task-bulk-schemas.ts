@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BULK_CHUNK, MAX_BULK_TASKS } from '../../tasks/bulk-actions.ts';
 import { PROVIDER_IDS } from '../../tasks/providers/index.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
-import { createTaskResponseSchema, taskStatusSchema } from './task-schemas.ts';
+import { createTaskResponseSchema } from './task-schemas.ts';
 
 /** Why 1,000: an id list is read whole with the body; more ids are more calls. */
 export const MAX_FILTER_IDS = 1000;
@@ -78,7 +78,12 @@ export const batchResponseSchema = z.object({
     .describe('One per item, in input order: the create answer, or the error of an invalid item'),
 });
 
+const countsByStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, z.number().int()])) as Record<
+  (typeof TASK_STATUSES)[number],
+  z.ZodNumber
+>;
+
 export const taskStatsSchema = z.object({
-  counts: z.record(taskStatusSchema, z.number().int()).describe("The team's tasks in each status (0 when none)"),
+  counts: z.object(countsByStatus).describe("The team's tasks in each status (0 when none)"),
   total: z.number().int(),
 });
