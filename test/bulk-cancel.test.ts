@@ -106,6 +106,27 @@ describe('POST /v1/tasks/cancel', () => {
     expect(theirs.map((id) => statusOf.get(id))).toEqual(['delayed', 'delayed']);
   });
 
+  it('covers at most 10,000 tasks a call and says hasMore; the next call goes on', async () => {
+    const own = await ctx.t.newTeam();
+    const total = 10_050;
+    const ids = await createMany(
+      total,
+      (i) => ({ targetUrl: ctx.provider.url(`/ok?many=${i}`), delayUntil: '2999-01-01T00:00:00.000Z' }),
+      own.apiKey,
+    );
+    expect(ids).toHaveLength(total);
+    const first = await bulkCancel({ status: 'delayed' }, own.apiKey);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body).toEqual({ matched: 10_000, changed: 10_000, hasMore: true });
+    const second = await bulkCancel({ status: 'delayed' }, own.apiKey);
+    expect(second.body).toEqual({ matched: 50, changed: 50, hasMore: false });
+    const { rows } = await ctx.db.client.query(
+      `select status, count(*)::int as n from tasks where id = any($1::uuid[]) group by status`,
+      [ids],
+    );
+    expect(rows).toEqual([{ status: 'cancelled', n: total }]);
+  }, 120_000);
+
   it('refuses an empty filter, unknown fields and too many ids (400), changing nothing', async () => {
     expectErrorBody(await bulkCancel({}), 400, 'validation_failed');
     expectErrorBody(await bulkCancel({ colour: 'red' }), 400, 'validation_failed');
