@@ -127,6 +127,21 @@ describe('POST /v1/tasks/cancel', () => {
     expect(rows).toEqual([{ status: 'cancelled', n: total }]);
   }, 120_000);
 
+  it('wakes a long-poll on a task it cancels', async () => {
+    const [id] = await createMany(1, () => ({
+      targetUrl: ctx.provider.url('/ok'),
+      delayUntil: '2999-01-01T00:00:00.000Z',
+    }));
+    const started = Date.now();
+    const poll = api(ctx.t.url, 'GET', `/v1/tasks/${id}?wait=20`, { key: ctx.team.apiKey });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await bulkCancel({ ids: [id] })).body.changed).toBe(1);
+    const res = await poll;
+    expect(res.body.task.status).toBe('cancelled');
+    // Answered by the change, well before the 20 s wait (slack for a loaded machine).
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('refuses an empty filter, unknown fields and too many ids (400), changing nothing', async () => {
     expectErrorBody(await bulkCancel({}), 400, 'validation_failed');
     expectErrorBody(await bulkCancel({ colour: 'red' }), 400, 'validation_failed');
