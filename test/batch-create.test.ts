@@ -143,6 +143,26 @@ describe('POST /v1/tasks/batch', () => {
     expect(refused.details.map((d: any) => d.path)).toEqual(['tasks.1.idempotencyKey']);
   });
 
+  it('checks vault references per item: a live token passes, an unknown one is that item’s error', async () => {
+    const token = await api(t.url, 'POST', '/v1/tokens', { key: team.apiKey, body: { name: 'k', value: 'sk-live' } });
+    expect(token.status, token.text).toBe(201);
+    const live = token.body.token.id as string;
+    const unknown = `tok_${'A'.repeat(24)}`;
+    const res = await batch(team.apiKey, {
+      tasks: [
+        { ...delayedTask(1), headers: { Authorization: live } },
+        { ...delayedTask(2), headers: { 'X-Key': unknown, Authorization: live } },
+        { ...delayedTask(3), headers: { Authorization: live } },
+      ],
+    });
+    expect(res.status, res.text).toBe(200);
+    const [a, b, c] = res.body.results;
+    const { rows } = await db.query('select headers from tasks where id = $1', [a.task.id]);
+    expect(rows[0].headers).toEqual({ Authorization: live });
+    expect(b.details).toEqual([{ path: 'tasks.1.headers.X-Key', message: expect.stringContaining(unknown) }]);
+    expect(c.task.status).toBe('delayed');
+  });
+
   it('a batch whose statement fails creates nothing (no task, no job)', async () => {
     const own = await t.newTeam();
     // A trigger refusing one row makes the single INSERT of the batch fail inside PostgreSQL.

@@ -51,27 +51,16 @@ export async function createBatch(
     const replay = await replayStored(em, deps, teamId, idempotencyKey, hash);
     if (replay) return replay;
   }
-  const results: (BatchResult | null)[] = input.tasks.map(() => null);
-  const candidates = validateItems(input.tasks, deps, results);
-  const vaultErrors = await missingVaultReferencesByItem(em, deps, teamId, candidates);
-  const accepted: Accepted[] = [];
-  for (const { index, item } of candidates) {
-    const missing = vaultErrors.get(index);
-    if (missing) results[index] = itemError(index, missing);
-    else accepted.push(accept(deps, teamId, index, item, idempotencyKey));
-  }
-  for (const { index, response } of accepted) results[index] = response;
-  const body: BatchResponse = { results: results as BatchResult[] };
+  const { body, accepted } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
   if (accepted.length === 0) return { body, replayed: false };
-
   await charge.take(accepted.length);
-  let replayed: BatchOutcome | null;
+  let lost: BatchOutcome | null;
   try {
-    replayed = await em.transactional(async (tem) => {
+    lost = await em.transactional(async (tem) => {
       if (idempotencyKey) {
         const claim = { teamId, key: idempotencyKey, hash, taskId: accepted[0]?.built.row.id as string, body };
-        const lost = await claimBatchKey(tem, deps, claim);
-        if (lost) return lost;
+        const stored = await claimBatchKey(tem, deps, claim);
+        if (stored) return stored;
       }
       await insertAll(tem, deps, accepted);
       return null;
@@ -80,12 +69,34 @@ export async function createBatch(
     await charge.giveBack(accepted.length).catch(() => {});
     throw error;
   }
-  if (replayed) {
+  if (lost) {
+    // A concurrent request with the same key created the batch: its answer, our points back.
     await charge.giveBack(accepted.length).catch(() => {});
-    return replayed;
+    return lost;
   }
   if (accepted.some((a) => a.built.row.status === 'pending')) deps.onDispatchDue?.();
   return { body, replayed: false };
+}
+
+/** Every item's answer (its create answer or its error) and the rows of the valid ones, built in memory. */
+async function answerItems(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  items: readonly BatchItem[],
+  idempotencyKey: string | null,
+): Promise<{ body: BatchResponse; accepted: Accepted[] }> {
+  const results: (BatchResult | null)[] = items.map(() => null);
+  const candidates = validateItems(items, deps, results);
+  const vaultErrors = await missingVaultReferencesByItem(em, deps, teamId, candidates);
+  const accepted: Accepted[] = [];
+  for (const { index, item } of candidates) {
+    const missing = vaultErrors.get(index);
+    if (missing) results[index] = itemError(index, missing);
+    else accepted.push(accept(deps, teamId, index, item, idempotencyKey));
+  }
+  for (const { index, response } of accepted) results[index] = response;
+  return { body: { results: results as BatchResult[] }, accepted };
 }
 
 /** Key order ignored: the whole list of items, invalid ones by their raw input. */
@@ -154,7 +165,9 @@ async function missingVaultReferencesByItem(
   const missing = new Map<string, string>();
   for (const detail of await deps.missingVaultReferences(em, teamId, probe)) {
     const value = probe[detail.path.replace(/^headers\./, '')];
-    if (value !== undefined) missing.set(value, detail.message);
+    // A detail naming no probe would be a reference this batch cannot map back: never let it pass.
+    if (value === undefined) throw new Error(`vault check answered an unknown path: ${detail.path}`);
+    missing.set(value, detail.message);
   }
   for (const { index, item } of items) {
     const details = Object.entries(item.headers)
