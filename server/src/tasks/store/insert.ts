@@ -31,22 +31,21 @@ export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<
 export function taskInsertMany(rows: readonly Task[], first: number): { sql: string; params: unknown[] } {
   return {
     sql: `insert into tasks (${COLUMN_LIST}) select ${COLUMN_LIST} from json_populate_recordset(null::tasks, $${first}::json)`,
-    params: [`[${rows.map(rowJson).join(',')}]`],
+    params: [JSON.stringify(rows.map(rowRecord))],
   };
 }
 
 /**
- * One row as JSON text, written field by field and without its null columns (absent keys are null
- * for json_populate_recordset): building ~45-key objects and stringifying them was the costliest
- * step of a batch, and half of a new row's columns are null.
+ * One row keyed by column, without its null columns (absent keys are null for
+ * json_populate_recordset; half of a new row's columns are null). Every record gets its keys in the
+ * same order, so rows with the same null columns share one shape and stringify on V8's fast path (Object.fromEntries of ~45
+ * keys per row was the costliest step of a batch).
  */
-function rowJson(row: Task): string {
-  let json = '';
+function rowRecord(row: Task): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
   for (const { key, column } of TASK_COLUMNS) {
     const value = row[key];
-    if (value == null) continue;
-    const text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
-    json += `${json ? ',' : '{'}"${column}":${text}`;
+    if (value != null) record[column] = value;
   }
-  return `${json}}`;
+  return record;
 }
