@@ -85,3 +85,16 @@ describe('GET /v1/tasks filters', () => {
     expectErrorBody(await list('createdAfter=yesterday'), 400, 'validation_failed');
   });
 });
+
+describe('route labels', () => {
+  it('labels the new routes by their own templates, never as /v1/tasks/:id', async () => {
+    await get('/v1/tasks/stats');
+    await api(t.url, 'POST', '/v1/tasks/cancel', { key: team.apiKey, body: { status: 'delayed' } });
+    await api(t.url, 'POST', `/v1/tasks/${crypto.randomUUID()}/replay`, { key: team.apiKey });
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    const labels = new Set([...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
+    for (const route of ['/v1/tasks/stats', '/v1/tasks/cancel', '/v1/tasks/:id/replay']) {
+      expect(labels.has(route), route).toBe(true);
+    }
+  });
+});
