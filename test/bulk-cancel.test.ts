@@ -12,6 +12,8 @@ const ctx = useLifecycleFixture(
   {
     // Why: 5,000 tasks count 5,000 points; the limit is tested in batch-create.test.ts.
     ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '1000000',
+    // Why: the callback race posts 150 callbacks at once from one IP.
+    ASYNCQUEUE_CALLBACK_RATE_LIMIT_PER_MINUTE: '1000000',
   },
   { webhookSink: false },
 );
@@ -79,6 +81,49 @@ describe('POST /v1/tasks/cancel', () => {
     await new Promise((r) => setTimeout(r, 300));
     for (const row of rows)
       if (row.status === 'cancelled' && row.attempts === 0) expect(calls.get(row.id)).toBeUndefined();
+  }, 120_000);
+
+  it('races callbacks on waiting tasks: each task ends once, as the side that won says', async () => {
+    const since = new Date().toISOString();
+    const count = 150;
+    const created: { id: string; callbackUrl: string }[] = [];
+    for (let start = 0; start < count; start += 50) {
+      const tasks = Array.from({ length: 50 }, (_, i) => ({
+        targetUrl: ctx.provider.url(`/ok?race=${start + i}&cb={asyncqueue_callback_url}`),
+      }));
+      const res = await api(ctx.t.url, 'POST', '/v1/tasks/batch', { key: ctx.team.apiKey, body: { tasks } });
+      expect(res.status, res.text).toBe(200);
+      for (const r of res.body.results) created.push({ id: r.task.id, callbackUrl: r.callbackUrl });
+    }
+    const ids = created.map((c) => c.id);
+    await waitFor(
+      'every task to wait for its callback',
+      async () => {
+        const { rows } = await ctx.db.client.query(
+          `select count(*)::int as n from tasks where id = any($1::uuid[]) and status = 'waiting'`,
+          [ids],
+        );
+        return rows[0].n === count;
+      },
+      60_000,
+      100,
+    );
+    const [cancel, ...callbacks] = await Promise.all([
+      bulkCancel({ ids, createdAfter: since }),
+      ...created.map((c) => api(c.callbackUrl, 'POST', '', { body: { status: 'done' } })),
+    ]);
+    expect(cancel?.status, cancel?.text).toBe(200);
+    const { rows } = await ctx.db.client.query('select id, status from tasks where id = any($1::uuid[])', [ids]);
+    const statusOf = new Map(rows.map((r) => [r.id, r.status]));
+    created.forEach((c, i) => {
+      const answer = callbacks[i]?.status;
+      // The callback won (200, completed) or found the task cancelled (409), never both.
+      expect(statusOf.get(c.id), `${c.id} callback ${answer}`).toBe(answer === 200 ? 'completed' : 'cancelled');
+      if (answer !== 200) expect(answer).toBe(409);
+    });
+    const cancelledCount = rows.filter((r) => r.status === 'cancelled').length;
+    expect(cancelledCount).toBe(cancel?.body.changed);
+    console.log('bulk cancel vs callbacks:', { cancelled: cancelledCount, completed: count - cancelledCount });
   }, 120_000);
 
   it('acts on the given ids only, of this team only; a second call changes nothing', async () => {
