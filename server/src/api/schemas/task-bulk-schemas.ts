@@ -12,7 +12,6 @@ const status = z
   .describe('Only tasks in this status');
 const provider = z
   .string()
-  .max(64)
   .refine((id) => PROVIDER_IDS.includes(id), { error: `provider must be one of ${PROVIDER_IDS.join(', ')}` })
   .describe('Only tasks of this provider preset');
 const instant = (what: string) =>
