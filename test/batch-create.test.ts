@@ -74,6 +74,16 @@ describe('POST /v1/tasks/batch', () => {
     expect(await counts(own.teamId)).toEqual({ tasks: 997, jobs: 997 });
     const ids = new Set(results.filter((r) => r.task).map((r) => r.task.id));
     expect(ids.size).toBe(997);
+    // Each job carries its task's priority and waits for its delayUntil, as a single create's does.
+    const { rows: jobs } = await db.query(
+      `select j.priority, j.start_after, k.delay_until from pgboss.job j join tasks k on k.id = (j.data->>'taskId')::uuid
+       where j.name = 'dispatch' and k.team_id = $1`,
+      [own.teamId],
+    );
+    for (const job of jobs) {
+      expect(job.priority).toBe(5);
+      expect(job.start_after.getTime()).toBe(job.delay_until.getTime());
+    }
     // The rate limit counted one point per created task (the request's own point is the first).
     expect(Number(res.headers.get('x-ratelimit-remaining'))).toBe(100000 - 997);
   });
