@@ -36,6 +36,7 @@ type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
  * task row and its dispatch job (commit → all exist; any failure → none). Invalid items are answered
  * in their place with their own indexed details and create nothing. With an Idempotency-Key the key
  * covers the whole batch: the same body replays the stored results, a different one is a 409.
+ * A batch with no valid item stores nothing, not even its key (bad input changes nothing).
  */
 export async function createBatch(
   em: EntityManager,
