@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { STUCK_MARGIN_SECONDS } from '../stuck-attempts.ts';
 import { TRANSITIONS } from '../task-status.ts';
 import { ACTIVE_STATUSES, type TaskStatus, TERMINAL_STATUSES } from '../task-types.ts';
+import { CANCELLED_STUCK } from './cancel-expire.ts';
 import { filterWhere, type TaskFilter, uuidArray } from './filters.ts';
-import { inList, interruptedAttempt } from './fragments.ts';
+import { inList } from './fragments.ts';
 import { STUCK } from './stuck-attempts.ts';
 
 /**
@@ -42,12 +42,6 @@ export async function nextMatchingIds(
   );
   return rows.map((r) => r.id);
 }
-
-/** The stuck attempt a cancel ends, as in cancel-expire.ts. */
-const CANCELLED_STUCK = interruptedAttempt(
-  `Interrupted: no outcome within the attempt timeout plus ${STUCK_MARGIN_SECONDS} s; the task was cancelled`,
-  false,
-);
 
 /**
  * cancelTask (cancel-expire.ts) for a chunk of ids, in one autocommit UPDATE with the same fence:
