@@ -22,6 +22,7 @@ import { runCreate } from './phases/aq-create.ts';
 import { runCallbackFlow, runDirect } from './phases/aq-flows.ts';
 import { runFootprint } from './phases/aq-footprint.ts';
 import { runLatency } from './phases/aq-latency.ts';
+import { runBatchCreate } from './phases/batch-create.ts';
 import { runCeilings } from './phases/ceilings.ts';
 import { runAsyncQueueWebhook, runPeers } from './phases/e2e-webhook.ts';
 import { runEvents } from './phases/events.ts';
@@ -38,6 +39,10 @@ const aq = (r: BenchResults) => {
   r.asyncqueue ??= {};
   return r.asyncqueue;
 };
+const extra = (r: BenchResults) => {
+  r.extra ??= {};
+  return r.extra;
+};
 /* biome-ignore format: one row per phase */
 const PHASES: Phase[] = [
   { part: 'plain', title: 'plain ceilings (primary keys only)', run: async (c, r) => { r.plain = await runPlainCeilings(c); } },
@@ -51,7 +56,8 @@ const PHASES: Phase[] = [
   { part: 'peers', title: 'peers, same workload', run: async (c, r) => { r.peers = await runPeers(c); } },
   { part: 'latency', title: 'AsyncQueue latency', run: async (c, r) => { aq(r).latency = await runLatency(c); } },
   { part: 'footprint', title: 'AsyncQueue footprint', run: async (c, r) => { aq(r).footprint = await runFootprint(c); } },
-  { part: 'events', title: 'live events: 1,000 SSE streams vs 1,000 long-polls', run: async (c, r) => { (r.extra ??= {}).events = await runEvents(c); } },
+  { part: 'events', title: 'live events: 1,000 SSE streams vs 1,000 long-polls', run: async (c, r) => { extra(r).events = await runEvents(c); } },
+  { part: 'batch', title: 'batch create (100 and 1,000 per request) vs the single-row ceiling', run: async (c, r) => { extra(r).batchCreate = await runBatchCreate(c); } },
 ];
 const ALL_PARTS = PHASES.map((p) => p.part);
 

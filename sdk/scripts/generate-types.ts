@@ -99,6 +99,42 @@ const ROOTS: { name: string; expr: string; doc: string; schema: Schema }[] = [
     schema: json(openapi.paths['/v1/tasks'].get.responses['200']),
   },
   {
+    name: 'CreateManyParams',
+    expr: "In['tasks']['createMany']",
+    doc: 'A batch of new tasks (`tasks.createMany`): 1–1,000 create bodies.',
+    schema: json(openapi.paths['/v1/tasks/batch'].post.requestBody),
+  },
+  {
+    name: 'BatchItemError',
+    expr: "Exclude<Out['tasks']['createMany']['results'][number], Out['tasks']['create']>",
+    doc: 'A batch item that was not created: its validation error, paths from the batch body (`tasks.3.targetUrl`).',
+    schema: json(openapi.paths['/v1/tasks/batch'].post.responses['200'])?.properties.results.items.anyOf?.[1],
+  },
+  {
+    name: 'CreateManyResponse',
+    expr: "Out['tasks']['createMany']",
+    doc: 'What `tasks.createMany` returns: one result per item, in input order.',
+    schema: json(openapi.paths['/v1/tasks/batch'].post.responses['200']),
+  },
+  {
+    name: 'TaskFilter',
+    expr: "In['tasks']['cancelMany']",
+    doc: 'Which tasks a bulk action covers (`tasks.cancelMany`, `tasks.replayMany`): at least one field.',
+    schema: json(openapi.paths['/v1/tasks/cancel'].post.requestBody),
+  },
+  {
+    name: 'BulkActionResult',
+    expr: "Out['tasks']['cancelMany']",
+    doc: 'What a bulk action did; with `hasMore`, call again to go on.',
+    schema: json(openapi.paths['/v1/tasks/cancel'].post.responses['200']),
+  },
+  {
+    name: 'TaskStats',
+    expr: "Out['tasks']['stats']",
+    doc: "The team's tasks counted by status (`tasks.stats`).",
+    schema: json(openapi.paths['/v1/tasks/stats'].get.responses['200']),
+  },
+  {
     name: 'Provider',
     expr: "Out['providers']['list']['providers'][number]",
     doc: 'A provider preset (`providers.list`); use its `id` as `CreateTaskParams.provider`.',

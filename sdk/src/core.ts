@@ -4,12 +4,17 @@ import type { AppRouter } from '../../server/src/api/routers/app-router.ts';
 import { linkedController } from './abort.ts';
 import { APIError, AsyncQueueError, ConnectionError } from './errors.ts';
 import type {
+  BulkActionResult,
+  CreateManyParams,
+  CreateManyResponse,
   CreateTaskParams,
   CreateTaskResponse,
   CreateTokenParams,
   Provider,
   Task,
+  TaskFilter,
   TaskPage,
+  TaskStats,
   VaultToken,
 } from './generated/api-types.ts';
 import { parseRetryAfter, withRetries } from './retry.ts';
@@ -35,6 +40,11 @@ export type Api = {
   listTasks(input: ListTasksParams, signal: AbortSignal): Promise<TaskPage>;
   cancelTask(input: { id: string }, signal: AbortSignal): Promise<{ task: Task }>;
   redeliverWebhook(input: { id: string }, signal: AbortSignal): Promise<{ task: Task }>;
+  createTasks(input: CreateManyParams, signal: AbortSignal): Promise<CreateManyResponse>;
+  replayTask(input: { id: string }, signal: AbortSignal): Promise<CreateTaskResponse>;
+  cancelTasks(input: TaskFilter, signal: AbortSignal): Promise<BulkActionResult>;
+  replayTasks(input: TaskFilter, signal: AbortSignal): Promise<BulkActionResult>;
+  taskStats(signal: AbortSignal): Promise<TaskStats>;
   listProviders(signal: AbortSignal): Promise<{ providers: Provider[] }>;
   createToken(input: CreateTokenParams, signal: AbortSignal): Promise<{ token: VaultToken }>;
   listTokens(signal: AbortSignal): Promise<{ tokens: VaultToken[] }>;
@@ -149,6 +159,11 @@ function createApi(options: ResolvedOptions, fetchImpl: typeof fetch): Api {
     listTasks: (input, signal) => trpc.tasks.list.query(input, { signal }),
     cancelTask: (input, signal) => trpc.tasks.cancel.mutate(input, { signal }),
     redeliverWebhook: (input, signal) => trpc.tasks.redeliverWebhook.mutate(input, { signal }),
+    createTasks: (input, signal) => trpc.tasks.createMany.mutate(input, { signal }),
+    replayTask: (input, signal) => trpc.tasks.replay.mutate(input, { signal }),
+    cancelTasks: (input, signal) => trpc.tasks.cancelMany.mutate(input, { signal }),
+    replayTasks: (input, signal) => trpc.tasks.replayMany.mutate(input, { signal }),
+    taskStats: (signal) => trpc.tasks.stats.query({}, { signal }),
     listProviders: (signal) => trpc.providers.list.query({}, { signal }),
     createToken: (input, signal) => trpc.tokens.create.mutate(input, { signal }),
     listTokens: (signal) => trpc.tokens.list.query({}, { signal }),

@@ -13,7 +13,11 @@ export {
   WebhookVerificationError,
 } from './errors.ts';
 export type {
+  BatchItemError,
+  BulkActionResult,
   CreatedTask,
+  CreateManyParams,
+  CreateManyResponse,
   CreateTaskParams,
   CreateTaskResponse,
   CreateTokenParams,
@@ -23,8 +27,10 @@ export type {
   Provider,
   Task,
   TaskAttempt,
+  TaskFilter,
   TaskPage,
   TaskResult,
+  TaskStats,
   TaskStatus,
   VaultToken,
   WebhookDelivery,

@@ -23,6 +23,12 @@ export type ListTasksParams = {
    * @default undefined (every status)
    */
   status?: TaskStatus | undefined;
+  /** Only tasks of this provider preset (e.g. `fal`). */
+  provider?: string | undefined;
+  /** Only tasks created after this instant (ISO-8601). */
+  createdAfter?: string | undefined;
+  /** Only tasks created before this instant (ISO-8601). */
+  createdBefore?: string | undefined;
   /**
    * Page size, 1–100.
    * @default 20

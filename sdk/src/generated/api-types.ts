@@ -122,6 +122,8 @@ export type Task = {
   updatedAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  /** The id of the task this one replays (POST /v1/tasks/{id}/replay), or null */
+  replayOf: string | null;
 };
 
 /** The task as returned by `create`: a `Task` plus its one-time `callbackId`. */
@@ -236,6 +238,83 @@ export type TaskPage = {
   /** Newest first. Payloads are capped: `body` and `result.body` stop after 1,024 characters (a cut result body has `result.bodyTruncated: true`) and a `progress` over 4,096 characters of JSON is null. GET /v1/tasks/{id} returns them whole. */
   tasks: Task[];
   pagination: Pagination;
+};
+
+/** A batch of new tasks (`tasks.createMany`): 1–1,000 create bodies. */
+export type CreateManyParams = {
+  /** 1–1000 create bodies (as POST /v1/tasks), answered in this order */
+  tasks: CreateTaskParams[];
+  /** One key for the whole batch; also accepted as the Idempotency-Key header */
+  idempotencyKey?: string | null | undefined;
+};
+
+/** A batch item that was not created: its validation error, paths from the batch body (`tasks.3.targetUrl`). */
+export type BatchItemError = {
+  error: string;
+  code: 'validation_failed';
+  /** One entry per bad field of this item */
+  details: {
+    /** Dot path from the batch body, e.g. tasks.3.targetUrl */
+    path: string;
+    message: string;
+  }[];
+};
+
+/** What `tasks.createMany` returns: one result per item, in input order. */
+export type CreateManyResponse = {
+  /** One per item, in input order: the create answer, or the error of an invalid item */
+  results: (CreateTaskResponse | BatchItemError)[];
+};
+
+/** Which tasks a bulk action covers (`tasks.cancelMany`, `tasks.replayMany`): at least one field. */
+export type TaskFilter = {
+  /** Only these tasks (at most 1000) */
+  ids?: string[] | undefined;
+  /** Only tasks in this status */
+  status?:
+    | 'pending'
+    | 'delayed'
+    | 'processing'
+    | 'waiting'
+    | 'polling'
+    | 'completed'
+    | 'failed'
+    | 'timeout'
+    | 'cancelled'
+    | undefined;
+  /** Only tasks of this provider preset */
+  provider?: string | undefined;
+  /** Only tasks created after this instant */
+  createdAfter?: string | undefined;
+  /** Only tasks created before this instant */
+  createdBefore?: string | undefined;
+};
+
+/** What a bulk action did; with `hasMore`, call again to go on. */
+export type BulkActionResult = {
+  /** Tasks this call acted on (at most 10,000) */
+  matched: number;
+  /** Of those, how many were changed (cancelled or flagged; replayed) */
+  changed: number;
+  /** More tasks match than one call covers: call again to go on (done tasks no longer match) */
+  hasMore: boolean;
+};
+
+/** The team's tasks counted by status (`tasks.stats`). */
+export type TaskStats = {
+  /** The team's tasks in each status (0 when none) */
+  counts: {
+    pending: number;
+    delayed: number;
+    processing: number;
+    waiting: number;
+    polling: number;
+    completed: number;
+    failed: number;
+    timeout: number;
+    cancelled: number;
+  };
+  total: number;
 };
 
 /** A provider preset (`providers.list`); use its `id` as `CreateTaskParams.provider`. */

@@ -1,7 +1,17 @@
 import { linkedController } from '../abort.ts';
 import type { Core } from '../core.ts';
 import { WaitTimeoutError } from '../errors.ts';
-import type { CreateTaskParams, CreateTaskResponse, Task, TaskPage } from '../generated/api-types.ts';
+import type {
+  BulkActionResult,
+  CreateManyParams,
+  CreateManyResponse,
+  CreateTaskParams,
+  CreateTaskResponse,
+  Task,
+  TaskFilter,
+  TaskPage,
+  TaskStats,
+} from '../generated/api-types.ts';
 import {
   type GetTaskOptions,
   isTerminalStatus,
@@ -69,6 +79,51 @@ export class Tasks {
   create(params: CreateTaskParams, options: RequestOptions = {}): Promise<CreateTaskResponse> {
     const input = { ...params, idempotencyKey: params.idempotencyKey ?? crypto.randomUUID() };
     return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.createTask(input, signal));
+  }
+
+  /**
+   * Creates 1–1,000 tasks in one request. The valid ones are created together; each invalid one is
+   * answered in its place with its own error (`results[i].details[].path` like `tasks.3.targetUrl`),
+   * so check each result: `'task' in result`. Each task counts against the rate limit. Retried
+   * like `create`: the whole batch carries one idempotency key (yours, or a UUID the SDK generates).
+   *
+   * @returns `{results}`, one per item in input order.
+   */
+  createMany(params: CreateManyParams, options: RequestOptions = {}): Promise<CreateManyResponse> {
+    const input = { ...params, idempotencyKey: params.idempotencyKey ?? crypto.randomUUID() };
+    return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.createTasks(input, signal));
+  }
+
+  /**
+   * Creates a new task with the request of an ended task (`replayOf` = its id; vault references
+   * stay references). Answers like `create`, with a new `callbackUrl` / `signalToken` where the
+   * original had them. Not retried. Throws `ConflictError` for a task that has not ended.
+   */
+  replay(id: string, options: RequestOptions = {}): Promise<CreateTaskResponse> {
+    return this.#core.call({ ...options, retryable: false }, (signal) => this.#core.api.replayTask({ id }, signal));
+  }
+
+  /**
+   * Cancels the tasks matching `filter` that have not ended (at most 10,000 a call; call again
+   * while `hasMore`). A processing task gets `cancelRequested` and ends when its attempt ends.
+   * Not retried.
+   */
+  cancelMany(filter: TaskFilter, options: RequestOptions = {}): Promise<BulkActionResult> {
+    return this.#core.call({ ...options, retryable: false }, (signal) => this.#core.api.cancelTasks(filter, signal));
+  }
+
+  /**
+   * Replays the ended tasks matching `filter` that were not replayed yet (at most 10,000 a call;
+   * call again while `hasMore`). The copies' new credentials are not returned: use `replay` for a
+   * task whose signal token you need. Not retried.
+   */
+  replayMany(filter: TaskFilter, options: RequestOptions = {}): Promise<BulkActionResult> {
+    return this.#core.call({ ...options, retryable: false }, (signal) => this.#core.api.replayTasks(filter, signal));
+  }
+
+  /** The team's tasks counted by status: `{counts: {pending, …, cancelled}, total}`. */
+  stats(options: RequestOptions = {}): Promise<TaskStats> {
+    return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.taskStats(signal));
   }
 
   /** Reads a task. With `wait` (seconds, ≤ 25) it long-polls until the status changes. */

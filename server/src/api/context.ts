@@ -31,6 +31,14 @@ export type ApiServices = {
     read(sessionId: string): Promise<SessionInfo>;
     end(sessionId: string): Promise<void>;
   };
+  /**
+   * More points of the team's rate limit than the request's own (a batch counts one per task):
+   * refused (allowed: false) without taking any when the window has not that many left.
+   */
+  teamRateLimit: {
+    take(teamId: string, points: number): Promise<RateDecision>;
+    giveBack(teamId: string, points: number): Promise<void>;
+  };
   tokens: {
     create(teamId: string, name: string, value: string): Promise<TokenView>;
     list(teamId: string): Promise<TokenView[]>;

@@ -10,6 +10,11 @@ const ERROR_STATUSES = {
   'tasks-list': ['400'],
   'tasks-cancel': ['400', '404', '409'],
   'tasks-redeliverWebhook': ['400', '404', '409'],
+  'tasks-stats': [],
+  'tasks-createMany': ['400', '409', '413', '415'],
+  'tasks-cancelMany': ['400', '413', '415'],
+  'tasks-replayMany': ['400', '413', '415'],
+  'tasks-replay': ['400', '404', '409'],
   'tokens-create': ['400', '413', '415'],
   'tokens-list': [],
   'tokens-delete': ['400', '404'],
@@ -34,9 +39,14 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
   });
   return refineOpenApiDocument(doc as never, {
     errorStatuses: ERROR_STATUSES,
-    successStatus: { 'tasks-create': '201', 'tasks-redeliverWebhook': '202', 'tokens-create': '201' },
+    successStatus: {
+      'tasks-create': '201',
+      'tasks-replay': '201',
+      'tasks-redeliverWebhook': '202',
+      'tokens-create': '201',
+    },
     tags: {
-      tasks: 'Create, read, list and cancel tasks; long-poll for their result',
+      tasks: 'Create (one or a batch), read, list, count, cancel and replay tasks; long-poll for their result',
       callbacks: 'Provider callbacks (no API key: the callback id is the credential)',
       signals: 'Signals for tasks that wait for an external event',
       tokens: 'The token vault: secrets referenced from task headers as tok_…',

@@ -7,6 +7,7 @@
 const PATTERNS: [RegExp, string][] = [
   [/^\/v1\/tasks\/[^/]+\/webhook\/redeliver$/, '/v1/tasks/:id/webhook/redeliver'],
   [/^\/v1\/tasks\/[^/]+\/cancel$/, '/v1/tasks/:id/cancel'],
+  [/^\/v1\/tasks\/[^/]+\/replay$/, '/v1/tasks/:id/replay'],
   [/^\/v1\/tasks\/[^/]+$/, '/v1/tasks/:id'],
   [/^\/v1\/callbacks\/[^/]+$/, '/v1/callbacks/:callbackId'],
   [/^\/v1\/signals\/[^/]+$/, '/v1/signals/:signalToken'],
@@ -16,6 +17,11 @@ const PATTERNS: [RegExp, string][] = [
 
 const FIXED = new Set([
   '/v1/tasks',
+  // Before the /v1/tasks/:id pattern: these static paths are routes of their own.
+  '/v1/tasks/batch',
+  '/v1/tasks/cancel',
+  '/v1/tasks/replay',
+  '/v1/tasks/stats',
   '/v1/providers',
   '/v1/tokens',
   '/healthz',

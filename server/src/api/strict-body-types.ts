@@ -1,7 +1,7 @@
 import type { AnyRouter } from '@trpc/server';
 
 const COERCIBLE = new Set(['number', 'boolean', 'bigint', 'date']);
-const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'nonoptional']);
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'nonoptional', 'catch']);
 
 type ZodLike = { _zod?: { def?: Record<string, any> } };
 

@@ -10,13 +10,13 @@ import type { Config } from '../config/config.ts';
 import { createByteBudget } from '../dispatch/byte-budget.ts';
 import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
-import { createEnqueue } from '../jobs/queues.ts';
+import { createEnqueue, createEnqueueMany, type EnqueueMany } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import { registerTaskMetrics, type TaskMetrics } from '../metrics/task-metrics.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
+import type { BatchDeps } from '../tasks/batch-create.ts';
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
-import type { CreateDeps } from '../tasks/create-task.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
@@ -81,6 +81,7 @@ export async function startDomain(
     sidePool,
     onDispatchDue,
     onCreated: (taskId) => notifier.taskChanged(taskId),
+    enqueueMany: createEnqueueMany(boss),
   });
   return {
     listener,
@@ -121,6 +122,7 @@ type ServiceParts = {
   onDispatchDue: () => void;
   /** A new task committed: NOTIFYed like a transition, so every instance's event streams show it. */
   onCreated: (taskId: string) => void;
+  enqueueMany: EnqueueMany;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -133,7 +135,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     keyPrefix: 'authfail',
   });
   const signInLimit = createRateLimiter(parts.sidePool, { points: SIGN_IN_ATTEMPTS_PER_MINUTE, keyPrefix: 'signin' });
-  const createDeps: CreateDeps = {
+  const createDeps: BatchDeps = {
     enqueue: parts.enqueue,
     secretBox: parts.secretBox,
     publicUrl: config.publicUrl,
@@ -147,6 +149,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     ],
     onDispatchDue: parts.onDispatchDue,
     onCreated: parts.onCreated,
+    enqueueMany: parts.enqueueMany,
   };
   return {
     tasks: createTaskService(parts.lifecycle, createDeps, parts.listener),
@@ -159,6 +162,10 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       start: (principal) => startSession(orm.em.fork(), principal),
       read: (sessionId) => readSession(orm.em.fork(), sessionId),
       end: (sessionId) => endSession(orm.em.fork(), sessionId),
+    },
+    teamRateLimit: {
+      take: (teamId, points) => teamRateLimit.consume(teamId, points),
+      giveBack: (teamId, points) => teamRateLimit.refund(teamId, points),
     },
     tokens: {
       create: (teamId, name, value) => vault.create(orm.em.fork(), teamId, name, value),

@@ -83,6 +83,41 @@ export function createEnqueue(boss: PgBoss): Enqueue {
   };
 }
 
+/** One job of an `EnqueueMany` call: its id, payload, priority and (for a delayed one) start time. */
+export type ManyJob<Q extends QueueName> = { id: string; data: JobPayloads[Q]; priority?: number; startAfter?: Date };
+
+/**
+ * Sends many jobs of one queue in ONE statement on the caller's transaction (pg-boss's `insert`),
+ * with `alongside` (e.g. the tasks' multi-row INSERT) as a CTE of it. Throws unless every job was
+ * inserted (pg-boss skips a conflicting id silently), so the caller's transaction rolls back whole.
+ */
+export type EnqueueMany = <Q extends QueueName>(
+  em: EntityManager,
+  queue: Q,
+  jobs: readonly ManyJob<Q>[],
+  alongside?: Alongside,
+) => Promise<void>;
+
+export function createEnqueueMany(boss: PgBoss): EnqueueMany {
+  return async (em, queue, jobs, alongside) => {
+    if (!em.isInTransaction()) throw new Error("enqueueMany runs inside the caller's transaction");
+    const db = fromKysely(em.getKysely() as never);
+    const payload = jobs.map((job) => ({
+      id: job.id,
+      data: job.data,
+      priority: job.priority,
+      ...(job.startAfter ? { startAfter: job.startAfter.toISOString() } : {}),
+    }));
+    const ids = await boss.insert(queue, payload, {
+      db: alongside ? withAlongside(db, alongside) : db,
+      returnId: true,
+    });
+    if ((ids?.length ?? 0) !== jobs.length) {
+      throw new Error(`pg-boss inserted ${ids?.length ?? 0} of ${jobs.length} jobs for queue "${queue}"`);
+    }
+  };
+}
+
 export type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
 
 /**

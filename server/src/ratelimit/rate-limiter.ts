@@ -16,9 +16,10 @@ export type RateDecision = {
 };
 
 export type RateLimiter = {
-  consume(key: string): Promise<RateDecision>;
-  /** Gives back one point taken by `consume` (a request that turned out not to be the key's). */
-  refund(key: string): Promise<void>;
+  /** Takes `points` (default 1) of the key's window; refused when the window has not that many left. */
+  consume(key: string, points?: number): Promise<RateDecision>;
+  /** Gives back points taken by `consume` (a request that turned out not to be the key's, a batch that created nothing). */
+  refund(key: string, points?: number): Promise<void>;
 };
 
 /**
@@ -51,16 +52,23 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
     retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
   });
   return {
-    async consume(key) {
+    async consume(key, points = 1) {
+      if (points > 1) {
+        // Several points at once (a batch of tasks): refused without taking any when the window has
+        // not that many left, so a refused batch leaves the rest of the window to smaller requests
+        // (taking them would also set the in-memory block above for the rest of the window).
+        const current = await limiter.get(key);
+        if (current && current.consumedPoints + points > opts.points) return decide(current, false);
+      }
       try {
-        return decide(await limiter.consume(key), true);
+        return decide(await limiter.consume(key, points), true);
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return decide(rejection, false);
         throw rejection;
       }
     },
-    async refund(key) {
-      await limiter.reward(key, 1);
+    async refund(key, points = 1) {
+      await limiter.reward(key, points);
     },
   };
 }

@@ -37,7 +37,7 @@ export type CreateDeps = {
 };
 
 /** Limits that depend on configuration, and the network guard; zod covered the static rules. */
-function checkConfiguredRules(input: CreateTaskInput, deps: CreateDeps): void {
+export function checkConfiguredRules(input: CreateTaskInput, deps: CreateDeps): void {
   const details: ErrorDetail[] = [];
   if (input.body != null && Buffer.byteLength(input.body, 'utf8') > deps.maxBodyBytes) {
     details.push({ path: 'body', message: `must be at most ${deps.maxBodyBytes} bytes in UTF-8` });
@@ -56,17 +56,22 @@ function checkConfiguredRules(input: CreateTaskInput, deps: CreateDeps): void {
 /** Key order ignored, idempotencyKey left out: what counts as "the same request" for idempotency. */
 function requestHash(input: CreateTaskInput): string {
   const { idempotencyKey: _ignored, ...rest } = input;
-  const canonical = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(canonical)
-      : value && typeof value === 'object'
+  return canonicalSha256(rest);
+}
+
+/** SHA-256 of a JSON value with object keys sorted at every level (key order never matters). */
+export function canonicalSha256(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
         ? Object.fromEntries(
-            Object.keys(value)
+            Object.keys(v)
               .sort()
-              .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
           )
-        : value;
-  return sha256Hex(JSON.stringify(canonical(rest)));
+        : v;
+  return sha256Hex(JSON.stringify(canonical(value)));
 }
 
 export async function createTask(

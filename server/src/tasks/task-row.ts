@@ -28,6 +28,8 @@ export function buildTaskRow(
     now: Date;
     /** Seals the callback id (bound to the task) for the dispatch; only its hash is looked up. */
     secretBox: SecretBox;
+    /** The task this one replays, if any. */
+    replayOf?: string | null;
   },
 ): NewTask {
   const delayUntil = input.delayUntil ? new Date(input.delayUntil) : null;
@@ -81,6 +83,8 @@ export function buildTaskRow(
     startedAt: null,
     completedAt: null,
     deadlineAt: null,
+    replayOf: opts.replayOf ?? null,
+    replayedAt: null,
   } as Task;
   return { row, callbackId, signalToken };
 }

@@ -1,7 +1,13 @@
 import { AppError } from '../shared/app-error.ts';
-import { type CreateDeps, type CreateOutcome, createTask } from './create-task.ts';
+import { type BatchDeps, type BatchOutcome, createBatch, type RateCharge } from './batch-create.ts';
+import type { CreateBatchInput } from './batch-input-schema.ts';
+import { type BulkOutcome, cancelMatching, replayMatching } from './bulk-actions.ts';
+import { type CreateOutcome, type CreateTaskResponse, createTask } from './create-task.ts';
+import { replayTask } from './replay-task.ts';
 import { cancelTask, flagCancelRequested } from './store/cancel-expire.ts';
+import type { TaskFilter } from './store/filters.ts';
 import { findTeamTask, listTeamTasks } from './store/read.ts';
+import { countTeamTasksByStatus } from './store/stats.ts';
 import type { TaskChangeListener } from './task-change-listener.ts';
 import { decodeCursor, encodeCursor } from './task-cursor.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
@@ -26,7 +32,7 @@ type StoredTask = NonNullable<Awaited<ReturnType<typeof findTeamTask>>>;
 type ReadTask = (teamId: string, id: string) => Promise<StoredTask>;
 
 /** The task use cases behind the API. Each call works on its own fork of the ORM (lifecycle.em()). */
-export function createTaskService(lifecycle: TaskLifecycle, deps: CreateDeps, listener: TaskChangeListener) {
+export function createTaskService(lifecycle: TaskLifecycle, deps: BatchDeps, listener: TaskChangeListener) {
   const fork = () => lifecycle.em();
   const read: ReadTask = async (teamId, id) => {
     const task = await findTeamTask(fork(), teamId, id);
@@ -36,6 +42,35 @@ export function createTaskService(lifecycle: TaskLifecycle, deps: CreateDeps, li
   return {
     create(teamId: string, input: CreateTaskInput, idempotencyKey: string | null): Promise<CreateOutcome> {
       return createTask(fork(), deps, teamId, input, idempotencyKey);
+    },
+
+    /** Creates the valid items of a batch in one transaction; per-item results in input order. */
+    createMany(
+      teamId: string,
+      input: CreateBatchInput,
+      opts: { idempotencyKey: string | null; charge: RateCharge },
+    ): Promise<BatchOutcome> {
+      return createBatch(fork(), deps, teamId, input, opts);
+    },
+
+    /** A new task with an ended task's request (`replayOf` = its id), answered as a create. */
+    replay(teamId: string, id: string): Promise<CreateTaskResponse> {
+      return replayTask(fork(), deps, teamId, id);
+    },
+
+    /** Cancels up to 10,000 matching tasks, a chunk at a time. */
+    cancelMany(teamId: string, filter: TaskFilter): Promise<BulkOutcome> {
+      return cancelMatching(lifecycle, teamId, filter);
+    },
+
+    /** Replays up to 10,000 matching ended tasks not replayed yet, a chunk at a time. */
+    replayMany(teamId: string, filter: TaskFilter): Promise<BulkOutcome> {
+      return replayMatching(fork(), deps, teamId, filter);
+    },
+
+    /** The team's tasks counted by status. */
+    stats(teamId: string): Promise<Record<TaskStatus, number>> {
+      return countTeamTasksByStatus(fork(), teamId);
     },
 
     /**
@@ -50,10 +85,11 @@ export function createTaskService(lifecycle: TaskLifecycle, deps: CreateDeps, li
 
     async list(
       teamId: string,
-      opts: { status?: TaskStatus | undefined; limit: number; cursor?: string | undefined },
+      opts: TaskFilter & { limit: number; cursor?: string | undefined },
     ): Promise<TaskListPage> {
+      const { cursor: _cursor, limit, ...filter } = opts;
       const beforeId = opts.cursor ? decodeCursor(opts.cursor) : undefined;
-      const rows = await listTeamTasks(fork(), teamId, { status: opts.status, beforeId, limit: opts.limit + 1 });
+      const rows = await listTeamTasks(fork(), teamId, { ...filter, beforeId, limit: limit + 1 });
       const page = rows.slice(0, opts.limit);
       const hasMore = rows.length > opts.limit;
       const last = page.at(-1);

@@ -39,6 +39,8 @@ export type TaskView = {
   updatedAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  /** The id of the task this one replays, or null. */
+  replayOf: string | null;
 };
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
@@ -78,5 +80,6 @@ export function toTaskView(task: Task): TaskView {
     updatedAt: iso(task.updatedAt) as string,
     startedAt: iso(task.startedAt),
     completedAt: iso(task.completedAt),
+    replayOf: task.replayOf ?? null,
   };
 }

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { AppError } from '../../shared/app-error.ts';
 import { createTaskInputSchema } from '../../tasks/task-input-schema.ts';
-import { TASK_STATUSES } from '../../tasks/task-types.ts';
+import { listFilterFields } from '../schemas/task-bulk-schemas.ts';
 import {
   createTaskResponseSchema,
   LIST_CAPS_DESCRIPTION,
@@ -9,27 +8,15 @@ import {
   taskListSchema,
 } from '../schemas/task-schemas.ts';
 import { authedProcedure, router } from '../trpc.ts';
+import { resolveIdempotencyKey } from './idempotency-key.ts';
+import { taskBulkProcedures, toTaskFilter } from './task-bulk-procedures.ts';
 
 const taskId = z.uuid({ error: 'id must be a task id (UUID)' }).describe('Task id');
 const TAG = ['tasks'];
 
-/** The Idempotency-Key header and the idempotencyKey field must agree when both are sent. */
-function resolveIdempotencyKey(header: string | undefined, field: string | null | undefined): string | null {
-  if (header !== undefined && field != null && header !== field) {
-    throw new AppError('validation_failed', 'Idempotency-Key header and idempotencyKey field differ; send one', {
-      details: [{ path: 'idempotencyKey', message: 'differs from the Idempotency-Key header' }],
-    });
-  }
-  const key = field ?? header ?? null;
-  if (key !== null && (key.length === 0 || key.length > 255)) {
-    throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 characters', {
-      details: [{ path: 'idempotencyKey', message: 'must be 1–255 characters' }],
-    });
-  }
-  return key;
-}
-
 export const tasksRouter = router({
+  // Before `get`: their static paths (/v1/tasks/stats, /v1/tasks/batch…) win over /v1/tasks/{id}.
+  ...taskBulkProcedures,
   create: authedProcedure
     .meta({
       openapi: {
@@ -92,7 +79,7 @@ export const tasksRouter = router({
     })
     .input(
       z.object({
-        status: z.enum(TASK_STATUSES, { error: `status must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
+        ...listFilterFields,
         limit: z.coerce
           .number({ error: 'limit must be a number' })
           .int('limit must be a whole number')
@@ -103,7 +90,13 @@ export const tasksRouter = router({
       }),
     )
     .output(taskListSchema)
-    .query(({ ctx, input }) => ctx.services.tasks.list(ctx.principal.teamId, input)),
+    .query(({ ctx, input }) =>
+      ctx.services.tasks.list(ctx.principal.teamId, {
+        ...toTaskFilter(input),
+        limit: input.limit,
+        cursor: input.cursor,
+      }),
+    ),
 
   cancel: authedProcedure
     .meta({

@@ -94,6 +94,10 @@ export const taskSchema = z
     updatedAt: isoDate,
     startedAt: isoDate.nullable(),
     completedAt: isoDate.nullable(),
+    replayOf: z
+      .string()
+      .nullable()
+      .describe('The id of the task this one replays (POST /v1/tasks/{id}/replay), or null'),
   })
   .describe('A task');
 

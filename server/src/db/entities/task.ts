@@ -72,6 +72,10 @@ export const TaskSchema = defineEntity({
     pollJobId: p.uuid().nullable(),
     /** When a waiting task times out (maxWaitTime) or a polling one gives up (maxDuration). */
     deadlineAt: p.datetime().nullable(),
+    /** The task this one replays (POST /v1/tasks/{id}/replay or a bulk replay); null otherwise. */
+    replayOf: p.uuid().nullable(),
+    /** When this task was last replayed; a bulk replay only copies tasks not replayed yet. */
+    replayedAt: p.datetime().nullable(),
   },
   indexes: [
     { name: 'tasks_team_id_id_index', properties: ['teamId', 'id'] },

@@ -5,6 +5,7 @@ import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 import { BodiesOutsideJsonb } from './2026-12-07-bodies-outside-jsonb.ts';
 import { SecretsAtRest } from './2026-12-07-secrets-at-rest.ts';
 import { DashboardSessions } from './2026-12-08-dashboard-sessions.ts';
+import { ReplayOf } from './2026-12-08-replay-of.ts';
 import { TaskChangesIndex } from './2026-12-08-task-changes-index.ts';
 
 /**
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-12-07-secrets-at-rest', class: SecretsAtRest },
   { name: '2026-12-08-dashboard-sessions', class: DashboardSessions },
   { name: '2026-12-08-task-changes-index', class: TaskChangesIndex },
+  { name: '2026-12-08-replay-of', class: ReplayOf },
 ];

@@ -7,8 +7,8 @@ import { STUCK } from './stuck-attempts.ts';
 
 /** A client's cancel and the expiry of a task waiting for a result from outside. */
 
-/** The stuck attempt a cancel ends (see cancelTask). */
-const CANCELLED_STUCK = interruptedAttempt(
+/** The stuck attempt a cancel ends (see cancelTask; the bulk cancel in bulk.ts records the same). */
+export const CANCELLED_STUCK = interruptedAttempt(
   `Interrupted: no outcome within the attempt timeout plus ${STUCK_MARGIN_SECONDS} s; the task was cancelled`,
   false,
 );

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../../db/entities/task.ts';
 import { execute } from '../../db/prepared.ts';
 import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
-import type { TaskStatus } from '../task-types.ts';
+import { filterWhere, type TaskFilter } from './filters.ts';
 
 /** Raw rows (snake_case) → Task objects, never in an identity map (see task-columns.ts). */
 export function mapTaskRows(rows: Record<string, unknown>[]): Task[] {
@@ -41,14 +41,9 @@ export async function findTeamTask(em: EntityManager, teamId: string, id: string
 export async function listTeamTasks(
   em: EntityManager,
   teamId: string,
-  opts: { status?: TaskStatus | undefined; beforeId?: string | undefined; limit: number },
+  opts: TaskFilter & { beforeId?: string | undefined; limit: number },
 ): Promise<Task[]> {
-  const where = ['team_id = ?'];
-  const params: unknown[] = [teamId];
-  if (opts.status) {
-    where.push('status = ?');
-    params.push(opts.status);
-  }
+  const { where, params } = filterWhere(teamId, opts);
   if (opts.beforeId) {
     where.push('id < ?');
     params.push(opts.beforeId);

@@ -14,7 +14,7 @@ import { mapTaskRows } from './read.ts';
 
 /**
  * Runs one `update … returning *` (a transition that enqueues nothing needs no transaction: one
- * round trip). The caller publishes the returned row once committed (runTransition): to this
+ * round trip). The caller publishes the returned row once committed (the lifecycle, task-lifecycle.ts): to this
  * process's long-polls, and by a NOTIFY sent after the commit to everyone else's (see
  * change-notifier.ts for why not in the statement).
  */

@@ -1,0 +1,259 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EnqueueMany } from '../jobs/queues.ts';
+import { AppError, type ErrorDetail } from '../shared/app-error.ts';
+import { type BatchItem, type CreateBatchInput, isInvalidItem } from './batch-input-schema.ts';
+import {
+  type CreateDeps,
+  type CreateTaskResponse,
+  canonicalSha256,
+  checkConfiguredRules,
+  dispatchJobOptions,
+} from './create-task.ts';
+import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
+import { taskInsertMany } from './store/insert.ts';
+import type { CreateTaskInput } from './task-input-schema.ts';
+import { buildTaskRow, type NewTask } from './task-row.ts';
+import { toTaskView } from './task-view.ts';
+
+/** An item that was not created: the error body of a create, its paths prefixed with `tasks.<index>.`. */
+export type BatchItemError = { error: string; code: 'validation_failed'; details: ErrorDetail[] };
+export type BatchResult = CreateTaskResponse | BatchItemError;
+export type BatchResponse = { results: BatchResult[] };
+export type BatchOutcome = { body: BatchResponse; replayed: boolean };
+
+export type BatchDeps = CreateDeps & { enqueueMany: EnqueueMany };
+
+/**
+ * The team's rate limit, one point per task: `take` throws 429 (having given its points back) when
+ * the window has not that many left; `giveBack` returns points of a batch that created nothing.
+ */
+export type RateCharge = { take(tasks: number): Promise<void>; giveBack(tasks: number): Promise<void> };
+
+type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
+
+/**
+ * Creates the valid items of a batch together: one transaction whose single statement inserts every
+ * task row and its dispatch job (commit → all exist; any failure → none). Invalid items are answered
+ * in their place with their own indexed details and create nothing. With an Idempotency-Key the key
+ * covers the whole batch: the same body replays the stored results, a different one is a 409.
+ * A batch with no valid item stores nothing, not even its key (bad input changes nothing).
+ */
+export async function createBatch(
+  em: EntityManager,
+  deps: BatchDeps,
+  teamId: string,
+  input: CreateBatchInput,
+  opts: { idempotencyKey: string | null; charge: RateCharge },
+): Promise<BatchOutcome> {
+  const { idempotencyKey, charge } = opts;
+  const hash = idempotencyKey ? batchRequestHash(input.tasks) : '';
+  // A replay is answered before anything is charged or built.
+  if (idempotencyKey) {
+    const replay = await replayStored(em, deps, teamId, idempotencyKey, hash);
+    if (replay) return replay;
+  }
+  const { body, accepted } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
+  if (accepted.length === 0) return { body, replayed: false };
+  await charge.take(accepted.length);
+  let lost: BatchOutcome | null;
+  try {
+    lost = await em.transactional(async (tem) => {
+      if (idempotencyKey) {
+        const claim = { teamId, key: idempotencyKey, hash, taskId: accepted[0]?.built.row.id as string, body };
+        const stored = await claimBatchKey(tem, deps, claim);
+        if (stored) return stored;
+      }
+      await insertAll(tem, deps, accepted);
+      return null;
+    });
+  } catch (error) {
+    await charge.giveBack(accepted.length).catch(() => {});
+    throw error;
+  }
+  if (lost) {
+    // A concurrent request with the same key created the batch: its answer, our points back.
+    await charge.giveBack(accepted.length).catch(() => {});
+    return lost;
+  }
+  if (accepted.some((a) => a.built.row.status === 'pending')) deps.onDispatchDue?.();
+  return { body, replayed: false };
+}
+
+/** Every item's answer (its create answer or its error) and the rows of the valid ones, built in memory. */
+async function answerItems(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  items: readonly BatchItem[],
+  idempotencyKey: string | null,
+): Promise<{ body: BatchResponse; accepted: Accepted[] }> {
+  const results: (BatchResult | null)[] = items.map(() => null);
+  const candidates = validateItems(items, deps, results);
+  const vaultErrors = await missingVaultReferencesByItem(em, deps, teamId, candidates);
+  const accepted: Accepted[] = [];
+  for (const { index, item } of candidates) {
+    const missing = vaultErrors.get(index);
+    if (missing) results[index] = itemError(index, missing);
+    else accepted.push(accept(deps, teamId, index, item, idempotencyKey));
+  }
+  for (const { index, response } of accepted) results[index] = response;
+  return { body: { results: results as BatchResult[] }, accepted };
+}
+
+/** Key order ignored: the whole list of items, invalid ones by their raw input. */
+function batchRequestHash(items: readonly BatchItem[]): string {
+  return canonicalSha256(
+    items.map((item) => {
+      if (isInvalidItem(item)) return { invalid: item.input ?? null };
+      const { idempotencyKey: _ignored, ...rest } = item;
+      return rest;
+    }),
+  );
+}
+
+/** Schema failures and the configured rules, item by item; returns the items still valid. */
+function validateItems(
+  items: readonly BatchItem[],
+  deps: CreateDeps,
+  results: (BatchResult | null)[],
+): { index: number; item: CreateTaskInput }[] {
+  const valid: { index: number; item: CreateTaskInput }[] = [];
+  items.forEach((item, index) => {
+    if (isInvalidItem(item)) {
+      results[index] = itemError(index, item.details);
+      return;
+    }
+    if (item.idempotencyKey != null) {
+      const message = 'a batch has one key for all its tasks: send it as the Idempotency-Key header';
+      results[index] = itemError(index, [{ path: 'idempotencyKey', message }]);
+      return;
+    }
+    try {
+      checkConfiguredRules(item, deps);
+      valid.push({ index, item });
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.details) throw error;
+      results[index] = itemError(index, error.details);
+    }
+  });
+  return valid;
+}
+
+function itemError(index: number, details: readonly ErrorDetail[]): BatchItemError {
+  const prefixed = details.map((d) => ({
+    path: d.path ? `tasks.${index}.${d.path}` : `tasks.${index}`,
+    message: d.message,
+  }));
+  const fields = [...new Set(prefixed.map((d) => d.path))].join(', ');
+  return { error: `Invalid task: ${fields}`, code: 'validation_failed', details: prefixed };
+}
+
+/**
+ * Vault references of every item checked with ONE look-up: each distinct referenced value is
+ * presented once, under a name of its own, and the missing ones are mapped back to the headers
+ * that use them. Returns the details per item index (paths within the item).
+ */
+async function missingVaultReferencesByItem(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  items: readonly { index: number; item: CreateTaskInput }[],
+): Promise<Map<number, ErrorDetail[]>> {
+  const values = [...new Set(items.flatMap(({ item }) => Object.values(item.headers).filter(isVaultShaped)))];
+  const byItem = new Map<number, ErrorDetail[]>();
+  if (values.length === 0) return byItem;
+  const probe = Object.fromEntries(values.map((value, i) => [`v${i}`, value]));
+  const missing = new Map<string, string>();
+  for (const detail of await deps.missingVaultReferences(em, teamId, probe)) {
+    const value = probe[detail.path.replace(/^headers\./, '')];
+    // A detail naming no probe would be a reference this batch cannot map back: never let it pass.
+    if (value === undefined) throw new Error(`vault check answered an unknown path: ${detail.path}`);
+    missing.set(value, detail.message);
+  }
+  for (const { index, item } of items) {
+    const details = Object.entries(item.headers)
+      .filter(([, value]) => missing.has(value))
+      .map(([name, value]) => ({ path: `headers.${name}`, message: missing.get(value) as string }));
+    if (details.length > 0) byItem.set(index, details);
+  }
+  return byItem;
+}
+
+/** Only values starting with `tok_` can be vault references (or malformed ones): the rest need no look-up. */
+const isVaultShaped = (value: string) => value.startsWith('tok_');
+
+function accept(
+  deps: CreateDeps,
+  teamId: string,
+  index: number,
+  item: CreateTaskInput,
+  idempotencyKey: string | null,
+): Accepted {
+  const built = buildTaskRow(teamId, item, {
+    providerBaseUrls: deps.providerBaseUrls,
+    idempotencyKey,
+    now: new Date(),
+    secretBox: deps.secretBox,
+  });
+  const response: CreateTaskResponse = { task: { ...toTaskView(built.row), callbackId: built.callbackId } };
+  if (built.callbackId) response.callbackUrl = `${deps.publicUrl}/v1/callbacks/${built.callbackId}`;
+  if (built.signalToken) response.signalToken = built.signalToken;
+  return { index, built, response };
+}
+
+/** Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'). */
+async function insertAll(em: EntityManager, deps: BatchDeps, accepted: readonly Accepted[]): Promise<void> {
+  const rows = accepted.map((a) => a.built.row);
+  const jobs = rows.map((row) => ({
+    id: row.dispatchJobId as string,
+    data: { taskId: row.id },
+    ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
+  }));
+  await deps.enqueueMany(em, 'dispatch', jobs, (first) => taskInsertMany(rows, first));
+}
+
+/** The stored answer of this key, or 409 for another request under it; null when the key is free. */
+async function replayStored(
+  em: EntityManager,
+  deps: CreateDeps,
+  teamId: string,
+  key: string,
+  hash: string,
+): Promise<BatchOutcome | null> {
+  const existing = await findIdempotencyKey(em, teamId, key);
+  if (!existing) return null;
+  if (existing.request_hash !== hash) {
+    throw new AppError(
+      'idempotency_conflict',
+      'This Idempotency-Key was already used with a different request; use a new key for a new request',
+    );
+  }
+  const stored = JSON.parse(deps.secretBox.open(existing.response_enc)) as BatchResponse;
+  // A key of a single create (POST /v1/tasks) holds no results list: not this request.
+  if (!Array.isArray(stored.results)) {
+    throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a single create; use a new key');
+  }
+  return { body: stored, replayed: true };
+}
+
+/**
+ * Claims the key in the creating transaction (a concurrent batch with the same key waits on the
+ * primary key, then replays or gets 409). Returns the stored answer when another request owns it.
+ */
+async function claimBatchKey(
+  em: EntityManager,
+  deps: CreateDeps,
+  claim: { teamId: string; key: string; hash: string; taskId: string; body: BatchResponse },
+): Promise<BatchOutcome | null> {
+  const owned = await claimIdempotencyKeyRow(em, {
+    teamId: claim.teamId,
+    key: claim.key,
+    requestHash: claim.hash,
+    taskId: claim.taskId,
+    responseEnc: deps.secretBox.seal(JSON.stringify(claim.body)),
+  });
+  if (owned) return null;
+  const replay = await replayStored(em, deps, claim.teamId, claim.key, claim.hash);
+  if (!replay) throw new AppError('conflict', 'Idempotency key is being used by a concurrent request; retry');
+  return replay;
+}
