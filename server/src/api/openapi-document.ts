@@ -14,6 +14,13 @@ const ERROR_STATUSES = {
   'tokens-list': [],
   'tokens-delete': ['400', '404'],
   'providers-list': [],
+  'tasks-queue': ['400', '404'],
+  'flowKeys-upsert': ['400', '413', '415'],
+  'flowKeys-list': [],
+  'flowKeys-get': ['400', '404'],
+  'flowKeys-delete': ['400', '404'],
+  'flowKeys-pause': ['400', '404'],
+  'flowKeys-resume': ['400', '404'],
   ...RAW_ROUTE_ERRORS,
 };
 
@@ -41,6 +48,7 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
       signals: 'Signals for tasks that wait for an external event',
       tokens: 'The token vault: secrets referenced from task headers as tok_…',
       providers: 'Provider polling presets',
+      'flow-keys': 'Flow control: per-key concurrency and rate limits of outbound calls',
     },
   });
 }

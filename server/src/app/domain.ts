@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
+import type { Task } from '../db/entities/task.ts';
 import type { ApiServices } from '../api/context.ts';
 import { MetricsRegistry } from '../api/metrics.ts';
 import { registerTaskMetrics, type TaskMetrics } from '../api/task-metrics.ts';
@@ -11,6 +12,8 @@ import type { Config } from '../config/config.ts';
 import { createByteBudget } from '../dispatch/byte-budget.ts';
 import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
+import { createFlowGate, type FlowGate } from '../flow/flow-gate.ts';
+import { createFlowService } from '../flow/flow-service.ts';
 import { createEnqueue } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
@@ -36,6 +39,8 @@ export type Domain = {
   /** Per-IP limits of the unauthenticated callback and signal routes. */
   callbackLimiter: RateLimiter;
   signalLimiter: RateLimiter;
+  /** Hands freed flow-control capacity to held tasks (flow/). */
+  flowGate: FlowGate;
 };
 
 /**
@@ -54,20 +59,28 @@ export async function startDomain(
   const registry = new MetricsRegistry();
   const taskMetrics = registerTaskMetrics(registry, gaugeReaders(orm, boss));
   const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
-  const effects: TaskEffects = {
-    enqueue: createEnqueue(boss),
-    onTransition: (status) => taskMetrics.transition(status),
-    publish: (task) => {
-      listener.publish(task);
-      notifier.taskChanged(task.id);
-    },
-  };
-  const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
-  const vault = createVault(secretBox);
+  const enqueue = createEnqueue(boss);
   const onDispatchDue = () => {
     wakeDispatch();
     notifier.dispatchDue();
   };
+  const flowGate = createFlowGate({
+    orm,
+    enqueue,
+    onDispatchDue,
+    onError: (message) => logger.warn(message),
+  });
+  const effects: TaskEffects = {
+    enqueue,
+    onTransition: (status) => taskMetrics.transition(status),
+    publish: (task) => {
+      listener.publish(task);
+      notifier.taskChanged(task.id);
+      if (mayFreeFlowSlot(task)) flowGate.wake(task.teamId, task.flowKey as string);
+    },
+  };
+  const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
+  const vault = createVault(secretBox);
   const services = createServices(config, orm, {
     listener,
     effects,
@@ -76,6 +89,7 @@ export async function startDomain(
     allowed,
     sidePool,
     onDispatchDue,
+    flowGate,
   });
   return {
     listener,
@@ -88,7 +102,16 @@ export async function startDomain(
     services,
     callbackLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'callback' }),
     signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
+    flowGate,
   };
+}
+
+/**
+ * A committed change that may give back a flow slot: an ended attempt (no lease) or an ended task.
+ * A claim (processing with a lease) and a still-waiting task take nothing back.
+ */
+function mayFreeFlowSlot(task: Task): boolean {
+  return task.flowKey != null && task.dispatchLease == null && task.status !== 'pending' && task.status !== 'delayed';
 }
 
 /** The gauges of /metrics, read at scrape time. */
@@ -113,6 +136,7 @@ type ServiceParts = {
   allowed: AllowedCidrs;
   sidePool: Storage['sidePool'];
   onDispatchDue: () => void;
+  flowGate: FlowGate;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -147,6 +171,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       list: (teamId) => vault.list(orm.em.fork(), teamId),
       delete: (teamId, id) => vault.delete(orm.em.fork(), teamId, id),
     },
+    flowKeys: createFlowService(orm, parts.flowGate),
     providers: {
       list: () =>
         PROVIDER_PRESETS.map((p) => ({

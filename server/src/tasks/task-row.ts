@@ -81,6 +81,11 @@ export function buildTaskRow(
     startedAt: null,
     completedAt: null,
     deadlineAt: null,
+    // An explicit null means no flow control; left out, a preset task is limited under its preset id.
+    flowKey: input.flowKey === undefined ? (input.provider ?? null) : input.flowKey,
+    flowSlot: null,
+    flowGrant: false,
+    flowHeld: false,
   } as Task;
   return { row, callbackId, signalToken };
 }

@@ -39,6 +39,7 @@ export type TaskView = {
   updatedAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  flowKey: string | null;
 };
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
@@ -78,5 +79,6 @@ export function toTaskView(task: Task): TaskView {
     updatedAt: iso(task.updatedAt) as string,
     startedAt: iso(task.startedAt),
     completedAt: iso(task.completedAt),
+    flowKey: task.flowKey ?? null,
   };
 }

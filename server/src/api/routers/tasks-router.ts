@@ -8,6 +8,7 @@ import {
   taskEnvelopeSchema,
   taskListSchema,
 } from '../schemas/task-schemas.ts';
+import { taskQueueSchema } from '../schemas/flow-key-schemas.ts';
 import { authedProcedure, router } from '../trpc.ts';
 
 const taskId = z.uuid({ error: 'id must be a task id (UUID)' }).describe('Task id');
@@ -119,6 +120,21 @@ export const tasksRouter = router({
     .input(z.object({ id: taskId }))
     .output(taskEnvelopeSchema)
     .mutation(async ({ ctx, input }) => ({ task: await ctx.services.tasks.cancel(ctx.principal.teamId, input.id) })),
+
+  queue: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/v1/tasks/{id}/queue',
+        tags: TAG,
+        summary: 'Why a task waits',
+        description:
+          'For a pending task its flow key holds back: held, the reason (concurrency, rate or paused), its position in the key\'s line and when the rate window or pause ends. Otherwise held is false.',
+      },
+    })
+    .input(z.object({ id: taskId }))
+    .output(taskQueueSchema)
+    .query(async ({ ctx, input }) => ctx.services.flowKeys.taskQueue(ctx.principal.teamId, input.id)),
 
   redeliverWebhook: authedProcedure
     .meta({

@@ -94,6 +94,7 @@ export const taskSchema = z
     updatedAt: isoDate,
     startedAt: isoDate.nullable(),
     completedAt: isoDate.nullable(),
+    flowKey: z.string().nullable().describe('Flow-control key of the task, or null (no limits).'),
   })
   .describe('A task');
 

@@ -72,6 +72,14 @@ export const TaskSchema = defineEntity({
     pollJobId: p.uuid().nullable(),
     /** When a waiting task times out (maxWaitTime) or a polling one gives up (maxDuration). */
     deadlineAt: p.datetime().nullable(),
+    /** The flow-control key whose limits apply to this task (default: the preset id), or null. */
+    flowKey: p.text().nullable(),
+    /** The scope ('task' | 'request') of the slot this task was granted, or null: see flow/. */
+    flowSlot: p.text().$type<'task' | 'request'>().nullable(),
+    /** Granted its next attempt by the key's hand-over; the claim consumes it. */
+    flowGrant: p.boolean().default(false),
+    /** Held back by its key's limits: pending with no dispatch job until a hand-over grants it. */
+    flowHeld: p.boolean().default(false),
   },
   indexes: [
     { name: 'tasks_team_id_id_index', properties: ['teamId', 'id'] },

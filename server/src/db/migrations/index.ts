@@ -4,6 +4,7 @@ import { PollChain } from './2026-11-27-poll-chain.ts';
 import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 import { BodiesOutsideJsonb } from './2026-12-07-bodies-outside-jsonb.ts';
 import { SecretsAtRest } from './2026-12-07-secrets-at-rest.ts';
+import { FlowControl } from './2026-12-08-flow-control.ts';
 
 /**
  * Every migration, in order. Listed explicitly (no folder scan) so the server runs them the same
@@ -15,4 +16,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-11-27-poll-chain', class: PollChain },
   { name: '2026-12-07-bodies-outside-jsonb', class: BodiesOutsideJsonb },
   { name: '2026-12-07-secrets-at-rest', class: SecretsAtRest },
+  { name: '2026-12-08-flow-control', class: FlowControl },
 ];

@@ -7,7 +7,7 @@ import { cancelHeldAttempt, endAttempt, type Held, recordLostHeldAttempt } from 
 import type { TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
-import { claimOf } from '../claiming-fetch.ts';
+import { claimOf, heldKeyOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
@@ -145,7 +145,12 @@ async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision
  */
 async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads['dispatch']>) {
   const claimed = claimOf(job);
-  if (!claimed) return null;
+  if (!claimed) {
+    // Parked behind its flow key (committed with the fetch): the key's hand-over decides when it runs.
+    const parked = heldKeyOf(job);
+    if (parked) deps.onFlowHeld?.(parked.teamId, parked.flowKey);
+    return null;
+  }
   if (claimed.refused) {
     await announceRefused(deps, claimed.task);
     return null;
