@@ -107,11 +107,12 @@ export async function startDomain(
 }
 
 /**
- * A committed change that may give back a flow slot: an ended attempt (no lease) or an ended task.
- * A claim (processing with a lease) and a still-waiting task take nothing back.
+ * A committed change after which the key's hand-over must look: an ended attempt or task (a slot
+ * may be free) or a task sent back in line by a 429 (the key's pause needs its timer). A claim
+ * (processing with a lease) changes nothing there.
  */
 function mayFreeFlowSlot(task: Task): boolean {
-  return task.flowKey != null && task.dispatchLease == null && task.status !== 'pending' && task.status !== 'delayed';
+  return task.flowKey != null && task.dispatchLease == null && task.status !== 'delayed';
 }
 
 /** The gauges of /metrics, read at scrape time. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Enqueue } from '../jobs/queues.ts';
+import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
 import { countSlotsHeld, type GrantLimits, grantHeldTasks } from '../tasks/store/flow.ts';
 import { findFlowKey, type FlowKeyRow, lockFlowKey, recentGrants, recordGrants } from './store/flow-keys.ts';
 
@@ -52,7 +52,8 @@ export async function handOver(em: EntityManager, enqueue: Enqueue, teamId: stri
     const granted = await grantHeldTasks(tx, teamId, key, grant);
     if (granted.length > 0 && limits?.ratePerMinute != null) await recordGrants(tx, teamId, key, granted.length);
     for (const task of granted) {
-      await enqueue(tx, 'dispatch', { taskId: task.id }, { id: task.dispatchJobId, priority: task.priority });
+      const options = { id: task.dispatchJobId, priority: task.priority, group: dispatchGroup(teamId, key) };
+      await enqueue(tx, 'dispatch', { taskId: task.id }, options);
     }
     return { granted: granted.length, retryAt };
   });

@@ -24,6 +24,15 @@ export type JobPayloads = {
   retention: Record<string, never>;
 };
 
+/**
+ * The fairness group of a task's dispatch jobs (pg-boss's `group`): its team, or its team and flow
+ * key. The dispatch pump takes groups in turn (job-pump.ts), so one team's (or one key's) backlog
+ * never holds up another's next task.
+ */
+export function dispatchGroup(teamId: string, flowKey: string | null | undefined): { id: string } {
+  return { id: flowKey ? `${teamId}/${flowKey}` : teamId };
+}
+
 /** Why: heartbeats must be ≥ 10 s (pg-boss minimum) and well inside the takeover window. */
 export function heartbeatSeconds(takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): number {
   return Math.max(10, Math.floor(takeoverSeconds / 2));

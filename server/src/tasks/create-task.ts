@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SecretBox } from '../auth/secret-box.ts';
-import type { Enqueue } from '../jobs/queues.ts';
+import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
 import { deleteTaskRow, taskInsert } from './store/insert.ts';
@@ -94,7 +94,11 @@ export async function createTask(
       tx,
       'dispatch',
       { taskId: row.id },
-      { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) },
+      {
+        id: row.dispatchJobId as string,
+        group: dispatchGroup(teamId, row.flowKey),
+        ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
+      },
       (first) => taskInsert(row, first),
     );
   if (!idempotencyKey) {

@@ -145,3 +145,32 @@ export async function recordGrants(em: EntityManager, teamId: string, key: strin
     [teamId, key, teamId, key, count],
   );
 }
+
+/**
+ * A 429 on the key: pauses it until `pauseMs` from now (never shortening a longer pause), halves
+ * its effective concurrency (at least 1) and counts it. False when the key has no limits row: then
+ * the 429 is an ordinary retry of the task.
+ */
+export async function throttleFlowKey(em: EntityManager, teamId: string, key: string, pauseMs: number) {
+  const rows = await execute(
+    em,
+    `update flow_keys set throttled = throttled + 1, updated_at = now(),
+       paused_until = greatest(coalesce(paused_until, now()), now() + make_interval(secs => ?::float8 / 1000)),
+       effective_concurrency = case when concurrency is null then null
+         else greatest(1, coalesce(effective_concurrency, concurrency) / 2) end
+     where team_id = ? and key = ? returning key`,
+    [pauseMs, teamId, key],
+  );
+  return rows.length > 0;
+}
+
+/** A success on the key: its effective concurrency climbs back by one, up to its concurrency. */
+export async function recoverFlowKey(em: EntityManager, teamId: string, key: string): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `update flow_keys set effective_concurrency = effective_concurrency + 1, updated_at = now()
+     where team_id = ? and key = ? and effective_concurrency < concurrency returning key`,
+    [teamId, key],
+  );
+  return rows.length > 0;
+}

@@ -12,6 +12,7 @@ import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import { decideInterrupted, endHeldAttempt } from './end-held-attempt.ts';
+import { adaptToFlowKey } from './flow-adapt.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
@@ -96,7 +97,7 @@ async function settleAttempt(deps: HandlerDeps, held: Held, task: Task, startedA
   try {
     const outcome = classifyOutcome(result, Date.now());
     deps.observeDispatch?.((Date.now() - startedAt.getTime()) / 1000, outcome.kind);
-    const decided = decideAttempt(task, startedAt, result, outcome);
+    const decided = await adaptToFlowKey(deps, task, result, outcome, decideAttempt(task, startedAt, result, outcome));
     decision = decided;
     // A database that is restarting must not turn into a second call: the outcome waits in memory.
     await retryWhileDatabaseUnreachable(() => recordAttempt(deps, held, task, decided), deps.recordRetryMs);

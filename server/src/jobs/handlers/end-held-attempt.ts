@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
 import { endAttempt, type Held } from '../../tasks/store/attempts.ts';
+import { dispatchGroup } from '../queues.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import type { AttemptRecord } from '../../tasks/task-types.ts';
 import type { Decision } from './attempt-decision.ts';
@@ -13,6 +14,7 @@ export type TransitionDeps = Pick<HandlerDeps, 'orm' | 'effects'>;
 /** Jobs that ending the attempt this way enqueues, besides the UPDATE itself. */
 function enqueuesJobs(task: Task, end: Decision['end']): boolean {
   if (end.kind === 'retry' || end.kind === 'waiting' || end.kind === 'polling') return true;
+  if (end.kind === 'throttled') return false;
   return sendsWebhook(task, end.kind);
 }
 
@@ -40,6 +42,7 @@ export async function endHeldAttempt(deps: TransitionDeps, held: Held, task: Tas
         {
           id: decision.end.nextJobId,
           priority: task.priority,
+          group: dispatchGroup(task.teamId, task.flowKey),
           startAfter: new Date(Date.now() + (decision.retryDelayMs ?? 0)),
         },
       );
