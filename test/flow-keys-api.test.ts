@@ -131,3 +131,89 @@ describe('flow keys: held tasks', () => {
     expect((await call('GET', `/v1/tasks/${second.id}/queue`, undefined, other.apiKey)).status).toBe(404);
   });
 });
+
+describe('flow keys: pause, cancel, delete, request scope', () => {
+  it('a paused key dispatches nothing until resumed; a held task can be cancelled', async () => {
+    await call('PUT', '/v1/flow-keys/pause-1', { concurrency: 5 });
+    await call('POST', '/v1/flow-keys/pause-1/pause');
+    const a = await createTask(jobTask('pause-1', 50));
+    const b = await createTask(jobTask('pause-1', 50));
+    const q = await waitFor('held while paused', async () => {
+      const res = (await call('GET', `/v1/tasks/${b.id}/queue`)).body;
+      return res.held ? res : null;
+    });
+    expect(q).toMatchObject({ held: true, reason: 'paused', retryAt: null });
+    expect(q.position).toBeGreaterThanOrEqual(1);
+    // Cancel works as for any pending task.
+    const cancelled = await call('POST', `/v1/tasks/${a.id}/cancel`);
+    expect(cancelled.body.task.status).toBe('cancelled');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(provider.submits.some((s) => s.taskId === a.id || s.taskId === b.id)).toBe(false);
+    expect((await call('GET', '/v1/flow-keys/pause-1')).body.flowKey.queued).toBe(1);
+    await call('POST', '/v1/flow-keys/pause-1/resume');
+    await waitFor('resumed task completed', async () => (await getTask(b.id)).status === 'completed', 15_000);
+    expect((await getTask(a.id)).status).toBe('cancelled');
+    expect(provider.submits.some((s) => s.taskId === a.id)).toBe(false);
+  });
+
+  it('deleting a key with queued tasks lets them all run, unlimited', async () => {
+    await call('PUT', '/v1/flow-keys/del-1', { concurrency: 1 });
+    const tasks = [];
+    for (let i = 0; i < 6; i++) tasks.push(await createTask(jobTask('del-1', 1500)));
+    await waitFor('five held', async () => (await call('GET', '/v1/flow-keys/del-1')).body.flowKey.queued === 5);
+    provider.resetMax();
+    expect((await call('DELETE', '/v1/flow-keys/del-1')).status).toBe(200);
+    await waitFor(
+      'all running at once',
+      () => tasks.every((t) => provider.submits.some((s) => s.taskId === t.id)),
+      5_000,
+    );
+    expect(provider.maxRunning()).toBeGreaterThanOrEqual(6);
+    for (const t of tasks) await waitFor('completed', async () => (await getTask(t.id)).status === 'completed');
+  });
+
+  it('scope request holds a slot only during the HTTP call, not while the task waits', async () => {
+    await call('PUT', '/v1/flow-keys/req-1', { concurrency: 1, scope: 'request' });
+    const tasks = [];
+    for (let i = 0; i < 4; i++) tasks.push(await createTask(jobTask('req-1', 3000)));
+    // Each call answers at once; the tasks then wait for their callbacks (3 s) without a slot.
+    await waitFor(
+      'all four submitted while the first still waits',
+      async () => (await Promise.all(tasks.map((t) => getTask(t.id)))).every((t) => t.status === 'waiting'),
+      2_800,
+    );
+    expect((await call('GET', '/v1/flow-keys/req-1')).body.flowKey.inFlight).toBe(0);
+  });
+});
+
+describe('flow keys: adaptive 429', () => {
+  it('a 429 pauses the key until Retry-After, halves effectiveConcurrency, then it climbs back; no task fails', async () => {
+    // The fake answers 429 (Retry-After: 2) once 3 calls already run: the 4th concurrent job.
+    await call('PUT', '/v1/flow-keys/aimd-1', { concurrency: 8 });
+    const tasks = [];
+    for (let i = 0; i < 16; i++) {
+      tasks.push(
+        await createTask({ targetUrl: provider.url('/limited?max=3&ms=400&retryAfter=2'), flowKey: 'aimd-1', maxRetries: 0 }),
+      );
+    }
+    const throttled = await waitFor('a 429', () => provider.submits.find((s) => s.path === '/limited' && s.status === 429));
+    const during = (await call('GET', '/v1/flow-keys/aimd-1')).body.flowKey;
+    expect(during.effectiveConcurrency).toBeLessThan(8);
+    expect(during.throttled).toBeGreaterThanOrEqual(1);
+    expect(during.pausedUntil).not.toBeNull();
+    for (const t of tasks) await waitFor('completed', async () => (await getTask(t.id)).status === 'completed', 30_000);
+    // Nothing reached the key within the 2 s after the last 429 (measured at the fake).
+    const limited = provider.submits.filter((s) => s.path === '/limited');
+    const last429 = limited.filter((s) => s.status === 429).at(-1)!;
+    const tooEarly = limited.filter((s) => s.at > last429.at && s.at < last429.at + 2000 - 50);
+    expect(tooEarly, `calls within 2 s of a 429 at ${last429.at}`).toEqual([]);
+    expect(throttled.at).toBeLessThanOrEqual(last429.at);
+    // No retry was spent on a 429; the throttled attempt is on record.
+    const done = await Promise.all(tasks.map((t) => getTask(t.id)));
+    expect(done.every((t) => t.retryCount === 0)).toBe(true);
+    const withThrottle = done.find((t) => t.attempts.some((a: { statusCode: number }) => a.statusCode === 429));
+    expect(withThrottle.attempts[0]).toMatchObject({ statusCode: 429, willRetry: true });
+    const after = (await call('GET', '/v1/flow-keys/aimd-1')).body.flowKey;
+    expect(after.effectiveConcurrency).toBeGreaterThan(during.effectiveConcurrency);
+  });
+});
