@@ -125,22 +125,30 @@ export async function lockFlowKey(em: EntityManager, teamId: string, key: string
   await execute(em, `select pg_advisory_xact_lock(hashtextextended(? || '/' || ?, 0)) as locked`, [teamId, key]);
 }
 
-/** Grants of the last minute, and when the oldest of them leaves the window. */
+/**
+ * How long a grant counts against `ratePerMinute`: the minute, plus 1 s because the call itself
+ * leaves a fetch and a claim after its grant, and a later grant can leave faster; without it two
+ * bursts a minute apart by grant time land closer than a minute apart at the provider (measured:
+ * a window of 2× the rate). 1 s costs under 2 % of the rate.
+ */
+const RATE_WINDOW = `interval '61 seconds'`;
+
+/** Grants still in the rate window, and when the oldest of them leaves it. */
 export async function recentGrants(em: EntityManager, teamId: string, key: string) {
   const rows = await execute<{ n: number; frees_at: string | null }>(
     em,
-    `select count(*)::int as n, min(granted_at) + interval '60 seconds' as frees_at
-     from flow_grants where team_id = ? and flow_key = ? and granted_at > now() - interval '60 seconds'`,
+    `select count(*)::int as n, min(granted_at) + ${RATE_WINDOW} as frees_at
+     from flow_grants where team_id = ? and flow_key = ? and granted_at > now() - ${RATE_WINDOW}`,
     [teamId, key],
   );
   return { count: rows[0]?.n ?? 0, freesAt: date(rows[0]?.frees_at) };
 }
 
-/** Logs `count` grants now (the rate window), dropping the key's entries older than the window. */
+/** Logs `count` grants now, dropping the key's entries that left the window. */
 export async function recordGrants(em: EntityManager, teamId: string, key: string, count: number): Promise<void> {
   await execute(
     em,
-    `with old as (delete from flow_grants where team_id = ? and flow_key = ? and granted_at <= now() - interval '60 seconds')
+    `with old as (delete from flow_grants where team_id = ? and flow_key = ? and granted_at <= now() - ${RATE_WINDOW})
      insert into flow_grants (team_id, flow_key, granted_at) select ?, ?, now() from generate_series(1, ?::int)`,
     [teamId, key, teamId, key, count],
   );
