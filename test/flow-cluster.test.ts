@@ -150,7 +150,7 @@ describe('flow control on two instances', () => {
     instances = [on(0), await cluster.start()];
   });
 
-  it('fairness: another team\'s single task starts within 1 s behind 5,000 queued slow tasks', {
+  it("fairness: another team's single task starts within 1 s behind 5,000 queued slow tasks", {
     timeout: 240_000,
   }, async () => {
     const teamB = await createTeamOnDatabase(databaseUrl, cluster.encryptionKey);

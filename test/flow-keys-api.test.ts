@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AsyncQueue, NotFoundError } from '../sdk/src/index.ts';
 import { type FlowProvider, startFlowProvider } from './helpers/flow-provider.ts';
 import { api } from './helpers/http.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
@@ -21,7 +22,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const call = (method: string, path: string, body?: unknown, key = team.apiKey) => api(t.url, method, path, { key, body });
+const call = (method: string, path: string, body?: unknown, key = team.apiKey) =>
+  api(t.url, method, path, { key, body });
 const getTask = async (id: string) => (await call('GET', `/v1/tasks/${id}`)).body.task;
 /** A task whose job runs at the fake provider until it calls back `ms` later. */
 const jobTask = (flowKey: string | null | undefined, ms = 300, extra: Record<string, unknown> = {}) => ({
@@ -150,6 +152,9 @@ describe('flow keys: pause, cancel, delete, request scope', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(provider.submits.some((s) => s.taskId === a.id || s.taskId === b.id)).toBe(false);
     expect((await call('GET', '/v1/flow-keys/pause-1')).body.flowKey.queued).toBe(1);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toContain(`asyncqueue_flow_queued{key="pause-1",team="${team.teamId}"} 1`);
+    expect(metrics).toContain(`asyncqueue_flow_in_flight{key="pause-1",team="${team.teamId}"} 0`);
     await call('POST', '/v1/flow-keys/pause-1/resume');
     await waitFor('resumed task completed', async () => (await getTask(b.id)).status === 'completed', 15_000);
     expect((await getTask(a.id)).status).toBe('cancelled');
@@ -158,7 +163,7 @@ describe('flow keys: pause, cancel, delete, request scope', () => {
 
   it('deleting a key with queued tasks lets them all run, unlimited', async () => {
     await call('PUT', '/v1/flow-keys/del-1', { concurrency: 1 });
-    const tasks = [];
+    const tasks: { id: string }[] = [];
     for (let i = 0; i < 6; i++) tasks.push(await createTask(jobTask('del-1', 1500)));
     await waitFor('five held', async () => (await call('GET', '/v1/flow-keys/del-1')).body.flowKey.queued === 5);
     provider.resetMax();
@@ -174,7 +179,7 @@ describe('flow keys: pause, cancel, delete, request scope', () => {
 
   it('scope request holds a slot only during the HTTP call, not while the task waits', async () => {
     await call('PUT', '/v1/flow-keys/req-1', { concurrency: 1, scope: 'request' });
-    const tasks = [];
+    const tasks: { id: string }[] = [];
     for (let i = 0; i < 4; i++) tasks.push(await createTask(jobTask('req-1', 3000)));
     // Each call answers at once; the tasks then wait for their callbacks (3 s) without a slot.
     await waitFor(
@@ -190,13 +195,19 @@ describe('flow keys: adaptive 429', () => {
   it('a 429 pauses the key until Retry-After, halves effectiveConcurrency, then it climbs back; no task fails', async () => {
     // The fake answers 429 (Retry-After: 2) once 3 calls already run: the 4th concurrent job.
     await call('PUT', '/v1/flow-keys/aimd-1', { concurrency: 8 });
-    const tasks = [];
+    const tasks: { id: string }[] = [];
     for (let i = 0; i < 16; i++) {
       tasks.push(
-        await createTask({ targetUrl: provider.url('/limited?max=3&ms=400&retryAfter=2'), flowKey: 'aimd-1', maxRetries: 0 }),
+        await createTask({
+          targetUrl: provider.url('/limited?max=3&ms=400&retryAfter=2'),
+          flowKey: 'aimd-1',
+          maxRetries: 0,
+        }),
       );
     }
-    const throttled = await waitFor('a 429', () => provider.submits.find((s) => s.path === '/limited' && s.status === 429));
+    const throttled = await waitFor('a 429', () =>
+      provider.submits.find((s) => s.path === '/limited' && s.status === 429),
+    );
     const during = (await call('GET', '/v1/flow-keys/aimd-1')).body.flowKey;
     expect(during.effectiveConcurrency).toBeLessThan(8);
     expect(during.throttled).toBeGreaterThanOrEqual(1);
@@ -215,5 +226,26 @@ describe('flow keys: adaptive 429', () => {
     expect(withThrottle.attempts[0]).toMatchObject({ statusCode: 429, willRetry: true });
     const after = (await call('GET', '/v1/flow-keys/aimd-1')).body.flowKey;
     expect(after.effectiveConcurrency).toBeGreaterThan(during.effectiveConcurrency);
+  });
+});
+
+describe('flow keys: SDK', () => {
+  it('aq.flowKeys.* and aq.tasks.queue work end to end', async () => {
+    const aq = new AsyncQueue({ apiKey: team.apiKey, baseUrl: t.url });
+    const created = await aq.flowKeys.upsert('sdk-1', { concurrency: 1 });
+    expect(created).toMatchObject({ key: 'sdk-1', concurrency: 1, scope: 'task', inFlight: 0 });
+    expect((await aq.flowKeys.list()).map((k) => k.key)).toContain('sdk-1');
+    expect((await aq.flowKeys.pause('sdk-1')).paused).toBe(true);
+    const { task } = await aq.tasks.create({ targetUrl: provider.url('/call'), flowKey: 'sdk-1' });
+    const queue = await waitFor('held', async () => {
+      const q = await aq.tasks.queue(task.id);
+      return q.held ? q : null;
+    });
+    expect(queue).toEqual({ flowKey: 'sdk-1', held: true, reason: 'paused', position: 1, retryAt: null });
+    expect((await aq.flowKeys.resume('sdk-1')).paused).toBe(false);
+    expect((await aq.tasks.wait(task.id, { timeoutMs: 10_000 })).status).toBe('completed');
+    expect((await aq.flowKeys.get('sdk-1')).inFlight).toBe(0);
+    expect((await aq.flowKeys.delete('sdk-1')).key).toBe('sdk-1');
+    await expect(aq.flowKeys.get('sdk-1')).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -18,17 +18,21 @@ export type {
   CreateTaskResponse,
   CreateTokenParams,
   EffectivePollConfig,
+  FlowKey,
+  FlowKeyLimits,
   Pagination,
   PollConfig,
   Provider,
   Task,
   TaskAttempt,
   TaskPage,
+  TaskQueue,
   TaskResult,
   TaskStatus,
   VaultToken,
   WebhookDelivery,
 } from './generated/api-types.ts';
+export type { FlowKeys } from './resources/flow-keys.ts';
 export type { Providers } from './resources/providers.ts';
 export type { Signals } from './resources/signals.ts';
 export type { TaskListPromise, Tasks } from './resources/tasks.ts';

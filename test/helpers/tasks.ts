@@ -31,6 +31,7 @@ export const TASK_KEYS = [
   'updatedAt',
   'startedAt',
   'completedAt',
+  'flowKey',
 ].sort();
 
 /** The task object of a 201: the task keys plus `callbackId`. */

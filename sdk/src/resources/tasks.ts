@@ -1,7 +1,7 @@
 import { linkedController } from '../abort.ts';
 import type { Core } from '../core.ts';
 import { WaitTimeoutError } from '../errors.ts';
-import type { CreateTaskParams, CreateTaskResponse, Task, TaskPage } from '../generated/api-types.ts';
+import type { CreateTaskParams, CreateTaskResponse, Task, TaskPage, TaskQueue } from '../generated/api-types.ts';
 import {
   type GetTaskOptions,
   isTerminalStatus,
@@ -109,6 +109,15 @@ export class Tasks {
       this.#core.api.cancelTask({ id }, signal),
     );
     return task;
+  }
+
+  /**
+   * Why a task waits: `held` is true for a pending task its flow key holds back, with the `reason`
+   * (`concurrency`, `rate` or `paused`), its `position` in the key's line and, for a rate window or
+   * a pause, `retryAt`. Computed on request.
+   */
+  async queue(id: string, options: RequestOptions = {}): Promise<TaskQueue> {
+    return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.taskQueue({ id }, signal));
   }
 
   /** Sends the completion webhook of an ended task again (same `webhook-id`). Not retried. */

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
-import type { Task } from '../db/entities/task.ts';
 import type { ApiServices } from '../api/context.ts';
+import { registerFlowMetrics } from '../api/flow-metrics.ts';
 import { MetricsRegistry } from '../api/metrics.ts';
 import { registerTaskMetrics, type TaskMetrics } from '../api/task-metrics.ts';
 import { admit } from '../auth/authenticate.ts';
@@ -9,6 +9,7 @@ import { createKeyTeamHints } from '../auth/key-team-hints.ts';
 import { createVault, type Vault } from '../auth/vault.ts';
 import { malformedVaultReferences } from '../auth/vault-shaped-values.ts';
 import type { Config } from '../config/config.ts';
+import type { Task } from '../db/entities/task.ts';
 import { createByteBudget } from '../dispatch/byte-budget.ts';
 import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
@@ -20,6 +21,7 @@ import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.t
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
 import type { CreateDeps } from '../tasks/create-task.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
+import { flowKeyMetrics } from '../tasks/store/flow.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
 import type { TaskEffects } from '../tasks/task-effects.ts';
@@ -58,6 +60,7 @@ export async function startDomain(
   const allowed = parseAllowedCidrs(config.allowedCidrs);
   const registry = new MetricsRegistry();
   const taskMetrics = registerTaskMetrics(registry, gaugeReaders(orm, boss));
+  registerFlowMetrics(registry, () => flowKeyMetrics(orm.em.fork()));
   const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
   const enqueue = createEnqueue(boss);
   const onDispatchDue = () => {

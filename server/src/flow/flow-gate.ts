@@ -41,10 +41,13 @@ export function createFlowGate(deps: GateDeps): FlowGate {
 
   const schedule = (id: string, teamId: string, flowKey: string, at: Date) => {
     if (timers.has(id)) return;
-    const timer = setTimeout(() => {
-      timers.delete(id);
-      wake(teamId, flowKey);
-    }, Math.max(0, at.getTime() - Date.now()) + 5);
+    const timer = setTimeout(
+      () => {
+        timers.delete(id);
+        wake(teamId, flowKey);
+      },
+      Math.max(0, at.getTime() - Date.now()) + 5,
+    );
     timer.unref();
     timers.set(id, timer);
   };

@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { AppError } from '../shared/app-error.ts';
-import { findTeamTask } from '../tasks/store/read.ts';
 import { flowFigures, heldPosition } from '../tasks/store/flow.ts';
+import { findTeamTask } from '../tasks/store/read.ts';
 import type { FlowGate } from './flow-gate.ts';
 import {
   deleteFlowKey,

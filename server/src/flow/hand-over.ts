@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
 import { countSlotsHeld, type GrantLimits, grantHeldTasks } from '../tasks/store/flow.ts';
-import { findFlowKey, type FlowKeyRow, lockFlowKey, recentGrants, recordGrants } from './store/flow-keys.ts';
+import { type FlowKeyRow, findFlowKey, lockFlowKey, recentGrants, recordGrants } from './store/flow-keys.ts';
 
 /**
  * Why 500: the most held tasks one hand-over grants (a key deleted or raised with thousands
@@ -43,7 +43,12 @@ async function allowance(em: EntityManager, teamId: string, key: string, limits:
  * event that can free capacity (a task parked, a slot given back, a limit raised, a resume) runs
  * this after its own commit, so with the lock no hand-over is lost between two of them.
  */
-export async function handOver(em: EntityManager, enqueue: Enqueue, teamId: string, key: string): Promise<HandOverResult> {
+export async function handOver(
+  em: EntityManager,
+  enqueue: Enqueue,
+  teamId: string,
+  key: string,
+): Promise<HandOverResult> {
   return em.transactional(async (tx) => {
     await lockFlowKey(tx, teamId, key);
     const limits = await findFlowKey(tx, teamId, key);

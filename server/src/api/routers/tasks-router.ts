@@ -2,13 +2,13 @@ import { z } from 'zod';
 import { AppError } from '../../shared/app-error.ts';
 import { createTaskInputSchema } from '../../tasks/task-input-schema.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
+import { taskQueueSchema } from '../schemas/flow-key-schemas.ts';
 import {
   createTaskResponseSchema,
   LIST_CAPS_DESCRIPTION,
   taskEnvelopeSchema,
   taskListSchema,
 } from '../schemas/task-schemas.ts';
-import { taskQueueSchema } from '../schemas/flow-key-schemas.ts';
 import { authedProcedure, router } from '../trpc.ts';
 
 const taskId = z.uuid({ error: 'id must be a task id (UUID)' }).describe('Task id');
@@ -129,7 +129,7 @@ export const tasksRouter = router({
         tags: TAG,
         summary: 'Why a task waits',
         description:
-          'For a pending task its flow key holds back: held, the reason (concurrency, rate or paused), its position in the key\'s line and when the rate window or pause ends. Otherwise held is false.',
+          "For a pending task its flow key holds back: held, the reason (concurrency, rate or paused), its position in the key's line and when the rate window or pause ends. Otherwise held is false.",
       },
     })
     .input(z.object({ id: taskId }))

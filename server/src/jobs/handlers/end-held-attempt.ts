@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Task } from '../../db/entities/task.ts';
 import { retryDelayMs } from '../../dispatch/backoff.ts';
 import { endAttempt, type Held } from '../../tasks/store/attempts.ts';
-import { dispatchGroup } from '../queues.ts';
 import { runTransition, sendsWebhook } from '../../tasks/task-effects.ts';
 import type { AttemptRecord } from '../../tasks/task-types.ts';
+import { dispatchGroup } from '../queues.ts';
 import type { Decision } from './attempt-decision.ts';
 import type { HandlerDeps } from './handler-deps.ts';
 

@@ -68,7 +68,10 @@ export async function grantHeldTasks(
 }
 
 /** The keys with held tasks (the sweep hands them over: timers, and hand-overs a crash missed). */
-export async function keysWithHeldTasks(em: EntityManager, limit: number): Promise<{ teamId: string; flowKey: string }[]> {
+export async function keysWithHeldTasks(
+  em: EntityManager,
+  limit: number,
+): Promise<{ teamId: string; flowKey: string }[]> {
   const rows = await execute<{ team_id: string; flow_key: string }>(
     em,
     `select distinct team_id, flow_key from tasks where ${HELD} limit ?`,
@@ -80,7 +83,11 @@ export async function keysWithHeldTasks(em: EntityManager, limit: number): Promi
 export type FlowFigures = { inFlight: number; queued: number };
 
 /** Slots held and tasks held, per key of a team. */
-export async function flowFigures(em: EntityManager, teamId: string, keys: string[]): Promise<Map<string, FlowFigures>> {
+export async function flowFigures(
+  em: EntityManager,
+  teamId: string,
+  keys: string[],
+): Promise<Map<string, FlowFigures>> {
   const figures = new Map<string, FlowFigures>();
   if (keys.length === 0) return figures;
   const rows = await execute<{ flow_key: string; in_flight: number; queued: number }>(
@@ -106,4 +113,28 @@ export async function heldPosition(em: EntityManager, teamId: string, taskId: st
     [taskId, teamId],
   );
   return rows[0]?.position ?? null;
+}
+
+/** Why 1,000: series per scrape for the per-key gauges; keys past it are left out of /metrics. */
+const MAX_METRIC_KEYS = 1000;
+
+export type FlowKeyMetrics = { teamId: string; key: string; inFlight: number; queued: number; throttled: number };
+
+/** Every configured key's slots held, tasks held and 429s, for /metrics. */
+export async function flowKeyMetrics(em: EntityManager): Promise<FlowKeyMetrics[]> {
+  const rows = await execute<{ team_id: string; key: string; in_flight: number; queued: number; throttled: number }>(
+    em,
+    `select k.team_id, k.key, k.throttled::float8 as throttled,
+       (select count(*)::int from tasks where team_id = k.team_id and flow_key = k.key and ${HOLDS_SLOT}) as in_flight,
+       (select count(*)::int from tasks where team_id = k.team_id and flow_key = k.key and ${HELD}) as queued
+     from flow_keys k order by k.team_id, k.key limit ?`,
+    [MAX_METRIC_KEYS],
+  );
+  return rows.map((r) => ({
+    teamId: r.team_id,
+    key: r.key,
+    inFlight: r.in_flight,
+    queued: r.queued,
+    throttled: Number(r.throttled),
+  }));
 }
