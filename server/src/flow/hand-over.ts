@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
-import { countSlotsHeld, type GrantLimits, grantHeldTasks } from '../tasks/store/flow.ts';
+import { countSlotsHeld, type GrantLimits, grantHeldTasks, hasHeldTasks } from '../tasks/store/flow.ts';
 import { type FlowKeyRow, findFlowKey, lockFlowKey, recentGrants, recordGrants } from './store/flow-keys.ts';
 
 /**

@@ -16,7 +16,8 @@ export class FlowControl extends Migration {
     );
     // The held tasks of a key, in dispatch order (the hand-over's pick and a task's position).
     this.addSql(
-      `create index "tasks_flow_held_index" on "tasks" ("team_id", "flow_key", "priority" desc, "created_at", "id") where "flow_held";`,
+      `create index "tasks_flow_held_index" on "tasks" ("team_id", "flow_key", "priority" desc, "created_at", "id")
+        where "flow_held" and "status" = 'pending';`,
     );
     // The slots of a key: tasks granted a slot and not yet ended.
     this.addSql(

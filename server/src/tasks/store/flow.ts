@@ -67,6 +67,15 @@ export async function grantHeldTasks(
   return rows.map((r) => ({ id: r.id, dispatchJobId: r.dispatch_job_id, priority: r.priority }));
 }
 
+/** Whether the key has a held task at all (one index probe; most hand-overs find none). */
+export async function hasHeldTasks(em: EntityManager, teamId: string, flowKey: string): Promise<boolean> {
+  const rows = await execute(em, `select 1 as held from tasks where team_id = ? and flow_key = ? and ${HELD} limit 1`, [
+    teamId,
+    flowKey,
+  ]);
+  return rows.length > 0;
+}
+
 /** The keys with held tasks (the sweep hands them over: timers, and hand-overs a crash missed). */
 export async function keysWithHeldTasks(
   em: EntityManager,
