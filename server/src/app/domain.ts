@@ -15,6 +15,7 @@ import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
 import { createFlowGate, type FlowGate } from '../flow/flow-gate.ts';
 import { createFlowService } from '../flow/flow-service.ts';
+import { isFlowKeyLimited } from '../flow/store/flow-keys.ts';
 import { createEnqueue } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
@@ -165,6 +166,8 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       ...(await vault.missingReferences(em, teamId, headers)),
     ],
     onDispatchDue: parts.onDispatchDue,
+    flowKeyLimited: isFlowKeyLimited,
+    onFlowHeld: (teamId, flowKey) => parts.flowGate.wake(teamId, flowKey),
   };
   return {
     tasks: createTaskService(orm, createDeps, parts.listener, parts.effects),

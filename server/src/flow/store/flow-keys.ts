@@ -84,6 +84,17 @@ export async function upsertFlowKey(em: EntityManager, teamId: string, key: stri
   return rowOf(rows[0] as Raw);
 }
 
+/** Whether the key has a limit or is paused now (a PK probe made by each create on a flow key). */
+export async function isFlowKeyLimited(em: EntityManager, teamId: string, key: string): Promise<boolean> {
+  const rows = await execute(
+    em,
+    `select 1 as limited from flow_keys where team_id = ? and key = ?
+       and (concurrency is not null or rate_per_minute is not null or paused or paused_until > now())`,
+    [teamId, key],
+  );
+  return rows.length > 0;
+}
+
 export async function findFlowKey(em: EntityManager, teamId: string, key: string): Promise<FlowKeyRow | null> {
   const rows = await execute<Raw>(em, `select ${COLUMNS} from flow_keys where team_id = ? and key = ?`, [teamId, key]);
   return rows[0] ? rowOf(rows[0]) : null;
