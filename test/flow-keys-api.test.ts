@@ -11,7 +11,7 @@ let other: TestTeam;
 let provider: FlowProvider;
 
 beforeAll(async () => {
-  t = await startTestApp({ LOG_LEVEL: 'info' });
+  t = await startTestApp({ LOG_LEVEL: 'info', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
   team = await t.newTeam();
   other = await t.newTeam();
   provider = await startFlowProvider();

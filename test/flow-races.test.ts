@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOver } from '../server/src/flow/hand-over.ts';
-import { createEnqueue } from '../server/src/jobs/queues.ts';
+import { createEnqueueMany } from '../server/src/jobs/queues.ts';
 import { type FlowProvider, startFlowProvider } from './helpers/flow-provider.ts';
 import { api } from './helpers/http.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
@@ -14,7 +14,7 @@ let team: TestTeam;
 let provider: FlowProvider;
 
 beforeAll(async () => {
-  t = await startTestApp({ LOG_LEVEL: 'info' });
+  t = await startTestApp({ LOG_LEVEL: 'info', ASYNCQUEUE_RATE_LIMIT_PER_MINUTE: '100000' });
   team = await t.newTeam();
   provider = await startFlowProvider();
 }, 60_000);
@@ -51,7 +51,7 @@ async function heldTasks(key: string, count: number, limits: Record<string, unkn
 describe('flow control races', () => {
   it('concurrent hand-overs of one key never grant more than its free slots', async () => {
     const ids = await heldTasks('race-grant', 20, { concurrency: 3 });
-    const enqueue = createEnqueue(t.app.boss);
+    const enqueue = createEnqueueMany(t.app.boss);
     const results = await Promise.all(
       Array.from({ length: 8 }, () => handOver(t.app.orm.em.fork(), enqueue, team.teamId, 'race-grant')),
     );
@@ -63,7 +63,7 @@ describe('flow control races', () => {
 
   it('a cancel racing the grant of a held task: either cancelled and never called, or run', async () => {
     const ids = await heldTasks('race-cancel', 12, { concurrency: 12 });
-    const enqueue = createEnqueue(t.app.boss);
+    const enqueue = createEnqueueMany(t.app.boss);
     const cancels = ids.map((id) => call('POST', `/v1/tasks/${id}/cancel`));
     const grant = handOver(t.app.orm.em.fork(), enqueue, team.teamId, 'race-cancel');
     const [granted] = await Promise.all([grant, ...cancels]);

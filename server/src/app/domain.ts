@@ -16,7 +16,7 @@ import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../di
 import { createFlowGate, type FlowGate } from '../flow/flow-gate.ts';
 import { createFlowService } from '../flow/flow-service.ts';
 import { isFlowKeyLimited } from '../flow/store/flow-keys.ts';
-import { createEnqueue } from '../jobs/queues.ts';
+import { createEnqueue, createEnqueueMany } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
@@ -70,7 +70,7 @@ export async function startDomain(
   };
   const flowGate = createFlowGate({
     orm,
-    enqueue,
+    enqueueMany: createEnqueueMany(boss),
     onDispatchDue,
     onError: (message) => logger.warn(message),
   });

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Enqueue } from '../jobs/queues.ts';
+import type { EnqueueMany } from '../jobs/queues.ts';
 import { keysWithHeldTasks } from '../tasks/store/flow.ts';
 import { HAND_OVER_BATCH, handOver } from './hand-over.ts';
 
@@ -21,7 +21,7 @@ export type FlowGate = {
 
 type GateDeps = {
   orm: MikroORM;
-  enqueue: Enqueue;
+  enqueueMany: EnqueueMany;
   /** Granted tasks have due dispatch jobs: wake the pumps (this process's and, by NOTIFY, others'). */
   onDispatchDue: () => void;
   onError: (message: string) => void;
@@ -56,7 +56,7 @@ export function createFlowGate(deps: GateDeps): FlowGate {
     do {
       again.delete(id);
       try {
-        const result = await handOver(deps.orm.em.fork(), deps.enqueue, teamId, flowKey);
+        const result = await handOver(deps.orm.em.fork(), deps.enqueueMany, teamId, flowKey);
         if (result.granted > 0) deps.onDispatchDue();
         if (result.granted === HAND_OVER_BATCH) again.add(id);
         if (result.retryAt) schedule(id, teamId, flowKey, result.retryAt);

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
+import { dispatchGroup, type EnqueueMany } from '../jobs/queues.ts';
 import { countSlotsHeld, type GrantLimits, grantHeldTasks, hasHeldTasks } from '../tasks/store/flow.ts';
 import { type FlowKeyRow, findFlowKey, lockFlowKey, recentGrants, recordGrants } from './store/flow-keys.ts';
 
@@ -39,16 +39,19 @@ async function allowance(em: EntityManager, teamId: string, key: string, limits:
 /**
  * Gives a key's free capacity to its held tasks, in one transaction under the key's lock: read the
  * limits, count the slots held and the grants of the last minute, grant held tasks in dispatch
- * order, and send each its dispatch job (commit → the grant and the job exist together). Every
- * event that can free capacity (a task parked, a slot given back, a limit raised, a resume) runs
- * this after its own commit, so with the lock no hand-over is lost between two of them.
+ * order, and send their dispatch jobs in one statement (commit → the grants and the jobs exist
+ * together). Every event that can free capacity (a task parked, a slot given back, a limit raised,
+ * a resume) runs this after its own commit, so with the lock no hand-over is lost between two.
  */
 export async function handOver(
   em: EntityManager,
-  enqueue: Enqueue,
+  enqueueMany: EnqueueMany,
   teamId: string,
   key: string,
 ): Promise<HandOverResult> {
+  // Nothing held, nothing to grant: no transaction. A task parked after this probe wakes the
+  // hand-over again once its own commit is visible.
+  if (!(await hasHeldTasks(em, teamId, key))) return { granted: 0, retryAt: null };
   return em.transactional(async (tx) => {
     await lockFlowKey(tx, teamId, key);
     const limits = await findFlowKey(tx, teamId, key);
@@ -56,10 +59,9 @@ export async function handOver(
     if (!grant) return { granted: 0, retryAt };
     const granted = await grantHeldTasks(tx, teamId, key, grant);
     if (granted.length > 0 && limits?.ratePerMinute != null) await recordGrants(tx, teamId, key, granted.length);
-    for (const task of granted) {
-      const options = { id: task.dispatchJobId, priority: task.priority, group: dispatchGroup(teamId, key) };
-      await enqueue(tx, 'dispatch', { taskId: task.id }, options);
-    }
+    const group = dispatchGroup(teamId, key);
+    const jobs = granted.map((t) => ({ id: t.dispatchJobId, data: { taskId: t.id }, priority: t.priority, group }));
+    await enqueueMany(tx, 'dispatch', jobs);
     return { granted: granted.length, retryAt };
   });
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
+import { fromKysely, type JobInsert, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 
 /**
@@ -89,6 +89,21 @@ export function createEnqueue(boss: PgBoss): Enqueue {
     // pg-boss answers null (and sends nothing) when the queue does not exist: never let it pass silently.
     if (!id) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);
     return id;
+  };
+}
+
+/** Many jobs of one queue, inserted by one statement on the caller's transaction (commit → all exist). */
+export type EnqueueMany = <Q extends QueueName>(
+  em: EntityManager,
+  queue: Q,
+  jobs: JobInsert<JobPayloads[Q]>[],
+) => Promise<void>;
+
+export function createEnqueueMany(boss: PgBoss): EnqueueMany {
+  return async (em, queue, jobs) => {
+    if (jobs.length === 0) return;
+    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : poolExecutor(em, { prepared: false });
+    await boss.insert(queue, jobs, { db });
   };
 }
 
