@@ -26,6 +26,7 @@ import { runBatchCreate } from './phases/batch-create.ts';
 import { runCeilings } from './phases/ceilings.ts';
 import { runAsyncQueueWebhook, runPeers } from './phases/e2e-webhook.ts';
 import { runEvents } from './phases/events.ts';
+import { runFlowControl } from './phases/flow-control.ts';
 import { runBreakdown, runPlainCeilings } from './phases/plain-ceilings.ts';
 import { runRawQueue } from './phases/raw-queue.ts';
 
@@ -58,6 +59,7 @@ const PHASES: Phase[] = [
   { part: 'footprint', title: 'AsyncQueue footprint', run: async (c, r) => { aq(r).footprint = await runFootprint(c); } },
   { part: 'events', title: 'live events: 1,000 SSE streams vs 1,000 long-polls', run: async (c, r) => { extra(r).events = await runEvents(c); } },
   { part: 'batch', title: 'batch create (100 and 1,000 per request) vs the single-row ceiling', run: async (c, r) => { extra(r).batchCreate = await runBatchCreate(c); } },
+  { part: 'flow', title: 'flow control: a non-binding key vs no key, and a freed slot\'s next dispatch', run: async (c, r) => { extra(r).flowControl = await runFlowControl(c); } },
 ];
 const ALL_PARTS = PHASES.map((p) => p.part);
 

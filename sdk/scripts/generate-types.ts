@@ -152,6 +152,24 @@ const ROOTS: { name: string; expr: string; doc: string; schema: Schema }[] = [
     doc: 'A secret to store in the vault (`tokens.create`).',
     schema: json(openapi.paths['/v1/tokens'].post.requestBody),
   },
+  {
+    name: 'FlowKey',
+    expr: "Out['flowKeys']['get']['flowKey']",
+    doc: 'A flow key of the team: its limits and live figures (`flowKeys.get`).',
+    schema: json(openapi.paths['/v1/flow-keys/{key}'].get.responses['200'])?.properties.flowKey,
+  },
+  {
+    name: 'FlowKeyLimits',
+    expr: "Omit<In['flowKeys']['upsert'], 'key'>",
+    doc: 'Limits to set on a flow key (`flowKeys.upsert`): a field left out keeps its value, `null` clears it.',
+    schema: json(openapi.paths['/v1/flow-keys/{key}'].put.requestBody),
+  },
+  {
+    name: 'TaskQueue',
+    expr: "Out['tasks']['queue']",
+    doc: 'Why a task waits (`tasks.queue`): whether its flow key holds it back, why, and its place in line.',
+    schema: json(openapi.paths['/v1/tasks/{id}/queue'].get.responses['200']),
+  },
 ];
 
 function program(): { checker: ts.TypeChecker; file: ts.SourceFile } {

@@ -1,4 +1,5 @@
 import { Core, type ResolvedOptions } from './core.ts';
+import { FlowKeys } from './resources/flow-keys.ts';
 import { Providers } from './resources/providers.ts';
 import { Signals } from './resources/signals.ts';
 import { Tasks } from './resources/tasks.ts';
@@ -67,6 +68,8 @@ export class AsyncQueue {
   readonly providers: Providers;
   /** The team's secret vault. */
   readonly tokens: Tokens;
+  /** Per-key concurrency and rate limits of outbound calls (flow control). */
+  readonly flowKeys: FlowKeys;
   /** The server this client talks to. */
   readonly baseUrl: string;
 
@@ -78,6 +81,7 @@ export class AsyncQueue {
     this.signals = new Signals(core);
     this.providers = new Providers(core);
     this.tokens = new Tokens(core);
+    this.flowKeys = new FlowKeys(core);
   }
 }
 

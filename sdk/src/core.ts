@@ -10,10 +10,13 @@ import type {
   CreateTaskParams,
   CreateTaskResponse,
   CreateTokenParams,
+  FlowKey,
+  FlowKeyLimits,
   Provider,
   Task,
   TaskFilter,
   TaskPage,
+  TaskQueue,
   TaskStats,
   VaultToken,
 } from './generated/api-types.ts';
@@ -49,6 +52,13 @@ export type Api = {
   createToken(input: CreateTokenParams, signal: AbortSignal): Promise<{ token: VaultToken }>;
   listTokens(signal: AbortSignal): Promise<{ tokens: VaultToken[] }>;
   deleteToken(input: { id: string }, signal: AbortSignal): Promise<{ token: VaultToken }>;
+  taskQueue(input: { id: string }, signal: AbortSignal): Promise<TaskQueue>;
+  upsertFlowKey(input: FlowKeyLimits & { key: string }, signal: AbortSignal): Promise<{ flowKey: FlowKey }>;
+  listFlowKeys(signal: AbortSignal): Promise<{ flowKeys: FlowKey[] }>;
+  getFlowKey(input: { key: string }, signal: AbortSignal): Promise<{ flowKey: FlowKey }>;
+  deleteFlowKey(input: { key: string }, signal: AbortSignal): Promise<{ flowKey: FlowKey }>;
+  pauseFlowKey(input: { key: string }, signal: AbortSignal): Promise<{ flowKey: FlowKey }>;
+  resumeFlowKey(input: { key: string }, signal: AbortSignal): Promise<{ flowKey: FlowKey }>;
 };
 
 /** Per-call settings: what the resources pass to `Core.call`. */
@@ -168,6 +178,13 @@ function createApi(options: ResolvedOptions, fetchImpl: typeof fetch): Api {
     createToken: (input, signal) => trpc.tokens.create.mutate(input, { signal }),
     listTokens: (signal) => trpc.tokens.list.query({}, { signal }),
     deleteToken: (input, signal) => trpc.tokens.delete.mutate(input, { signal }),
+    taskQueue: (input, signal) => trpc.tasks.queue.query(input, { signal }),
+    upsertFlowKey: (input, signal) => trpc.flowKeys.upsert.mutate(input, { signal }),
+    listFlowKeys: (signal) => trpc.flowKeys.list.query({}, { signal }),
+    getFlowKey: (input, signal) => trpc.flowKeys.get.query(input, { signal }),
+    deleteFlowKey: (input, signal) => trpc.flowKeys.delete.mutate(input, { signal }),
+    pauseFlowKey: (input, signal) => trpc.flowKeys.pause.mutate(input, { signal }),
+    resumeFlowKey: (input, signal) => trpc.flowKeys.resume.mutate(input, { signal }),
   };
 }
 

@@ -22,6 +22,8 @@ export type {
   CreateTaskResponse,
   CreateTokenParams,
   EffectivePollConfig,
+  FlowKey,
+  FlowKeyLimits,
   Pagination,
   PollConfig,
   Provider,
@@ -29,12 +31,14 @@ export type {
   TaskAttempt,
   TaskFilter,
   TaskPage,
+  TaskQueue,
   TaskResult,
   TaskStats,
   TaskStatus,
   VaultToken,
   WebhookDelivery,
 } from './generated/api-types.ts';
+export type { FlowKeys } from './resources/flow-keys.ts';
 export type { Providers } from './resources/providers.ts';
 export type { Signals } from './resources/signals.ts';
 export type { SubscribeOptions } from './resources/task-events.ts';

@@ -57,6 +57,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let workers: Workers | null = null;
   const domain = await startDomain(config, logger, storage, () => workers?.wakeDispatch());
   shutdown.add('sending the last NOTIFYs', () => domain.notifier.flush());
+  shutdown.add('stopping flow hand-overs', () => domain.flowGate.stop());
 
   // Open requests (long-polls answered below) may finish while the jobs drain; then they are cut.
   const httpPart = createHttpPart(config, logger, storage, domain);

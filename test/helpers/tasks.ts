@@ -32,6 +32,7 @@ export const TASK_KEYS = [
   'startedAt',
   'completedAt',
   'replayOf',
+  'flowKey',
 ].sort();
 
 /** The task object of a 201: the task keys plus `callbackId`. */

@@ -124,6 +124,8 @@ export type Task = {
   completedAt: string | null;
   /** The id of the task this one replays (POST /v1/tasks/{id}/replay), or null */
   replayOf: string | null;
+  /** Flow-control key of the task, or null (no limits). */
+  flowKey: string | null;
 };
 
 /** The task as returned by `create`: a `Task` plus its one-time `callbackId`. */
@@ -221,6 +223,8 @@ export type CreateTaskParams = {
   /** Provider preset id: fal, replicate, runwayml, luma, elevenlabs-dubbing, stability-video. */
   provider?: string | null | undefined;
   pollConfig?: PollConfig | null | undefined;
+  /** Flow-control key whose limits apply (see /v1/flow-keys). Default: the provider preset id for a provider task; null for none. */
+  flowKey?: string | null | undefined;
   /** Also accepted as the Idempotency-Key header. */
   idempotencyKey?: string | null | undefined;
 };
@@ -284,6 +288,8 @@ export type TaskFilter = {
     | undefined;
   /** Only tasks of this provider preset */
   provider?: string | undefined;
+  /** Only tasks of this flow key */
+  flowKey?: string | undefined;
   /** Only tasks created after this instant */
   createdAfter?: string | undefined;
   /** Only tasks created before this instant */
@@ -370,4 +376,48 @@ export type VaultToken = {
 export type CreateTokenParams = {
   name: string;
   value: string;
+};
+
+/** A flow key of the team: its limits and live figures (`flowKeys.get`). */
+export type FlowKey = {
+  key: string;
+  concurrency: number | null;
+  ratePerMinute: number | null;
+  scope: 'task' | 'request';
+  /** The concurrency in force: halved by each 429, back up by one per success */
+  effectiveConcurrency: number | null;
+  /** Paused by POST …/pause until resumed */
+  paused: boolean;
+  /** A 429 paused the key until then (ISO-8601), else null */
+  pausedUntil: string | null;
+  /** Tasks holding a slot now */
+  inFlight: number;
+  /** Tasks held back by the key now */
+  queued: number;
+  /** 429 answers received on this key */
+  throttled: number;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** Limits to set on a flow key (`flowKeys.upsert`): a field left out keeps its value, `null` clears it. */
+export type FlowKeyLimits = {
+  /** Tasks holding a slot at once; null clears the limit, absent keeps it */
+  concurrency?: number | null | undefined;
+  /** Dispatches in any 60 s window; null clears the limit, absent keeps it */
+  ratePerMinute?: number | null | undefined;
+  /** "task" (default): a slot is held until the task ends; "request": only during its HTTP call */
+  scope?: 'task' | 'request' | undefined;
+};
+
+/** Why a task waits (`tasks.queue`): whether its flow key holds it back, why, and its place in line. */
+export type TaskQueue = {
+  flowKey: string | null;
+  /** A pending task its flow key holds back */
+  held: boolean;
+  reason: 'concurrency' | 'rate' | 'paused' | null;
+  /** 1 + the key's held tasks dispatched before this one */
+  position: number | null;
+  /** When the rate window or the pause ends, else null */
+  retryAt: string | null;
 };

@@ -10,6 +10,7 @@ import type {
   Task,
   TaskFilter,
   TaskPage,
+  TaskQueue,
   TaskStats,
 } from '../generated/api-types.ts';
 import {
@@ -165,6 +166,15 @@ export class Tasks {
       this.#core.api.cancelTask({ id }, signal),
     );
     return task;
+  }
+
+  /**
+   * Why a task waits: `held` is true for a pending task its flow key holds back, with the `reason`
+   * (`concurrency`, `rate` or `paused`), its `position` in the key's line and, for a rate window or
+   * a pause, `retryAt`. Computed on request.
+   */
+  async queue(id: string, options: RequestOptions = {}): Promise<TaskQueue> {
+    return this.#core.call({ ...options, retryable: true }, (signal) => this.#core.api.taskQueue({ id }, signal));
   }
 
   /** Sends the completion webhook of an ended task again (same `webhook-id`). Not retried. */

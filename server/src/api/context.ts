@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/authenticate.ts';
 import type { SessionInfo, StartedSession } from '../auth/dashboard-sessions.ts';
 import type { TokenView } from '../auth/vault.ts';
+import type { FlowService } from '../flow/flow-service.ts';
 import type { RateDecision } from '../ratelimit/rate-limiter.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { PollConfig } from '../tasks/task-types.ts';
@@ -44,6 +45,7 @@ export type ApiServices = {
     list(teamId: string): Promise<TokenView[]>;
     delete(teamId: string, id: string): Promise<TokenView>;
   };
+  flowKeys: FlowService;
   providers: { list(): { id: string; name: string; description: string; pollConfig: PollConfig }[] };
 };
 

@@ -19,6 +19,13 @@ const ERROR_STATUSES = {
   'tokens-list': [],
   'tokens-delete': ['400', '404'],
   'providers-list': [],
+  'tasks-queue': ['400', '404'],
+  'flowKeys-upsert': ['400', '413', '415'],
+  'flowKeys-list': [],
+  'flowKeys-get': ['400', '404'],
+  'flowKeys-delete': ['400', '404'],
+  'flowKeys-pause': ['400', '404'],
+  'flowKeys-resume': ['400', '404'],
   ...RAW_ROUTE_ERRORS,
 };
 
@@ -52,6 +59,7 @@ export function buildOpenApiDocument(router: AppRouter, opts: { publicUrl: strin
       tokens: 'The token vault: secrets referenced from task headers as tok_…',
       providers: 'Provider polling presets',
       events: 'Live task changes over Server-Sent Events',
+      'flow-keys': 'Flow control: per-key concurrency and rate limits of outbound calls',
     },
   });
 }

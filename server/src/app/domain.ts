@@ -7,17 +7,23 @@ import { createKeyTeamHints } from '../auth/key-team-hints.ts';
 import { createVault, type Vault } from '../auth/vault.ts';
 import { malformedVaultReferences } from '../auth/vault-shaped-values.ts';
 import type { Config } from '../config/config.ts';
+import type { Task } from '../db/entities/task.ts';
 import { createByteBudget } from '../dispatch/byte-budget.ts';
 import { createHttpCaller, type HttpCaller } from '../dispatch/http-caller.ts';
 import { type AllowedCidrs, checkLiteralUrlHost, parseAllowedCidrs } from '../dispatch/network-guard.ts';
+import { createFlowGate, type FlowGate } from '../flow/flow-gate.ts';
+import { createFlowService } from '../flow/flow-service.ts';
+import { isFlowKeyLimited } from '../flow/store/flow-keys.ts';
 import { createEnqueue, createEnqueueMany, type EnqueueMany } from '../jobs/queues.ts';
 import type { Logger } from '../logging/logger.ts';
+import { registerFlowMetrics } from '../metrics/flow-metrics.ts';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import { registerTaskMetrics, type TaskMetrics } from '../metrics/task-metrics.ts';
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.ts';
 import type { BatchDeps } from '../tasks/batch-create.ts';
 import { type ChangeNotifier, createChangeNotifier } from '../tasks/change-notifier.ts';
 import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.ts';
+import { flowKeyMetrics } from '../tasks/store/flow.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
 import { createTaskLifecycle, type TaskLifecycle } from '../tasks/task-lifecycle.ts';
@@ -37,6 +43,8 @@ export type Domain = {
   /** Per-IP limits of the unauthenticated callback and signal routes. */
   callbackLimiter: RateLimiter;
   signalLimiter: RateLimiter;
+  /** Hands freed flow-control capacity to held tasks (flow/). */
+  flowGate: FlowGate;
 };
 
 /**
@@ -54,23 +62,32 @@ export async function startDomain(
   const allowed = parseAllowedCidrs(config.allowedCidrs);
   const registry = new MetricsRegistry();
   const taskMetrics = registerTaskMetrics(registry, gaugeReaders(orm, boss));
+  registerFlowMetrics(registry, () => flowKeyMetrics(orm.em.fork()));
   const notifier = createChangeNotifier(sidePool, (message) => logger.warn(message));
   const enqueue = createEnqueue(boss);
+  const onDispatchDue = () => {
+    wakeDispatch();
+    notifier.dispatchDue();
+  };
+  const enqueueMany = createEnqueueMany(boss);
+  const flowGate = createFlowGate({
+    orm,
+    enqueueMany,
+    onDispatchDue,
+    onError: (message) => logger.warn(message),
+  });
   const lifecycle = createTaskLifecycle(orm, {
     enqueue,
     onTransition: (status) => taskMetrics.transition(status),
     publish: (task) => {
       listener.publish(task);
       notifier.taskChanged(task.id);
+      if (mayFreeFlowSlot(task)) flowGate.wake(task.teamId, task.flowKey as string);
     },
     notify: (taskId) => notifier.taskChanged(taskId),
   });
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);
-  const onDispatchDue = () => {
-    wakeDispatch();
-    notifier.dispatchDue();
-  };
   const services = createServices(config, orm, {
     listener,
     lifecycle,
@@ -81,7 +98,8 @@ export async function startDomain(
     sidePool,
     onDispatchDue,
     onCreated: (taskId) => notifier.taskChanged(taskId),
-    enqueueMany: createEnqueueMany(boss),
+    enqueueMany,
+    flowGate,
   });
   return {
     listener,
@@ -94,7 +112,17 @@ export async function startDomain(
     services,
     callbackLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'callback' }),
     signalLimiter: createRateLimiter(sidePool, { points: config.callbackRateLimitPerMinute, keyPrefix: 'signal' }),
+    flowGate,
   };
+}
+
+/**
+ * A committed change after which the key's hand-over must look: an ended attempt or task (a slot
+ * may be free) or a task sent back in line by a 429 (the key's pause needs its timer). A claim
+ * (processing with a lease) changes nothing there.
+ */
+function mayFreeFlowSlot(task: Task): boolean {
+  return task.flowKey != null && task.dispatchLease == null && task.status !== 'delayed';
 }
 
 /** The gauges of /metrics, read at scrape time. */
@@ -123,6 +151,7 @@ type ServiceParts = {
   /** A new task committed: NOTIFYed like a transition, so every instance's event streams show it. */
   onCreated: (taskId: string) => void;
   enqueueMany: EnqueueMany;
+  flowGate: FlowGate;
 };
 
 /** What the API's procedures call (the tRPC context's `services`). */
@@ -150,6 +179,8 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
     onDispatchDue: parts.onDispatchDue,
     onCreated: parts.onCreated,
     enqueueMany: parts.enqueueMany,
+    flowKeyLimited: isFlowKeyLimited,
+    onFlowHeld: (teamId, flowKey) => parts.flowGate.wake(teamId, flowKey),
   };
   return {
     tasks: createTaskService(parts.lifecycle, createDeps, parts.listener),
@@ -172,6 +203,7 @@ function createServices(config: Config, orm: MikroORM, parts: ServiceParts): Api
       list: (teamId) => vault.list(orm.em.fork(), teamId),
       delete: (teamId, id) => vault.delete(orm.em.fork(), teamId, id),
     },
+    flowKeys: createFlowService(orm, parts.flowGate),
     providers: {
       list: () =>
         PROVIDER_PRESETS.map((p) => ({

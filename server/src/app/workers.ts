@@ -14,7 +14,9 @@ export async function startWorkersOfRole(
 ): Promise<Workers | null> {
   if (config.role === 'api') return null;
   const { orm, secretBox } = storage;
-  const { listener, vault, taskMetrics } = domain;
+  const { listener, vault, taskMetrics, flowGate } = domain;
+  // Workers sweep for flow keys whose window or pause ended, and hand-overs a crash skipped.
+  flowGate.startSweep();
   return startWorkers(
     storage.boss,
     {
@@ -32,6 +34,7 @@ export async function startWorkersOfRole(
       resolveVault: (teamId, headers) => vault.resolve(orm.em.fork(), teamId, headers),
       observeDispatch: taskMetrics.dispatch,
       observeWebhook: taskMetrics.webhook,
+      onFlowHeld: (teamId, flowKey) => flowGate.wake(teamId, flowKey),
     },
     {
       onJobError: (queue, message) => logger.error({ queue, error: message }, 'job failed; pg-boss will retry it'),

@@ -1,9 +1,9 @@
-import { type Claim, claimingFetchSql, splitClaimedRow } from '../tasks/store/claim.ts';
+import { type Claim, claimingFetchSql, type HeldKey, splitClaimedRow } from '../tasks/store/claim.ts';
 import type { JobRef } from './handlers/handler-deps.ts';
 import type { SqlExecutor } from './queues.ts';
 
 /** A dispatch job as the pump hands it over: fetched and, when its task was claimable, claimed. */
-export type ClaimedJob<T> = JobRef<T> & { aqClaim: Claim | null };
+export type ClaimedJob<T> = JobRef<T> & { aqClaim: Claim | null; aqHeld: HeldKey | null };
 
 /**
  * A pg-boss `db` for the dispatch pump's fetch: pg-boss's own fetch statement, run as a CTE of the
@@ -18,8 +18,8 @@ export function claimingFetch(db: SqlExecutor): SqlExecutor {
       const { rows } = await db.executeSql(claimingFetchSql(text), values);
       return {
         rows: rows.map((row) => {
-          const { job, claim } = splitClaimedRow(row as Record<string, unknown>);
-          return { ...job, aqClaim: claim };
+          const { job, claim, held } = splitClaimedRow(row as Record<string, unknown>);
+          return { ...job, aqClaim: claim, aqHeld: held };
         }),
       };
     },
@@ -30,4 +30,9 @@ export function claimingFetch(db: SqlExecutor): SqlExecutor {
 export function claimOf<T>(job: JobRef<T>): Claim | null {
   if (!('aqClaim' in job)) throw new Error(`dispatch job ${job.id} was fetched without claimingFetch`);
   return (job as ClaimedJob<T>).aqClaim;
+}
+
+/** The flow key that parked this job's task instead of claiming it (null when none did). */
+export function heldKeyOf<T>(job: JobRef<T>): HeldKey | null {
+  return (job as Partial<ClaimedJob<T>>).aqHeld ?? null;
 }

@@ -4,6 +4,12 @@ export type PumpOptions<T> = {
   queue: string;
   /** Jobs running at once in this process. */
   concurrency: number;
+  /**
+   * Jobs a full pump may still take beyond `concurrency`, only from fairness groups (pg-boss's job
+   * `group`) below their fair share of the pump: a newcomer never waits behind a backlog's slow
+   * calls. 0 turns it off.
+   */
+  fairReserve?: number;
   /** Most jobs taken by one fetch statement. */
   fetchBatch: number;
   /** Fetch at least this often when nothing woke the pump (delayed jobs become due silently). */
@@ -147,12 +153,16 @@ function createCompletions(
 async function fetchLoop<T>(pump: Pump<T>): Promise<void> {
   const { boss, opts, waker } = pump;
   while (!pump.stopping) {
-    const room = opts.concurrency - pump.inFlight.size;
+    const full = pump.inFlight.size >= opts.concurrency;
+    const room = opts.concurrency + (full ? (opts.fairReserve ?? 0) : 0) - pump.inFlight.size;
     if (room > 0 && waker.woken) {
       waker.woken = false;
       const want = Math.min(room, opts.fetchBatch);
+      // Full: only groups below their fair share may take the reserve.
+      const ignoreGroups = full ? groupsAtFairShare(pump) : null;
       try {
-        const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db: opts.db?.fetch });
+        const db = opts.db?.fetch;
+        const jobs = await boss.fetch<T>(opts.queue, { batchSize: want, includeMetadata: true, db, ignoreGroups });
         for (const job of jobs) runJob(pump, job);
         // A full fetch: more may be waiting, fetch again at once.
         if (jobs.length === want) waker.woken = true;
@@ -167,6 +177,21 @@ async function fetchLoop<T>(pump: Pump<T>): Promise<void> {
     await waker.pause(room > 0 ? opts.pollMs : opts.pollMs * 60);
     waker.woken = true;
   }
+}
+
+/**
+ * The fairness groups that have their share of this pump or more: the pump's concurrency split
+ * evenly between the groups running here plus one newcomer. A full pump ignores them, so the
+ * next job it takes (from its reserve) belongs to a team or key that is running less.
+ */
+function groupsAtFairShare<T>(pump: Pump<T>): string[] {
+  const running = new Map<string, number>();
+  for (const job of pump.inFlight.values()) {
+    const group = job.groupId ?? '';
+    running.set(group, (running.get(group) ?? 0) + 1);
+  }
+  const share = Math.max(1, Math.floor(pump.opts.concurrency / (running.size + 1)));
+  return [...running].filter(([group, n]) => group !== '' && n >= share).map(([group]) => group);
 }
 
 /** Runs one job on its own; it completes with the next batch, or fails for pg-boss to retry it. */

@@ -24,6 +24,15 @@ export type JobPayloads = {
   retention: Record<string, never>;
 };
 
+/**
+ * The fairness group of a task's dispatch jobs (pg-boss's `group`): its team, or its team and flow
+ * key. The dispatch pump takes groups in turn (job-pump.ts), so one team's (or one key's) backlog
+ * never holds up another's next task.
+ */
+export function dispatchGroup(teamId: string, flowKey: string | null | undefined): { id: string } {
+  return { id: flowKey ? `${teamId}/${flowKey}` : teamId };
+}
+
 /** Why: heartbeats must be ≥ 10 s (pg-boss minimum) and well inside the takeover window. */
 export function heartbeatSeconds(takeoverSeconds = DEFAULT_TAKEOVER_SECONDS): number {
   return Math.max(10, Math.floor(takeoverSeconds / 2));
@@ -84,7 +93,14 @@ export function createEnqueue(boss: PgBoss): Enqueue {
 }
 
 /** One job of an `EnqueueMany` call: its id, payload, priority and (for a delayed one) start time. */
-export type ManyJob<Q extends QueueName> = { id: string; data: JobPayloads[Q]; priority?: number; startAfter?: Date };
+export type ManyJob<Q extends QueueName> = {
+  id: string;
+  data: JobPayloads[Q];
+  priority?: number;
+  startAfter?: Date;
+  /** The fairness group of a dispatch job (dispatchGroup). */
+  group?: { id: string };
+};
 
 /**
  * Sends many jobs of one queue in ONE statement on the caller's transaction (pg-boss's `insert`),
@@ -100,12 +116,14 @@ export type EnqueueMany = <Q extends QueueName>(
 
 export function createEnqueueMany(boss: PgBoss): EnqueueMany {
   return async (em, queue, jobs, alongside) => {
+    if (jobs.length === 0) return;
     if (!em.isInTransaction()) throw new Error("enqueueMany runs inside the caller's transaction");
     const db = fromKysely(em.getKysely() as never);
     const payload = jobs.map((job) => ({
       id: job.id,
       data: job.data,
       priority: job.priority,
+      ...(job.group ? { group: job.group } : {}),
       ...(job.startAfter ? { startAfter: job.startAfter.toISOString() } : {}),
     }));
     const ids = await boss.insert(queue, payload, {

@@ -27,6 +27,12 @@ const POLL_SECONDS = 1;
  */
 const DISPATCH_CONCURRENCY = 64;
 const DISPATCH_FETCH_BATCH = 16;
+/**
+ * Why 16: a full pump still takes up to 16 more jobs from teams (or flow keys) below their fair
+ * share, so a newcomer's task starts within a fetch even behind another team's thousands of slow
+ * calls; 16 bounds the extra memory and connections of that overflow.
+ */
+const DISPATCH_FAIR_RESERVE = 16;
 
 /**
  * Why these: each worker loop fetches a batch and runs its jobs concurrently (they wait on the
@@ -133,6 +139,7 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
   return startJobPump<JobPayloads['dispatch']>(boss, {
     queue: 'dispatch',
     concurrency: DISPATCH_CONCURRENCY,
+    fairReserve: DISPATCH_FAIR_RESERVE,
     fetchBatch: DISPATCH_FETCH_BATCH,
     pollMs: POLL_SECONDS * 1000,
     // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.

@@ -25,7 +25,11 @@ export class MetricsRegistry {
   gauge(name: string, help: string) {
     const values = new Map<string, number>();
     this.#metrics.push({ name, help, type: 'gauge', render: () => [...values].map(([l, v]) => line(name, l, v)) });
-    return { set: (value: number, labels: Labels = {}) => values.set(key(labels), value) };
+    return {
+      set: (value: number, labels: Labels = {}) => values.set(key(labels), value),
+      /** Forgets every series (a gauge read whole at each scrape, whose label sets come and go). */
+      reset: () => values.clear(),
+    };
   }
 
   histogram(name: string, help: string, buckets: number[]) {

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EnqueueMany } from '../jobs/queues.ts';
+import { dispatchGroup } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail } from '../shared/app-error.ts';
 import { type BatchItem, type CreateBatchInput, isInvalidItem } from './batch-input-schema.ts';
 import {
@@ -207,6 +208,7 @@ async function insertAll(em: EntityManager, deps: BatchDeps, accepted: readonly 
   const jobs = rows.map((row) => ({
     id: row.dispatchJobId as string,
     data: { taskId: row.id },
+    group: dispatchGroup(row.teamId, row.flowKey),
     ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
   }));
   await deps.enqueueMany(em, 'dispatch', jobs, (first) => taskInsertMany(rows, first));

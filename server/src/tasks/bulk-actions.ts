@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { callbackIdOwner } from '../auth/sealed-owners.ts';
 import { uuidv7 } from '../db/uuid-v7.ts';
+import { dispatchGroup } from '../jobs/queues.ts';
 import type { BatchDeps } from './batch-create.ts';
 import { dispatchJobOptions } from './create-task.ts';
 import { anyMatchingAfter, type BulkTarget, cancelMany, flagCancelMany, nextMatchingIds } from './store/bulk.ts';
@@ -85,6 +86,7 @@ export async function replayMatching(
       const jobs = copies.map((copy, i) => ({
         id: copy.dispatch_job_id,
         data: { taskId: copy.id },
+        group: dispatchGroup(teamId, sources[i]?.flowKey),
         ...dispatchJobOptions(sources[i]?.priority ?? 5, sources[i]?.delayUntil ?? null),
       }));
       await deps.enqueueMany(tem, 'dispatch', jobs, (first) => replayCopyInsert(copies, first));

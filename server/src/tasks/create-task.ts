@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SecretBox } from '../auth/secret-box.ts';
-import type { Enqueue } from '../jobs/queues.ts';
+import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
-import { deleteTaskRow, taskInsert } from './store/insert.ts';
+import { deleteTaskRow, insertHeldTask, taskInsert } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { buildTaskRow, sha256Hex } from './task-row.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -28,6 +28,10 @@ export type CreateDeps = {
   onDispatchDue?: () => void;
   /** A task was inserted and committed: live event streams learn of it (the task-changed NOTIFY). */
   onCreated?: (taskId: string) => void;
+  /** Whether the team's flow key has limits now: a new task on it starts held, without a job. */
+  flowKeyLimited?: (em: EntityManager, teamId: string, flowKey: string) => Promise<boolean>;
+  /** A held task was committed: its key's hand-over must run. */
+  onFlowHeld?: (teamId: string, flowKey: string) => void;
   /** Vault: `tok_`-shaped header values that name no live token of the team (malformed ones included). */
   missingVaultReferences: (
     em: EntityManager,
@@ -94,16 +98,27 @@ export async function createTask(
   if (callbackId) body.callbackUrl = `${deps.publicUrl}/v1/callbacks/${callbackId}`;
   if (signalToken) body.signalToken = signalToken;
 
+  // A task due now on a limited key starts held: no job until its key's hand-over grants it (then
+  // one job, not a first one that would only park it). Any later change of the key wakes that
+  // hand-over after its commit, and so does this create.
+  const heldKey = row.status === 'pending' && row.flowKey ? row.flowKey : null;
+  row.flowHeld = heldKey != null && ((await deps.flowKeyLimited?.(em, teamId, heldKey)) ?? false);
   // The task row and its dispatch job are one statement (commit → both exist). Only a request with
   // an Idempotency-Key needs a transaction, to claim the key with them.
-  const insert = (tx: EntityManager) =>
-    deps.enqueue(
-      tx,
-      'dispatch',
-      { taskId: row.id },
-      { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) },
-      (first) => taskInsert(row, first),
-    );
+  const insert = async (tx: EntityManager) =>
+    row.flowHeld
+      ? insertHeldTask(tx, row)
+      : deps.enqueue(
+          tx,
+          'dispatch',
+          { taskId: row.id },
+          {
+            id: row.dispatchJobId as string,
+            group: dispatchGroup(teamId, row.flowKey),
+            ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
+          },
+          (first) => taskInsert(row, first),
+        );
   if (!idempotencyKey) {
     await insert(em).catch(async (error: unknown) => {
       // pg-boss inserted no job (it answers null, e.g. an id conflict) while the task row committed:
@@ -120,7 +135,8 @@ export async function createTask(
     if (replay) return replay;
   }
   deps.onCreated?.(row.id);
-  if (row.status === 'pending') deps.onDispatchDue?.();
+  if (row.flowHeld && heldKey) deps.onFlowHeld?.(teamId, heldKey);
+  else if (row.status === 'pending') deps.onDispatchDue?.();
   return { body, replayed: false };
 }
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
+import { dispatchGroup } from '../jobs/queues.ts';
 import { AppError, validationError } from '../shared/app-error.ts';
 import { type CreateDeps, type CreateTaskResponse, dispatchJobOptions } from './create-task.ts';
 import { taskInsert } from './store/insert.ts';
@@ -27,6 +28,8 @@ export function requestOf(task: Task): CreateTaskInput {
     maxWaitTime: task.maxWaitTime,
     onCompleteUrl: task.onCompleteUrl ?? null,
     provider: task.provider ?? null,
+    // The same limits as the original: its key, or none (null), never the preset default again.
+    flowKey: task.flowKey ?? null,
     // A preset's polling is expanded again from the preset (with today's base URLs).
     pollConfig: task.provider ? null : (task.pollConfig as CreateTaskInput['pollConfig']),
     idempotencyKey: null,
@@ -68,7 +71,11 @@ export async function replayTask(
   await em.transactional(async (tem) => {
     // Terminal stays terminal: this only fails if the original was deleted meanwhile (retention).
     if (!(await markReplayed(tem, teamId, original.id))) throw new AppError('not_found', `Task ${id} not found`);
-    const job = { id: row.dispatchJobId as string, ...dispatchJobOptions(row.priority, row.delayUntil ?? null) };
+    const job = {
+      id: row.dispatchJobId as string,
+      group: dispatchGroup(teamId, row.flowKey),
+      ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
+    };
     await deps.enqueue(tem, 'dispatch', { taskId: row.id }, job, (first) => taskInsert(row, first));
   });
   if (row.status === 'pending') deps.onDispatchDue?.();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { flowKeySchema } from '../flow/flow-key-format.ts';
 import { NUL_MESSAGE, noNul } from '../shared/no-nul.ts';
 import { CALLBACK_PLACEHOLDER, placeholderOnlyInQuery } from './callback-placeholder.ts';
 import { PROVIDER_IDS } from './providers/index.ts';
@@ -154,6 +155,11 @@ export const createTaskInputSchema = z
       .nullish()
       .describe(`Provider preset id: ${PROVIDER_IDS.join(', ')}.`),
     pollConfig: pollConfigSchema.nullish(),
+    flowKey: flowKeySchema('flowKey')
+      .nullish()
+      .describe(
+        'Flow-control key whose limits apply (see /v1/flow-keys). Default: the provider preset id for a provider task; null for none.',
+      ),
     idempotencyKey: noNul(z.string())
       .min(1)
       .max(MAX_IDEMPOTENCY_KEY_LENGTH)

@@ -85,6 +85,11 @@ export function buildTaskRow(
     deadlineAt: null,
     replayOf: opts.replayOf ?? null,
     replayedAt: null,
+    // An explicit null means no flow control; left out, a preset task is limited under its preset id.
+    flowKey: input.flowKey === undefined ? (input.provider ?? null) : input.flowKey,
+    flowSlot: null,
+    flowGrant: false,
+    flowHeld: false,
   } as Task;
   return { row, callbackId, signalToken };
 }

@@ -18,6 +18,11 @@ export const LIFECYCLE = {
   wait: { from: ['processing'], to: ['waiting'], jobs: true },
   /** The call succeeded and the task polls the provider: its expiry and first poll jobs. */
   poll: { from: ['processing'], to: ['polling'], jobs: true },
+  /**
+   * The provider said "not now" (429) to a task of a flow key: back in line as `pending`, held by
+   * its key without a job (the key's hand-over sends it again) and without spending a retry.
+   */
+  throttle: { from: ['processing'], to: ['pending'], jobs: false },
   /** A result arrived: from the call itself, a callback, a signal or polling. */
   complete: { from: ACTIVE, to: ['completed'], jobs: false },
   fail: { from: ACTIVE, to: ['failed'], jobs: false },

@@ -41,6 +41,7 @@ export type TaskView = {
   completedAt: string | null;
   /** The id of the task this one replays, or null. */
   replayOf: string | null;
+  flowKey: string | null;
 };
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
@@ -81,5 +82,6 @@ export function toTaskView(task: Task): TaskView {
     startedAt: iso(task.startedAt),
     completedAt: iso(task.completedAt),
     replayOf: task.replayOf ?? null,
+    flowKey: task.flowKey ?? null,
   };
 }

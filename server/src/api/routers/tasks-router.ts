@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createTaskInputSchema } from '../../tasks/task-input-schema.ts';
+import { taskQueueSchema } from '../schemas/flow-key-schemas.ts';
 import { listFilterFields } from '../schemas/task-bulk-schemas.ts';
 import {
   createTaskResponseSchema,
@@ -112,6 +113,21 @@ export const tasksRouter = router({
     .input(z.object({ id: taskId }))
     .output(taskEnvelopeSchema)
     .mutation(async ({ ctx, input }) => ({ task: await ctx.services.tasks.cancel(ctx.principal.teamId, input.id) })),
+
+  queue: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/v1/tasks/{id}/queue',
+        tags: TAG,
+        summary: 'Why a task waits',
+        description:
+          "For a pending task its flow key holds back: held, the reason (concurrency, rate or paused), its position in the key's line and when the rate window or pause ends. Otherwise held is false.",
+      },
+    })
+    .input(z.object({ id: taskId }))
+    .output(taskQueueSchema)
+    .query(async ({ ctx, input }) => ctx.services.flowKeys.taskQueue(ctx.principal.teamId, input.id)),
 
   redeliverWebhook: authedProcedure
     .meta({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { flowKeySchema } from '../../flow/flow-key-format.ts';
 import { BULK_CHUNK, MAX_BULK_TASKS } from '../../tasks/bulk-actions.ts';
 import { PROVIDER_IDS } from '../../tasks/providers/index.ts';
 import { TASK_STATUSES } from '../../tasks/task-types.ts';
@@ -23,6 +24,7 @@ const instant = (what: string) =>
 export const listFilterFields = {
   status: status.optional(),
   provider: provider.optional(),
+  flowKey: flowKeySchema('flowKey').optional().describe('Only tasks of this flow key'),
   createdAfter: instant('createdAfter').optional(),
   createdBefore: instant('createdBefore').optional(),
 };
@@ -39,7 +41,7 @@ export const bulkFilterSchema = z
   })
   .refine((f) => Object.values(f).some((v) => v !== undefined), {
     error:
-      'give at least one of ids, status, provider, createdAfter, createdBefore (a bulk action never covers every task by default)',
+      'give at least one of ids, status, provider, flowKey, createdAfter, createdBefore (a bulk action never covers every task by default)',
   })
   .describe('Which tasks: every field given narrows the selection; at least one is required');
 

@@ -98,6 +98,7 @@ export const taskSchema = z
       .string()
       .nullable()
       .describe('The id of the task this one replays (POST /v1/tasks/{id}/replay), or null'),
+    flowKey: z.string().nullable().describe('Flow-control key of the task, or null (no limits).'),
   })
   .describe('A task');
 

@@ -76,6 +76,14 @@ export const TaskSchema = defineEntity({
     replayOf: p.uuid().nullable(),
     /** When this task was last replayed; a bulk replay only copies tasks not replayed yet. */
     replayedAt: p.datetime().nullable(),
+    /** The flow-control key whose limits apply to this task (default: the preset id), or null. */
+    flowKey: p.text().nullable(),
+    /** The scope ('task' | 'request') of the slot this task was granted, or null: see flow/. */
+    flowSlot: p.text().$type<'task' | 'request'>().nullable(),
+    /** Granted its next attempt by the key's hand-over; the claim consumes it. */
+    flowGrant: p.boolean().default(false),
+    /** Held back by its key's limits: pending with no dispatch job until a hand-over grants it. */
+    flowHeld: p.boolean().default(false),
   },
   indexes: [
     { name: 'tasks_team_id_id_index', properties: ['teamId', 'id'] },

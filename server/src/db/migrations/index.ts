@@ -5,6 +5,7 @@ import { PollingAndVault } from './2026-11-27-polling-and-vault.ts';
 import { BodiesOutsideJsonb } from './2026-12-07-bodies-outside-jsonb.ts';
 import { SecretsAtRest } from './2026-12-07-secrets-at-rest.ts';
 import { DashboardSessions } from './2026-12-08-dashboard-sessions.ts';
+import { FlowControl } from './2026-12-08-flow-control.ts';
 import { ReplayOf } from './2026-12-08-replay-of.ts';
 import { TaskChangesIndex } from './2026-12-08-task-changes-index.ts';
 
@@ -21,4 +22,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-12-08-dashboard-sessions', class: DashboardSessions },
   { name: '2026-12-08-task-changes-index', class: TaskChangesIndex },
   { name: '2026-12-08-replay-of', class: ReplayOf },
+  { name: '2026-12-08-flow-control', class: FlowControl },
 ];

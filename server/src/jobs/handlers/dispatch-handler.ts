@@ -6,11 +6,12 @@ import { classifyOutcome } from '../../dispatch/outcome.ts';
 import { cancelHeldAttempt, endAttempt, type Held, recordLostHeldAttempt } from '../../tasks/store/attempts.ts';
 import type { TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
-import { claimOf } from '../claiming-fetch.ts';
+import { claimOf, heldKeyOf } from '../claiming-fetch.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import { decideInterrupted, endHeldAttempt } from './end-held-attempt.ts';
+import { adaptToFlowKey } from './flow-adapt.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
@@ -94,7 +95,7 @@ async function settleAttempt(deps: HandlerDeps, held: Held, task: Task, startedA
   try {
     const outcome = classifyOutcome(result, Date.now());
     deps.observeDispatch?.((Date.now() - startedAt.getTime()) / 1000, outcome.kind);
-    const decided = decideAttempt(task, startedAt, result, outcome);
+    const decided = await adaptToFlowKey(deps, task, result, outcome, decideAttempt(task, startedAt, result, outcome));
     decision = decided;
     // A database that is restarting must not turn into a second call: the outcome waits in memory.
     await retryWhileDatabaseUnreachable(() => recordAttempt(deps, held, task, decided), deps.recordRetryMs);
@@ -142,7 +143,12 @@ async function recordAttempt(deps: HandlerDeps, held: Held, task: Task, decision
  */
 async function takeClaim(deps: HandlerDeps, held: Held, job: JobRef<JobPayloads['dispatch']>) {
   const claimed = claimOf(job);
-  if (!claimed) return null;
+  if (!claimed) {
+    // Parked behind its flow key (committed with the fetch): the key's hand-over decides when it runs.
+    const parked = heldKeyOf(job);
+    if (parked) deps.onFlowHeld?.(parked.teamId, parked.flowKey);
+    return null;
+  }
   if (claimed.refused) {
     await announceRefused(deps, claimed.task);
     return null;

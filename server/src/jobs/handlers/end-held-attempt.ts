@@ -4,6 +4,7 @@ import { retryDelayMs } from '../../dispatch/backoff.ts';
 import { endAttempt, type Held } from '../../tasks/store/attempts.ts';
 import type { Transition } from '../../tasks/task-status.ts';
 import type { AttemptRecord } from '../../tasks/task-types.ts';
+import { dispatchGroup } from '../queues.ts';
 import type { Decision } from './attempt-decision.ts';
 import type { HandlerDeps } from './handler-deps.ts';
 
@@ -17,6 +18,7 @@ const TRANSITION_OF = {
   waiting: 'wait',
   polling: 'poll',
   retry: 'retry',
+  throttled: 'throttle',
 } as const satisfies Record<Decision['end']['kind'], Transition>;
 
 /** The first poll waits one interval: the provider has only just accepted the job. */
@@ -39,7 +41,8 @@ export async function endHeldAttempt(deps: TransitionDeps, held: Held, task: Tas
     async (send, ended) => {
       if (end.kind === 'retry') {
         const startAfter = new Date(Date.now() + (decision.retryDelayMs ?? 0));
-        await send('dispatch', { taskId: task.id }, { id: end.nextJobId, priority: task.priority, startAfter });
+        const group = dispatchGroup(task.teamId, task.flowKey);
+        await send('dispatch', { taskId: task.id }, { id: end.nextJobId, priority: task.priority, group, startAfter });
       }
       if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
         await send('expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });

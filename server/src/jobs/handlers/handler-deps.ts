@@ -22,6 +22,8 @@ export type HandlerDeps = {
   resolveVault: (teamId: string, headers: Record<string, string>) => Promise<Record<string, string>>;
   observeDispatch?: (seconds: number, outcome: string) => void;
   observeWebhook?: (seconds: number, statusCode: number | null) => void;
+  /** A task was parked behind its flow key: its key's hand-over must run (flow/hand-over.ts). */
+  onFlowHeld?: (teamId: string, flowKey: string) => void;
 };
 
 /** The part of a pg-boss job the handlers read. */

@@ -47,7 +47,9 @@ export type AttemptEnd =
   | { kind: 'waiting'; startResult: TaskResult }
   | { kind: 'polling'; startResult: TaskResult; pollJobId: string }
   | { kind: 'failed'; error: string; result: TaskResult | null }
-  | { kind: 'retry'; nextJobId: string };
+  | { kind: 'retry'; nextJobId: string }
+  /** A 429 on a flow-controlled key: back in line, held, without spending a retry (slot given back). */
+  | { kind: 'throttled' };
 
 /** Ends the attempt held by (jobId, lease), unless a cancel was requested meanwhile. */
 export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord, end: AttemptEnd) {
@@ -101,6 +103,13 @@ export function endAttempt(em: EntityManager, held: Held, attempt: AttemptRecord
         { column: 'result_body', body: stored[1] },
       );
     }
+    case 'throttled':
+      return one(
+        em,
+        `update tasks set status = 'pending', dispatch_lease = null, flow_held = true, flow_grant = false, flow_slot = null, ${APPEND}
+         where ${where} returning *`,
+        [...base, ...keys],
+      );
     case 'retry':
       return one(
         em,

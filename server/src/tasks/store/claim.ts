@@ -25,6 +25,14 @@ const INTERRUPTED_LAST = interruptedAttempt(INTERRUPTED_ERROR, false);
 /** A redelivery whose interrupted attempt would take retry_count past max_retries. */
 const SPENT = `tasks.dispatch_lease is not null and tasks.retry_count >= tasks.max_retries`;
 
+/**
+ * A task its flow key holds back: the key has a limit or is paused, and no hand-over granted this
+ * task its attempt (flow/hand-over.ts). Such a task is not claimed but parked (HELD below).
+ */
+const GATED = `tasks.flow_key is not null and not tasks.flow_grant and exists (select 1 from flow_keys k
+  where k.team_id = tasks.team_id and k.key = tasks.flow_key
+    and (k.concurrency is not null or k.rate_per_minute is not null or k.paused or k.paused_until > now()))`;
+
 /** The claimed task's columns, prefixed so they cannot collide with the job's. */
 const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
 
@@ -46,13 +54,21 @@ export function claimingFetchSql(fetchSql: string): string {
     update tasks set status = 'processing', dispatch_lease = f."retryCount",
       started_at = coalesce(tasks.started_at, now()), updated_at = now(),
       attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${INTERRUPTED} end,
-      retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end
+      retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end,
+      flow_grant = false, flow_held = false
     from aq_fetched f
     where ${redelivered}
       and tasks.status in (${inList(LIFECYCLE.claim.from)}, 'processing')
       and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
       and not (${SPENT})
+      and (tasks.dispatch_lease is not null or not (${GATED}))
     returning tasks.*),
+  aq_held as (
+    update tasks set status = 'pending', flow_held = true, updated_at = now()
+    from aq_fetched f
+    where ${redelivered} and tasks.status in (${inList(LIFECYCLE.claim.from)}, 'processing') and tasks.dispatch_lease is null
+      and not tasks.cancel_requested and ${GATED}
+    returning tasks.id, tasks.team_id, tasks.flow_key),
   aq_refused as (
     update tasks set status = 'failed', dispatch_lease = null, completed_at = now(), updated_at = now(),
       error = 'Failed after ' || (tasks.retry_count + 1)
@@ -62,9 +78,14 @@ export function claimingFetchSql(fetchSql: string): string {
     where ${redelivered} and tasks.status = 'processing' and tasks.dispatch_lease < f."retryCount" and ${SPENT}
     returning tasks.*),
   aq_taken as (select *, false as aq_refused from aq_claimed union all select *, true from aq_refused)
-  select f.*, ${CLAIMED_COLUMNS}, c.aq_refused, ${SIGNING_SECRET_COLUMNS}
-  from aq_fetched f left join aq_taken c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id`;
+  select f.*, ${CLAIMED_COLUMNS}, c.aq_refused, ${SIGNING_SECRET_COLUMNS},
+    h.team_id as aq_held_team, h.flow_key as aq_held_key
+  from aq_fetched f left join aq_taken c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id
+    left join aq_held h on h.id = ${TASK_ID_OF_JOB}`;
 }
+
+/** A task the claim parked behind its flow key: the key a hand-over must now look at. */
+export type HeldKey = { teamId: string; flowKey: string };
 
 /** `refused`: the task was not claimed but ended `failed` (its attempts were spent); see claimingFetchSql. */
 export type Claim = TaskWithSigningSecrets & { refused: boolean };
@@ -73,14 +94,19 @@ export type Claim = TaskWithSigningSecrets & { refused: boolean };
  * Splits a claiming fetch's row into the job's own columns (for pg-boss; none of them starts with
  * `aq_`) and the claim (null when the task was not claimable).
  */
-export function splitClaimedRow(row: Record<string, unknown>): { job: Record<string, unknown>; claim: Claim | null } {
+export function splitClaimedRow(row: Record<string, unknown>): {
+  job: Record<string, unknown>;
+  claim: Claim | null;
+  held: HeldKey | null;
+} {
   const job: Record<string, unknown> = {};
   const task: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(row)) {
     if (key.startsWith(CLAIMED)) task[key.slice(CLAIMED.length)] = value;
     else if (!key.startsWith('aq_')) job[key] = value;
   }
-  if (task.id == null) return { job, claim: null };
+  const held = row.aq_held_key == null ? null : { teamId: String(row.aq_held_team), flowKey: String(row.aq_held_key) };
+  if (task.id == null) return { job, claim: null, held };
   const claim = { task: taskFromRow(task), signingSecrets: signingSecretsOf(row), refused: row.aq_refused === true };
-  return { job, claim };
+  return { job, claim, held };
 }

@@ -8,6 +8,7 @@ export type TaskFilter = {
   ids?: readonly string[] | undefined;
   status?: TaskStatus | undefined;
   provider?: string | undefined;
+  flowKey?: string | undefined;
   createdAfter?: Date | undefined;
   createdBefore?: Date | undefined;
 };
@@ -23,6 +24,7 @@ export function filterWhere(teamId: string, filter: TaskFilter): { where: string
   if (filter.ids) add('id = any(?::uuid[])', uuidArray(filter.ids));
   if (filter.status) add('status = ?', filter.status);
   if (filter.provider) add('provider = ?', filter.provider);
+  if (filter.flowKey) add('flow_key = ?', filter.flowKey);
   if (filter.createdAfter) add('created_at > ?', filter.createdAfter);
   if (filter.createdBefore) add('created_at < ?', filter.createdBefore);
   return { where, params };

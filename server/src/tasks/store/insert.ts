@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Task } from '../../db/entities/task.ts';
+import { execute } from '../../db/prepared.ts';
 import { TASK_COLUMNS } from '../task-columns.ts';
 
 const COLUMN_LIST = TASK_COLUMNS.map((c) => `"${c.column}"`).join(', ');
@@ -15,6 +16,15 @@ export function taskInsert(row: Task, first: number): { sql: string; params: unk
   });
   const placeholders = params.map((_, i) => `$${first + i}`).join(', ');
   return { sql: `insert into tasks (${COLUMN_LIST}) values (${placeholders})`, params };
+}
+
+/**
+ * A task row on its own, without a dispatch job: a task its flow key holds back from the start
+ * (`flow_held`); the key's hand-over sends its job when it grants it.
+ */
+export async function insertHeldTask(em: EntityManager, row: Task): Promise<void> {
+  const { params } = taskInsert(row, 1);
+  await execute(em, `insert into tasks (${COLUMN_LIST}) values (${params.map(() => '?').join(', ')})`, params);
 }
 
 /** Takes back a task row whose dispatch job was not inserted (so that no task exists without its job). */

@@ -12,6 +12,7 @@ export type ReplaySource = {
   delayUntil: Date | null;
   waitForSignal: boolean;
   hasCallback: boolean;
+  flowKey: string | null;
 };
 
 /**
@@ -24,11 +25,18 @@ export async function claimReplaySources(
   ids: readonly string[],
 ): Promise<ReplaySource[]> {
   const rows = await em.execute<
-    { id: string; priority: number; delay_until: Date | null; wait_for_signal: boolean; has_callback: boolean }[]
+    {
+      id: string;
+      priority: number;
+      delay_until: Date | null;
+      wait_for_signal: boolean;
+      has_callback: boolean;
+      flow_key: string | null;
+    }[]
   >(
     `update tasks set replayed_at = now()
      where id = any(?::uuid[]) and team_id = ? and status in (${inList(TERMINAL_STATUSES)}) and replayed_at is null
-     returning id, priority, delay_until, wait_for_signal, callback_id_hash is not null as has_callback`,
+     returning id, priority, delay_until, wait_for_signal, callback_id_hash is not null as has_callback, flow_key`,
     [uuidArray(ids), teamId],
   );
   return rows.map((r) => ({
@@ -37,6 +45,7 @@ export async function claimReplaySources(
     delayUntil: r.delay_until ? new Date(r.delay_until) : null,
     waitForSignal: r.wait_for_signal,
     hasCallback: r.has_callback,
+    flowKey: r.flow_key,
   }));
 }
 
@@ -82,6 +91,7 @@ const COPIED_COLUMNS = [
   'on_complete_url',
   'provider',
   'poll_config',
+  'flow_key',
 ] as const;
 const NEW_COLUMNS = [
   'id',
