@@ -71,7 +71,7 @@ describe('dashboard with replay, bulk actions, counts and flow keys', () => {
       ids.push((await api(t.url, 'POST', '/v1/tasks', { key: team.apiKey, body: delayedTask(10 + i) })).body.task.id);
     }
     const { page, context } = await openSignedIn();
-    await page.getByLabel('Status').selectOption('delayed');
+    await page.getByLabel('Status', { exact: true }).selectOption('delayed');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('button', { name: 'Cancel all matching' }).click();
     await page.getByText(/changed/).waitFor();

@@ -74,8 +74,13 @@ describe('flow control races', () => {
     await new Promise((r) => setTimeout(r, 500));
     for (const task of settled) {
       const called = provider.submits.some((s) => s.taskId === task.id);
-      if (task.status === 'cancelled') expect(called, `cancelled task ${task.id} was called`).toBe(false);
-      else expect(task.cancelRequested || called).toBe(true);
+      // Cancelled at once (held or granted, not yet claimed): never called. Claimed before the
+      // cancel arrived: flagged, its call goes out and the task ends cancelled when it returns.
+      if (task.status === 'cancelled' && called) {
+        expect(task.cancelRequested, `cancelled task ${task.id} was called without its cancel being flagged`).toBe(
+          true,
+        );
+      } else if (task.status !== 'cancelled') expect(task.cancelRequested || called).toBe(true);
     }
     expect((granted as { granted: number }).granted).toBeLessThanOrEqual(12);
   });

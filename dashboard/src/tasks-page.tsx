@@ -144,7 +144,7 @@ function Filters(props: { filter: TaskFilter; onChange: (filter: TaskFilter) => 
     <form class="filters" onSubmit={submit} aria-label="Filters">
       <label>
         Status
-        <select name="status" value={props.filter.status ?? ''}>
+        <select name="status" aria-label="Status" value={props.filter.status ?? ''}>
           <option value="">any</option>
           {TASK_STATUSES.map((s) => (
             <option key={s} value={s}>
