@@ -1,61 +1,11 @@
 /** The dashboard's only way to the server: same-origin fetches, the session cookie, the CSRF token. */
 
-export type Task = {
-  id: string;
-  status: string;
-  targetUrl: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string | null;
-  provider: string | null;
-  onCompleteUrl: string | null;
-  result: {
-    statusCode: number;
-    headers: Record<string, string>;
-    body: string;
-    bodyEncoding: 'utf8' | 'base64';
-    duration: number;
-    bodyTruncated: boolean;
-  } | null;
-  error: string | null;
-  progress: unknown;
-  retryCount: number;
-  maxRetries: number;
-  attempts: {
-    number: number;
-    startedAt: string;
-    durationMs: number;
-    statusCode: number | null;
-    error: string | null;
-    willRetry: boolean;
-  }[];
-  webhookDeliveries: {
-    attempt: number;
-    webhookId: string;
-    sentAt: string;
-    durationMs: number;
-    statusCode: number | null;
-    error: string | null;
-  }[];
-  cancelRequested: boolean;
-  createdAt: string;
-  updatedAt: string;
-  completedAt: string | null;
-  flowKey?: string | null;
-};
+// One vocabulary with the server: the task shape of the API (the SDK's generated types) and its statuses.
+export type { Task } from '../../sdk/src/generated/api-types.ts';
+export { TASK_STATUSES } from '../../server/src/tasks/task-types.ts';
 
-export const TASK_STATUSES = [
-  'pending',
-  'delayed',
-  'processing',
-  'waiting',
-  'polling',
-  'completed',
-  'failed',
-  'timeout',
-  'cancelled',
-] as const;
-export const TERMINAL = new Set(['completed', 'failed', 'timeout', 'cancelled']);
+import { TERMINAL_STATUSES } from '../../server/src/tasks/task-types.ts';
+export const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 
 /** An answer that is not 2xx: the server's `{error}` message, and its status (404 = route not there yet). */
 export class ApiError extends Error {
