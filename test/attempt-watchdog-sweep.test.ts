@@ -6,7 +6,7 @@ import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { poolExecutor } from '../server/src/db/prepared.ts';
 import { sweepStuckAttempts } from '../server/src/jobs/attempt-watchdog.ts';
-import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/claiming-fetch.ts';
+import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
 import { STUCK_MARGIN_SECONDS } from '../server/src/tasks/stuck-attempts.ts';

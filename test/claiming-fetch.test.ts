@@ -6,7 +6,7 @@ import { openTeamSecrets } from '../server/src/auth/sealed-owners.ts';
 import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { poolExecutor } from '../server/src/db/prepared.ts';
-import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/claiming-fetch.ts';
+import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
 import { cancelTask } from '../server/src/tasks/store/cancel-expire.ts';

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolExecutor } from '../server/src/db/prepared.ts';
-import { claimingFetch } from '../server/src/jobs/claiming-fetch.ts';
+import { claimingFetch } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue, type SqlExecutor } from '../server/src/jobs/queues.ts';
 import { openQueueFixture } from './helpers/queue-fixture.ts';
 
@@ -102,5 +102,15 @@ describe('pg-boss contract', () => {
       expect((job as unknown as { aqClaim: unknown }).aqClaim).toBeNull();
       expect(Object.keys(job).filter((k) => k.startsWith('aq_task_'))).toEqual([]);
     }
+  });
+
+  it('is known only to the adapter: nothing in server/src/tasks names pg-boss, its schema or its job columns', () => {
+    const dir = path.join(ROOT, 'server/src/tasks');
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+      .map((e) => path.join(e.parentPath, e.name));
+    expect(files.length).toBeGreaterThan(20);
+    const offenders = files.filter((f) => /pgboss\.|"retryCount"|from 'pg-boss'/.test(readFileSync(f, 'utf8')));
+    expect(offenders.map((f) => path.relative(ROOT, f))).toEqual([]);
   });
 });

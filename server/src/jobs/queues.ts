@@ -1,6 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
+import { type Alongside, type SqlExecutor, withAlongside } from './boss-sql.ts';
+
+export type { Alongside, SqlExecutor };
+/** A job's options (id, priority, start time, group) as the queue takes them. */
+export type JobOptions = SendOptions;
 
 /**
  * Why 60 s: heartbeat expiry is the takeover window: a killed instance's in-flight jobs are picked
@@ -48,7 +53,7 @@ export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER
     heartbeatSeconds: heartbeatSeconds(takeoverSeconds),
     // Why: retries here cover only crashes and bugs; 5 tries with backoff outlast a restart storm.
     // A dispatch redelivery never calls behind the task's back: the claim counts the interrupted
-    // attempt against maxRetries, or ends the task when none is left (claimingFetchSql).
+    // attempt against maxRetries, or ends the task when none is left (claimStatement in tasks/store/claim.ts).
     retryLimit: 5,
     retryDelay: 1,
     retryBackoff: true,
@@ -61,13 +66,6 @@ export function queueOptions(name: QueueName, takeoverSeconds = DEFAULT_TAKEOVER
     retentionSeconds: 14 * 86_400,
   };
 }
-
-/**
- * A data-modifying statement (e.g. a task's INSERT) to run as a CTE of the job's own INSERT
- * statement, its placeholders numbered from `$first`: one statement, so both commit together
- * without a transaction.
- */
-export type Alongside = (first: number) => { sql: string; params: unknown[] };
 
 /**
  * Sends a job on the caller's transaction: commit → the row and the job exist; rollback → neither.
@@ -133,29 +131,5 @@ export function createEnqueueMany(boss: PgBoss): EnqueueMany {
     if ((ids?.length ?? 0) !== jobs.length) {
       throw new Error(`pg-boss inserted ${ids?.length ?? 0} of ${jobs.length} jobs for queue "${queue}"`);
     }
-  };
-}
-
-export type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
-
-/**
- * Prepends the caller's statement, as a CTE, to pg-boss's job INSERT (one statement taking its jobs
- * as `$1`). Data-modifying CTEs always run to completion, referenced or not, so the two inserts
- * commit together or not at all.
- */
-function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
-  return {
-    executeSql(sql, values = []) {
-      const text = sql.trimStart();
-      const extra = alongside(values.length + 1);
-      const cte = `with aq_alongside as (${extra.sql})`;
-      // `WITH ins AS (INSERT …) …` (a queue with notify) or a bare `INSERT …` (without).
-      let combined: string;
-      if (/^with\s/i.test(text)) combined = `${cte}, ${text.slice(4).trimStart()}`;
-      else if (/^insert\s/i.test(text)) combined = `${cte} ${text}`;
-      // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
-      else throw new Error('pg-boss job INSERT has an unknown shape; cannot combine it with the task INSERT');
-      return db.executeSql(combined, [...values, ...extra.params]);
-    },
   };
 }

@@ -3,7 +3,7 @@ import { poolExecutor } from '../db/prepared.ts';
 import { DISPATCH_DUE_CHANNEL } from '../tasks/change-notifier.ts';
 import { LOCAL_ORIGIN } from '../tasks/task-events.ts';
 import { startAttemptWatchdog } from './attempt-watchdog.ts';
-import { claimingFetch } from './claiming-fetch.ts';
+import { claimingFetch } from './boss-sql.ts';
 import { handleDispatch } from './handlers/dispatch-handler.ts';
 import { handleExpire } from './handlers/expire-handler.ts';
 import type { HandlerDeps, JobRef } from './handlers/handler-deps.ts';
@@ -145,7 +145,7 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
     // Why half: a heartbeat refreshed twice per period survives one slow or lost refresh.
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
-    // On the ORM's pool; each fetch claims its tasks in the same statement (claiming-fetch.ts);
+    // On the ORM's pool; each fetch claims its tasks in the same statement (boss-sql.ts);
     // complete/fail/touch as prepared statements (see db/prepared.ts).
     db: {
       fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: false })),

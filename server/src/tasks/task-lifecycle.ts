@@ -1,7 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { SendOptions } from 'pg-boss';
 import type { Task } from '../db/entities/task.ts';
-import type { Enqueue, JobPayloads, QueueName } from '../jobs/queues.ts';
+import type { Enqueue, JobOptions, JobPayloads, QueueName } from '../jobs/queues.ts';
 import { LIFECYCLE, type Transition } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 
@@ -14,7 +13,7 @@ export function sendsWebhook(task: Pick<Task, 'onCompleteUrl'>, status: TaskStat
 }
 
 /** Sends a job inside the change's transaction (commit → the change and its jobs; rollback → neither). */
-export type SendJob = <Q extends QueueName>(queue: Q, data: JobPayloads[Q], options?: SendOptions) => Promise<string>;
+export type SendJob = <Q extends QueueName>(queue: Q, data: JobPayloads[Q], options?: JobOptions) => Promise<string>;
 
 /** What a change of the lifecycle does besides its statement, given once by the composition root. */
 export type LifecycleEffects = {

@@ -6,7 +6,7 @@ import { classifyOutcome } from '../../dispatch/outcome.ts';
 import { cancelHeldAttempt, endAttempt, type Held, recordLostHeldAttempt } from '../../tasks/store/attempts.ts';
 import type { TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
 import type { HttpMethod } from '../../tasks/task-types.ts';
-import { claimOf, heldKeyOf } from '../claiming-fetch.ts';
+import { claimOf, heldKeyOf } from '../boss-sql.ts';
 import type { JobPayloads } from '../queues.ts';
 import { type Decision, decideAttempt } from './attempt-decision.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
@@ -16,7 +16,7 @@ import type { HandlerDeps, JobRef } from './handler-deps.ts';
 import { prepareRequest } from './prepare-request.ts';
 
 /**
- * One attempt of a task's HTTP call: claimed by the fetch that took the job (claiming-fetch.ts), the
+ * One attempt of a task's HTTP call: claimed by the fetch that took the job (boss-sql.ts), the
  * call outside any transaction, one statement to record the attempt and move on (a transaction only
  * when jobs are enqueued with it: a retry is a new delayed job, waiting/polling get their expiry, a
  * final status its webhook).

@@ -26,5 +26,4 @@ export type HandlerDeps = {
   onFlowHeld?: (teamId: string, flowKey: string) => void;
 };
 
-/** The part of a pg-boss job the handlers read. */
-export type JobRef<T> = { id: string; retryCount: number; data: T };
+export type { JobRef } from '../boss-sql.ts';

@@ -3,14 +3,23 @@ import { LIFECYCLE } from '../task-status.ts';
 import { inList, interruptedAttempt } from './fragments.ts';
 import { SIGNING_SECRET_COLUMNS, signingSecretsOf, type TaskWithSigningSecrets } from './signing-secrets.ts';
 
-/** The claim: pending/delayed → processing in pg-boss's own fetch statement, and a redelivery's interrupted attempt. */
+/** The claim: pending/delayed → processing in the queue's own fetch statement, and a redelivery's interrupted attempt. */
+
+/**
+ * The queue's fetch of dispatch jobs, as the claim reads it (the queue adapter, jobs/boss-sql.ts,
+ * names them): the fetch statement, and SQL expressions on one of its rows for the job's id, its
+ * attempt (the lease) and its task id as text.
+ */
+export type FetchedJobs = { statement: string; jobId: string; attempt: string; taskIdText: string };
 
 /**
  * The job's task id as a uuid, or null: a malformed job (not written by us) must come back
  * unclaimed, not fail the cast and with it every fetch of the queue.
  */
-const TASK_ID_OF_JOB = `case when f.data->>'taskId' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-  then (f.data->>'taskId')::uuid end`;
+const taskIdOfJob = (
+  taskIdText: string,
+) => `case when ${taskIdText} ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  then (${taskIdText})::uuid end`;
 
 /** Prefix of the claimed task's columns in a claiming fetch's rows (they sit beside the job's). */
 const CLAIMED = 'aq_task_';
@@ -37,8 +46,8 @@ const GATED = `tasks.flow_key is not null and not tasks.flow_grant and exists (s
 const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
 
 /**
- * pending/delayed → processing, in the same statement as pg-boss's fetch of the dispatch jobs: each
- * fetched job claims its task with the job's attempt (pg-boss's retry count) as lease, so fetch and
+ * pending/delayed → processing, in the same statement as the queue's fetch of the dispatch jobs: each
+ * fetched job claims its task with the job's attempt (the queue's retry count) as lease, so fetch and
  * claim are one commit, not two. A job whose task is no longer claimable (cancelled, ended, a stale
  * job) comes back unclaimed. Also a crashed attempt's redelivery (same job, higher retry count):
  * the interrupted attempt is recorded and counted as a retry, so attempt numbers never repeat and
@@ -47,11 +56,14 @@ const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIM
  * claim, so the target is never called more than maxRetries + 1 times whatever stopped the worker.
  * Each row also carries the team's signing secrets, and `aq_refused` for a refused task.
  */
-export function claimingFetchSql(fetchSql: string): string {
-  const redelivered = `tasks.id = ${TASK_ID_OF_JOB} and tasks.dispatch_job_id = f.id`;
-  return `with aq_fetched as (${fetchSql}),
+export function claimStatement(fetched: FetchedJobs): string {
+  const job = (column: string) => `f.${column}`;
+  const taskId = taskIdOfJob(job(fetched.taskIdText));
+  const attempt = job(fetched.attempt);
+  const redelivered = `tasks.id = ${taskId} and tasks.dispatch_job_id = ${job(fetched.jobId)}`;
+  return `with aq_fetched as (${fetched.statement}),
   aq_claimed as (
-    update tasks set status = 'processing', dispatch_lease = f."retryCount",
+    update tasks set status = 'processing', dispatch_lease = ${attempt},
       started_at = coalesce(tasks.started_at, now()), updated_at = now(),
       attempts = case when tasks.dispatch_lease is null then tasks.attempts else tasks.attempts || ${INTERRUPTED} end,
       retry_count = case when tasks.dispatch_lease is null then tasks.retry_count else tasks.retry_count + 1 end,
@@ -59,7 +71,7 @@ export function claimingFetchSql(fetchSql: string): string {
     from aq_fetched f
     where ${redelivered}
       and tasks.status in (${inList(LIFECYCLE.claim.from)}, 'processing')
-      and (tasks.dispatch_lease is null or tasks.dispatch_lease < f."retryCount")
+      and (tasks.dispatch_lease is null or tasks.dispatch_lease < ${attempt})
       and not (${SPENT})
       and (tasks.dispatch_lease is not null or not (${GATED}))
     returning tasks.*),
@@ -75,23 +87,23 @@ export function claimingFetchSql(fetchSql: string): string {
         || case when tasks.retry_count = 0 then ' attempt: ' else ' attempts: ' end || '${INTERRUPTED_ERROR}',
       attempts = tasks.attempts || ${INTERRUPTED_LAST}
     from aq_fetched f
-    where ${redelivered} and tasks.status = 'processing' and tasks.dispatch_lease < f."retryCount" and ${SPENT}
+    where ${redelivered} and tasks.status = 'processing' and tasks.dispatch_lease < ${attempt} and ${SPENT}
     returning tasks.*),
   aq_taken as (select *, false as aq_refused from aq_claimed union all select *, true from aq_refused)
   select f.*, ${CLAIMED_COLUMNS}, c.aq_refused, ${SIGNING_SECRET_COLUMNS},
     h.team_id as aq_held_team, h.flow_key as aq_held_key
-  from aq_fetched f left join aq_taken c on c.dispatch_job_id = f.id left join teams t on t.id = c.team_id
-    left join aq_held h on h.id = ${TASK_ID_OF_JOB}`;
+  from aq_fetched f left join aq_taken c on c.dispatch_job_id = ${job(fetched.jobId)} left join teams t on t.id = c.team_id
+    left join aq_held h on h.id = ${taskId}`;
 }
 
 /** A task the claim parked behind its flow key: the key a hand-over must now look at. */
 export type HeldKey = { teamId: string; flowKey: string };
 
-/** `refused`: the task was not claimed but ended `failed` (its attempts were spent); see claimingFetchSql. */
+/** `refused`: the task was not claimed but ended `failed` (its attempts were spent); see claimStatement. */
 export type Claim = TaskWithSigningSecrets & { refused: boolean };
 
 /**
- * Splits a claiming fetch's row into the job's own columns (for pg-boss; none of them starts with
+ * Splits a claiming fetch's row into the job's own columns (for the queue; none of them starts with
  * `aq_`) and the claim (null when the task was not claimable).
  */
 export function splitClaimedRow(row: Record<string, unknown>): {

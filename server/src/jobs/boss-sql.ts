@@ -1,0 +1,90 @@
+import { type Claim, claimStatement, type FetchedJobs, type HeldKey, splitClaimedRow } from '../tasks/store/claim.ts';
+
+/**
+ * The pg-boss adapter: the one place that knows pg-boss's SQL text and the shape of its job rows
+ * (checked against the pinned pg-boss by test/pg-boss-contract.test.ts). It holds our two splices
+ * into pg-boss's statements: a statement riding on the job INSERT (withAlongside: a task and its
+ * dispatch job in one statement), and pg-boss's fetch run under the claim (claimingFetch: taking a
+ * job and claiming its task in one statement). The task store (tasks/store/claim.ts) writes the
+ * claim against the columns named here, never against pg-boss's own names.
+ */
+
+/**
+ * A data-modifying statement (e.g. a task's INSERT) to run as a CTE of the job's own INSERT
+ * statement, its placeholders numbered from `$first`: one statement, so both commit together
+ * without a transaction.
+ */
+export type Alongside = (first: number) => { sql: string; params: unknown[] };
+
+/** What pg-boss runs its statements through (its `db` option). */
+export type SqlExecutor = { executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
+
+/** pg-boss's fetched job rows as the claim reads them: its statement as a relation, and the columns. */
+function fetchedJobs(fetchSql: string): FetchedJobs {
+  return {
+    statement: fetchSql,
+    jobId: 'id',
+    attempt: '"retryCount"',
+    taskIdText: "data->>'taskId'",
+  };
+}
+
+/** The part of a pg-boss job the handlers read. */
+export type JobRef<T> = { id: string; retryCount: number; data: T };
+
+/** A dispatch job as the pump hands it over: fetched and, when its task was claimable, claimed. */
+export type ClaimedJob<T> = JobRef<T> & { aqClaim: Claim | null; aqHeld: HeldKey | null };
+
+/**
+ * A pg-boss `db` for the dispatch pump's fetch: pg-boss's own fetch statement, run as a CTE of the
+ * claim (tasks/store/claim.ts claimStatement), so taking a job and claiming its task commit
+ * together. Before, the claim was a second statement and a second commit (a disk flush, ~2–3 ms)
+ * between a job's fetch and its HTTP call. pg-boss still owns the job rows: its statement is run
+ * unchanged and returns the same columns.
+ */
+export function claimingFetch(db: SqlExecutor): SqlExecutor {
+  return {
+    async executeSql(text, values = []) {
+      const { rows } = await db.executeSql(claimStatement(fetchedJobs(text)), values);
+      return {
+        rows: rows.map((row) => {
+          const { job, claim, held } = splitClaimedRow(row as Record<string, unknown>);
+          return { ...job, aqClaim: claim, aqHeld: held };
+        }),
+      };
+    },
+  };
+}
+
+/** The claim a fetched dispatch job carries; throws if the job came from a fetch without it. */
+export function claimOf<T>(job: JobRef<T>): Claim | null {
+  if (!('aqClaim' in job)) throw new Error(`dispatch job ${job.id} was fetched without claimingFetch`);
+  return (job as ClaimedJob<T>).aqClaim;
+}
+
+/** The flow key that parked this job's task instead of claiming it (null when none did). */
+export function heldKeyOf<T>(job: JobRef<T>): HeldKey | null {
+  return (job as Partial<ClaimedJob<T>>).aqHeld ?? null;
+}
+
+/**
+ * Prepends the caller's statement, as a CTE, to pg-boss's job INSERT (one statement taking its jobs
+ * as `$1`). Data-modifying CTEs always run to completion, referenced or not, so the two inserts
+ * commit together or not at all.
+ */
+export function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
+  return {
+    executeSql(sql, values = []) {
+      const text = sql.trimStart();
+      const extra = alongside(values.length + 1);
+      const cte = `with aq_alongside as (${extra.sql})`;
+      // `WITH ins AS (INSERT …) …` (a queue with notify) or a bare `INSERT …` (without).
+      let combined: string;
+      if (/^with\s/i.test(text)) combined = `${cte}, ${text.slice(4).trimStart()}`;
+      else if (/^insert\s/i.test(text)) combined = `${cte} ${text}`;
+      // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
+      else throw new Error('pg-boss job INSERT has an unknown shape; cannot combine it with the task INSERT');
+      return db.executeSql(combined, [...values, ...extra.params]);
+    },
+  };
+}
