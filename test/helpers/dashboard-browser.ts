@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { REPO_ROOT } from './server-process.ts';
 
 const require = createRequire(import.meta.url);
-export const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
+/**
+ * Where the browser tests write their screenshots: the README's images (docs/screenshots) when
+ * UPDATE_SCREENSHOTS=1 (`UPDATE_SCREENSHOTS=1 npm test -- test/dashboard`), else a temporary folder,
+ * so that an ordinary `npm test` still takes them but leaves the checkout unchanged.
+ */
+export const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? path.join(REPO_ROOT, 'docs/screenshots')
+    : path.join(os.tmpdir(), 'asyncqueue-screenshots');
 
 let clients = 0;
 
