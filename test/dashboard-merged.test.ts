@@ -1,7 +1,7 @@
 /**
- * Dashboard features built on routes of other branches (replay, bulk actions, counts by status,
- * flow keys). These tests fail until those routes are merged: the dashboard itself only shows a
- * note when a route answers 404 (see the flow-keys test of dashboard-browser.test.ts).
+ * Dashboard features built on the batch/replay/bulk and flow-control routes: counts by status,
+ * replay, bulk actions, flow keys, and why a held task waits. (Against a server without those
+ * routes the dashboard shows a note instead.)
  */
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -96,6 +96,22 @@ describe('dashboard with replay, bulk actions, counts and flow keys', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'flow-keys.png') });
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await context.close();
+  });
+
+  it('a task held by its paused flow key says so on its page: the key, the reason and its position', async () => {
+    await api(t.url, 'PUT', '/v1/flow-keys/held-key', { key: team.apiKey, body: { concurrency: 1 } });
+    await api(t.url, 'POST', '/v1/flow-keys/held-key/pause', { key: team.apiKey });
+    const created = await api(t.url, 'POST', '/v1/tasks', {
+      key: team.apiKey,
+      body: { targetUrl: 'https://example.com/held', flowKey: 'held-key' },
+    });
+    expect(created.status).toBe(201);
+    const { page, context } = await openSignedIn();
+    await page.goto(`${t.url}/#/tasks/${created.body.task.id}`);
+    const held = page.getByRole('status').filter({ hasText: 'Held by flow key' });
+    await held.waitFor();
+    expect(await held.textContent()).toMatch(/held-key.*\(paused\), position 1/);
     await context.close();
   });
 
