@@ -40,6 +40,8 @@ export type BreakdownStep = { label: string; ddl: string[]; tx: TxShape };
 
 const pools = (url: string, max: number) => {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'asyncqueue-bench-sql' });
+  // A connection terminated when the phase drops its database (WITH FORCE) after pool.end() is expected.
+  pool.on('error', () => {});
   pool.on('error', () => {});
   return pool;
 };
@@ -187,6 +189,7 @@ async function breakdownRun(args: {
   if (!step) throw new Error(`no breakdown step ${args.index}`);
   const pool = pools(args.url, args.poolSize);
   const side = new pg.Pool({ connectionString: args.url, max: SIDE_POOL, options: '-c synchronous_commit=off' });
+  side.on('error', () => {});
   side.on('error', () => {});
   for (const ddl of step.ddl) await pool.query(ddl).catch(() => {}); // idempotent: "already exists" on a rerun
   // Every connection opened before the clock starts (a step's run is short).

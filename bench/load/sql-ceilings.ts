@@ -26,6 +26,8 @@ type Setup = { pool: pg.Pool; teamId: string; table: string; policy: string | un
 
 async function setup(url: string, poolSize: number): Promise<Setup> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'asyncqueue-bench-sql' });
+  // A connection terminated when the phase drops its database (WITH FORCE) after pool.end() is expected.
+  pool.on('error', () => {});
   pool.on('error', () => {});
   const team = await pool.query<{ id: string }>('select id from teams limit 1');
   const queue = await pool.query<{ table_name: string; policy: string }>(
