@@ -98,3 +98,32 @@ describe('route labels', () => {
     }
   });
 });
+
+describe('the flowKey filter', () => {
+  it('lists, bulk-cancels and bulk-replays only the tasks of that key', async () => {
+    const other = await t.newTeam();
+    const create = (key: string, flowKey: string, n: number) =>
+      api(t.url, 'POST', '/v1/tasks/batch', {
+        key,
+        body: { tasks: Array.from({ length: n }, (_, i) => ({ ...delayedTask(i), flowKey })) },
+      });
+    await create(other.apiKey, 'fk-one', 2);
+    const one = await create(team.apiKey, 'fk-one', 3);
+    const two = await create(team.apiKey, 'fk-two', 2);
+    const ids = (r: typeof one) => r.body.results.map((x: { task: { id: string } }) => x.task.id).sort();
+
+    const listed = await get('/v1/tasks?flowKey=fk-one&limit=100');
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body.tasks.map((x: { id: string }) => x.id).sort()).toEqual(ids(one));
+
+    const cancelled = await api(t.url, 'POST', '/v1/tasks/cancel', { key: team.apiKey, body: { flowKey: 'fk-one' } });
+    expect(cancelled.status, cancelled.text).toBe(200);
+    expect(cancelled.body).toEqual({ matched: 3, changed: 3, hasMore: false });
+    for (const id of ids(two)) expect((await get(`/v1/tasks/${id}`)).body.task.status).toBe('delayed');
+    const otherTeam = await get('/v1/tasks?flowKey=fk-one&limit=100', other.apiKey);
+    expect(otherTeam.body.tasks.map((x: { status: string }) => x.status)).toEqual(['delayed', 'delayed']);
+
+    const replayed = await api(t.url, 'POST', '/v1/tasks/replay', { key: team.apiKey, body: { flowKey: 'fk-two' } });
+    expect(replayed.body).toEqual({ matched: 0, changed: 0, hasMore: false });
+  });
+});

@@ -117,12 +117,14 @@ export async function startDomain(
 }
 
 /**
- * A committed change after which the key's hand-over must look: an ended attempt or task (a slot
- * may be free) or a task sent back in line by a 429 (the key's pause needs its timer). A claim
- * (processing with a lease) changes nothing there.
+ * A committed change after which the key's hand-over must look: an ended attempt or task that held
+ * a slot (a slot may be free) or a task sent back in line by a 429 (the key's pause needs its
+ * timer). A claim (processing with a lease) changes nothing there, and neither does a task of a key
+ * without limits: it was never granted a slot (flow_slot null), so ending it frees none.
  */
 function mayFreeFlowSlot(task: Task): boolean {
-  return task.flowKey != null && task.dispatchLease == null && task.status !== 'delayed';
+  if (task.flowKey == null || task.dispatchLease != null || task.status === 'delayed') return false;
+  return task.flowSlot != null || task.flowHeld;
 }
 
 /** The gauges of /metrics, read at scrape time. */

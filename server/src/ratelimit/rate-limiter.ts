@@ -63,8 +63,11 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
       try {
         return decide(await limiter.consume(key, points), true);
       } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return decide(rejection, false);
-        throw rejection;
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        // A refused consume still counted its points; several at once (a batch that raced another
+        // past the check above) are given back, so a refused batch takes none.
+        if (points > 1) await limiter.reward(key, points);
+        return decide(rejection, false);
       }
     },
     async refund(key, points = 1) {

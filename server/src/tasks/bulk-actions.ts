@@ -78,6 +78,7 @@ export async function replayMatching(
   filter: TaskFilter,
 ): Promise<BulkOutcome> {
   let anyDue = false;
+  const created: string[] = [];
   const outcome = await walkChunks(em, teamId, filter, 'replay', (ids) =>
     em.transactional(async (tem) => {
       const sources = await claimReplaySources(tem, teamId, ids);
@@ -91,9 +92,12 @@ export async function replayMatching(
       }));
       await deps.enqueueMany(tem, 'dispatch', jobs, (first) => replayCopyInsert(copies, first));
       anyDue ||= copies.some((c) => c.status === 'pending');
+      created.push(...copies.map((c) => c.id));
       return copies.length;
     }),
   );
+  // Committed: live event streams learn of the copies as of any create.
+  for (const id of created) deps.onCreated?.(id);
   if (anyDue) deps.onDispatchDue?.();
   return outcome;
 }

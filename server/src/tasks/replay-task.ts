@@ -78,6 +78,7 @@ export async function replayTask(
     };
     await deps.enqueue(tem, 'dispatch', { taskId: row.id }, job, (first) => taskInsert(row, first));
   });
+  deps.onCreated?.(row.id);
   if (row.status === 'pending') deps.onDispatchDue?.();
   return body;
 }

@@ -61,6 +61,8 @@ export type TaskLifecycle = {
     statement: (em: EntityManager) => Promise<T>,
     jobs?: (send: SendJob, written: T) => Promise<void>,
   ): Promise<T>;
+  /** Sends one job on its own (an autocommit INSERT), for work that changes no row (a redelivery). */
+  send: SendJob;
   /** A row changed by a statement the lifecycle did not run (the claim inside pg-boss's fetch). */
   announce(task: Task, opts: { count: boolean; webhook: boolean }): Promise<void>;
   /**
@@ -88,8 +90,9 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     (em: EntityManager): SendJob =>
     (queue, data, options) =>
       effects.enqueue(em, queue, data, options);
-  const published = (task: Task) => {
-    effects.onTransition?.(task.status);
+  /** Publishes a committed change; counts it in /metrics only if it changes the status (`to`). */
+  const published = (name: Transition, task: Task) => {
+    if (LIFECYCLE[name].to.length > 0) effects.onTransition?.(task.status);
     effects.publish?.(task);
   };
   return {
@@ -98,7 +101,7 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
       const em = orm.em.fork();
       if (!needsTransaction(name, known)) {
         const task = await statement(em);
-        if (task) published(task);
+        if (task) published(name, task);
         return task;
       }
       const task = await em.transactional(async (tem) => {
@@ -110,7 +113,7 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
         return changed;
       });
       // Only now is the row committed, and so safe to show.
-      if (task) published(task);
+      if (task) published(name, task);
       return task;
     },
     async write(statement, jobs) {
@@ -122,9 +125,11 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
         return written;
       });
     },
+    send: (queue, data, options) => effects.enqueue(orm.em.fork(), queue, data, options),
     async announce(task, opts) {
+      // One job INSERT: an autocommit statement, no transaction around it.
       if (opts.webhook && sendsWebhook(task, task.status)) {
-        await orm.em.fork().transactional((tem) => effects.enqueue(tem, 'webhook', { taskId: task.id, attempt: 1 }));
+        await effects.enqueue(orm.em.fork(), 'webhook', { taskId: task.id, attempt: 1 });
       }
       if (opts.count) effects.onTransition?.(task.status);
       effects.publish?.(task);

@@ -108,12 +108,7 @@ export function createTaskService(lifecycle: TaskLifecycle, deps: BatchDeps, lis
       const task = await read(teamId, id);
       checkRedeliverable(task);
       const next = { taskId: id, attempt: task.webhookDeliveries.length + 1 };
-      await lifecycle.write(
-        async () => null,
-        async (send) => {
-          await send('webhook', next);
-        },
-      );
+      await lifecycle.send('webhook', next);
       return toTaskView(task);
     },
   };

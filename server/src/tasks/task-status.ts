@@ -27,7 +27,7 @@ export const LIFECYCLE = {
   complete: { from: ACTIVE, to: ['completed'], jobs: false },
   fail: { from: ACTIVE, to: ['failed'], jobs: false },
   /** A non-final callback or poll status: no status change, the row's progress only. */
-  progress: { from: ['waiting', 'polling'], to: [], jobs: false },
+  progress: { from: ACTIVE, to: [], jobs: false },
   expire: { from: ['waiting', 'polling'], to: ['timeout'], jobs: false },
   /** Cancel takes effect at once in these statuses; `processing` only flags `cancelRequested`. */
   cancel: { from: ['pending', 'delayed', 'waiting', 'polling'], to: ['cancelled'], jobs: false },

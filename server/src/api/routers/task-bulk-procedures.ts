@@ -23,6 +23,7 @@ export function toTaskFilter(input: {
   ids?: string[] | undefined;
   status?: TaskFilter['status'];
   provider?: string | undefined;
+  flowKey?: string | undefined;
   createdAfter?: string | undefined;
   createdBefore?: string | undefined;
 }): TaskFilter {
@@ -30,6 +31,7 @@ export function toTaskFilter(input: {
     ids: input.ids,
     status: input.status,
     provider: input.provider,
+    flowKey: input.flowKey,
     createdAfter: input.createdAfter ? new Date(input.createdAfter) : undefined,
     createdBefore: input.createdBefore ? new Date(input.createdBefore) : undefined,
   };

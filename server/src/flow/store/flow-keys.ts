@@ -3,6 +3,14 @@ import { execute } from '../../db/prepared.ts';
 
 /** The statements on `flow_keys` (a team's limits per key) and `flow_grants` (the rate window). */
 
+/**
+ * SQL condition on a `flow_keys` row (alias `k`): the key holds tasks back now (a limit, a pause,
+ * or a 429's pause still running). The create (isFlowKeyLimited) and the claim (tasks/store/claim.ts)
+ * ask the same question.
+ */
+export const limitsInForce = (k: string) =>
+  `(${k}.concurrency is not null or ${k}.rate_per_minute is not null or ${k}.paused or ${k}.paused_until > now())`;
+
 export type FlowScope = 'task' | 'request';
 
 export type FlowKeyRow = {
@@ -88,8 +96,7 @@ export async function upsertFlowKey(em: EntityManager, teamId: string, key: stri
 export async function isFlowKeyLimited(em: EntityManager, teamId: string, key: string): Promise<boolean> {
   const rows = await execute(
     em,
-    `select 1 as limited from flow_keys where team_id = ? and key = ?
-       and (concurrency is not null or rate_per_minute is not null or paused or paused_until > now())`,
+    `select 1 as limited from flow_keys k where k.team_id = ? and k.key = ? and ${limitsInForce('k')}`,
     [teamId, key],
   );
   return rows.length > 0;

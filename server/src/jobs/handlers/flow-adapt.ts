@@ -25,7 +25,9 @@ export async function adaptToFlowKey(
   if (!task.flowKey) return decided;
   const em = deps.lifecycle.em();
   if (outcome.kind === 'success') {
-    await recoverFlowKey(em, task.teamId, task.flowKey);
+    // Only a task granted a slot ran on a key with a concurrency to recover; the others (every
+    // task of a key without limits) cost no statement on the dispatch path.
+    if (task.flowSlot != null) await recoverFlowKey(em, task.teamId, task.flowKey);
     return decided;
   }
   if (outcome.kind !== 'retry' || !result.ok || result.response.statusCode !== 429) return decided;

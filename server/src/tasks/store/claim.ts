@@ -1,3 +1,4 @@
+import { limitsInForce } from '../../flow/store/flow-keys.ts';
 import { TASK_COLUMNS, taskFromRow } from '../task-columns.ts';
 import { LIFECYCLE } from '../task-status.ts';
 import { inList, interruptedAttempt } from './fragments.ts';
@@ -40,7 +41,7 @@ const SPENT = `tasks.dispatch_lease is not null and tasks.retry_count >= tasks.m
  */
 const GATED = `tasks.flow_key is not null and not tasks.flow_grant and exists (select 1 from flow_keys k
   where k.team_id = tasks.team_id and k.key = tasks.flow_key
-    and (k.concurrency is not null or k.rate_per_minute is not null or k.paused or k.paused_until > now()))`;
+    and ${limitsInForce('k')})`;
 
 /** The claimed task's columns, prefixed so they cannot collide with the job's. */
 const CLAIMED_COLUMNS = TASK_COLUMNS.map(({ column }) => `c.${column} as ${CLAIMED}${column}`).join(', ');
