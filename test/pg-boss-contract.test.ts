@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolExecutor } from '../server/src/db/prepared.ts';
-import { claimingFetch } from '../server/src/jobs/boss-sql.ts';
+import { claimingFetch, withAlongside } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue, type SqlExecutor } from '../server/src/jobs/queues.ts';
 import { openQueueFixture } from './helpers/queue-fixture.ts';
 
@@ -80,6 +80,40 @@ describe('pg-boss contract', () => {
     }));
     await expect(failing).rejects.toThrow(/duplicate key/);
     expect(await countJobs()).toEqual(before);
+  });
+
+  it('completes a job that was never fetched (includeQueued) in one statement behind WITH, carrying ours: both or neither', async () => {
+    const em = orm.em.fork();
+    await em.execute('create table if not exists contract_records (id text primary key)');
+    const held = { startAfter: new Date(Date.now() + 60_000) };
+    const complete = async (id: string, row: string) => {
+      const db = recording(poolExecutor(orm.em.fork(), { prepared: false }));
+      const record = (first: number) => ({
+        sql: `insert into contract_records (id) values ($${first})`,
+        params: [row],
+      });
+      await boss.complete('webhook', id, null, { db: withAlongside(db, record), includeQueued: true });
+      return db.statements;
+    };
+    const state = async (id: string) => (await boss.getJobById('webhook', id))?.state;
+    const first = (await boss.send(
+      'webhook',
+      { taskId: '00000000-0000-0000-0000-000000000004', attempt: 1 },
+      held,
+    )) as string;
+    const statements = await complete(first, 'r1');
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/^with aq_alongside as \(/);
+    expect(await state(first)).toBe('completed');
+    expect(await em.execute('select id from contract_records')).toEqual([{ id: 'r1' }]);
+    // A record that fails leaves the job held back, to run when its time comes.
+    const second = (await boss.send(
+      'webhook',
+      { taskId: '00000000-0000-0000-0000-000000000005', attempt: 1 },
+      held,
+    )) as string;
+    await expect(complete(second, 'r1')).rejects.toThrow(/duplicate key/);
+    expect(await state(second)).toBe('created');
   });
 
   it('fetches with one statement whose rows carry id, data and retryCount; the claiming fetch keeps those columns', async () => {

@@ -55,7 +55,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   shutdown.add('closing the side pool', () => storage.sidePool.end());
 
   let workers: Workers | null = null;
-  const domain = await startDomain(config, logger, storage, () => workers?.wakeDispatch());
+  const domain = await startDomain(config, logger, storage, {
+    wakeDispatch: () => workers?.wakeDispatch(),
+    webhookAtOnce: () => workers?.webhookAtOnce,
+  });
   shutdown.add('sending the last NOTIFYs', () => domain.notifier.flush());
   shutdown.add('stopping flow hand-overs', () => domain.flowGate.stop());
 
@@ -73,6 +76,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   });
   const running = workers;
   if (running) {
+    // Webhooks delivered at once after the dispatches' last changes; the rest are held-back jobs.
+    shutdown.add('finishing webhook deliveries', () => running.webhookAtOnce.stop(JOB_DRAIN_MS));
     shutdown.add('draining dispatches', () => {
       drainStart = Date.now();
       return running.stopDispatch(JOB_DRAIN_MS);

@@ -26,7 +26,7 @@ import { effectivePollConfig, PROVIDER_PRESETS } from '../tasks/providers/index.
 import { flowKeyMetrics } from '../tasks/store/flow.ts';
 import { countActiveTasks } from '../tasks/store/stats.ts';
 import { startTaskChangeListener, type TaskChangeListener } from '../tasks/task-change-listener.ts';
-import { createTaskLifecycle, type TaskLifecycle } from '../tasks/task-lifecycle.ts';
+import { createTaskLifecycle, type TaskLifecycle, type WebhookAtOnce } from '../tasks/task-lifecycle.ts';
 import { createTaskService } from '../tasks/task-service.ts';
 import type { Storage } from './storage.ts';
 
@@ -49,14 +49,16 @@ export type Domain = {
 
 /**
  * Starts the LISTEN connection and builds the domain on top of storage. `wakeDispatch` wakes this
- * process's dispatch pump (if it runs one) when a task is created due now.
+ * process's dispatch pump (if it runs one) when a task is created due now; `webhookAtOnce` is its
+ * at-once webhook delivery (if it runs workers).
  */
 export async function startDomain(
   config: Config,
   logger: Logger,
   storage: Storage,
-  wakeDispatch: () => void,
+  workers: { wakeDispatch: () => void; webhookAtOnce: () => WebhookAtOnce | undefined },
 ): Promise<Domain> {
+  const { wakeDispatch } = workers;
   const { orm, boss, secretBox, sidePool } = storage;
   const listener = await startTaskChangeListener(storage.database.url, (msg) => logger.warn(msg));
   const allowed = parseAllowedCidrs(config.allowedCidrs);
@@ -85,6 +87,7 @@ export async function startDomain(
       if (mayFreeFlowSlot(task)) flowGate.wake(task.teamId, task.flowKey as string);
     },
     notify: (taskId) => notifier.taskChanged(taskId),
+    webhookAtOnce: workers.webhookAtOnce,
   });
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);

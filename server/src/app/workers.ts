@@ -40,6 +40,7 @@ export async function startWorkersOfRole(
       onJobError: (queue, message) => logger.error({ queue, error: message }, 'job failed; pg-boss will retry it'),
       subscribe: (channel, onNotify) => listener.subscribe(channel, onNotify),
       heartbeatSeconds: heartbeatSeconds(config.jobTakeoverSeconds),
+      webhookLeaseSeconds: config.jobTakeoverSeconds,
     },
   );
 }

@@ -69,8 +69,8 @@ export function heldKeyOf<T>(job: JobRef<T>): HeldKey | null {
 
 /**
  * Prepends the caller's statement, as a CTE, to pg-boss's job INSERT (one statement taking its jobs
- * as `$1`). Data-modifying CTEs always run to completion, referenced or not, so the two inserts
- * commit together or not at all.
+ * as `$1`) or to its complete (a webhook's record and the settling of its job). Data-modifying CTEs
+ * always run to completion, referenced or not, so the two commit together or not at all.
  */
 export function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
   return {
@@ -83,7 +83,7 @@ export function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecuto
       if (/^with\s/i.test(text)) combined = `${cte}, ${text.slice(4).trimStart()}`;
       else if (/^insert\s/i.test(text)) combined = `${cte} ${text}`;
       // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
-      else throw new Error('pg-boss job INSERT has an unknown shape; cannot combine it with the task INSERT');
+      else throw new Error('pg-boss statement has an unknown shape; cannot combine it with ours');
       return db.executeSql(combined, [...values, ...extra.params]);
     },
   };

@@ -12,6 +12,7 @@ import { handleRetention } from './handlers/retention-handler.ts';
 import { handleWebhook } from './handlers/webhook-handler.ts';
 import { type JobPump, startJobPump } from './job-pump.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
+import { startWebhookAtOnce, type WebhookAtOnceRunner } from './webhook-at-once.ts';
 
 /**
  * Polling is only a backstop (new jobs wake workers through NOTIFY), but delayed jobs — retries,
@@ -59,6 +60,8 @@ export type Workers = {
    * the rest are failed for a retry.
    */
   stopDispatch(graceMs: number): Promise<void>;
+  /** Completion webhooks delivered right after their change commits (webhook-at-once.ts). */
+  webhookAtOnce: WebhookAtOnceRunner;
 };
 
 type WorkersOptions = {
@@ -66,6 +69,8 @@ type WorkersOptions = {
   /** LISTENs on a channel (a NOTIFY on DISPATCH_DUE_CHANNEL wakes the dispatch pump). */
   subscribe: (channel: string, onNotify: (payload: string) => void) => Promise<void>;
   heartbeatSeconds: number;
+  /** How long a webhook this process delivers at once is held back from other workers (the takeover window). */
+  webhookLeaseSeconds: number;
 };
 
 /** Registers every handler of this process (role `all` or `worker`). */
@@ -81,12 +86,17 @@ export async function startWorkers(boss: PgBoss, deps: HandlerDeps, opts: Worker
   // Dispatch attempts that outlive their timeout (a stuck handler, a job pg-boss gave up on) are
   // moved on by the task's own policy, on every worker instance (the UPDATEs are fenced).
   const watchdog = startAttemptWatchdog(deps, (message) => opts.onJobError('dispatch', message));
+  const webhookAtOnce = startWebhookAtOnce(boss, deps, {
+    leaseSeconds: opts.webhookLeaseSeconds,
+    onError: (message) => opts.onJobError('webhook', message),
+  });
   return {
     wakeDispatch: () => dispatch.wake(),
     async stopDispatch(graceMs) {
       await watchdog.stop();
       await dispatch.stop(graceMs);
     },
+    webhookAtOnce,
   };
 }
 

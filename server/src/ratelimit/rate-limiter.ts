@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { type Block, type BlockBook, createBlockBook } from './point-blocks.ts';
 
 /** Why 60 s: every limit of the API is per one-minute fixed window (the *_PER_MINUTE settings in README.md). */
 const WINDOW_SECONDS = 60;
@@ -25,10 +26,10 @@ export type RateLimiter = {
 /**
  * A fixed-window limiter on PostgreSQL (rate-limiter-flexible), so the limit holds across server
  * instances. The table comes from our migration (`tableCreated: true`), so no request can race the
- * library's lazy CREATE TABLE.
+ * library's lazy CREATE TABLE. Single points come from blocks taken in the store (point-blocks.ts).
  */
 export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPrefix: string }): RateLimiter {
-  const limiter = new RateLimiterPostgres({
+  const settings = {
     storeClient: pool,
     storeType: 'pool',
     tableName: RATE_LIMIT_TABLE,
@@ -38,40 +39,115 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
     duration: WINDOW_SECONDS,
     // Why: stale rows are cleared by our retention job; the library's own timer is per-process noise.
     clearExpiredByTimeout: false,
+  } as const;
+  const limiter = new RateLimiterPostgres({
+    ...settings,
     // Why: once a key is refused, it stays refused until its window ends (a fixed window only gets
     // fuller): this process then answers its further requests from memory, without a database
     // round trip each, so a flood of refused requests costs next to nothing. Other instances still
     // count in PostgreSQL; the limit is never raised by this, only answered sooner.
     inMemoryBlockOnConsumed: opts.points + 1,
   });
-  const decide = (res: RateLimiterRes, allowed: boolean): RateDecision => ({
-    allowed,
-    limit: opts.points,
-    remaining: Math.max(0, res.remainingPoints),
-    resetAt: Math.ceil((Date.now() + res.msBeforeNext) / 1000),
-    retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
-  });
+  // Blocks are taken without the in-memory block: a block refused for being larger than what is
+  // left is given back at once, and must not shut the key for the rest of its window.
+  const blockTaker = new RateLimiterPostgres(settings);
+  const book = createBlockBook();
+  const decide = decisions(opts.points);
+  const consumeOne = singlePoints(limiter, blockTaker, book, decide);
   return {
     async consume(key, points = 1) {
-      if (points > 1) {
-        // Several points at once (a batch of tasks): refused without taking any when the window has
-        // not that many left, so a refused batch leaves the rest of the window to smaller requests
-        // (taking them would also set the in-memory block above for the rest of the window).
-        const current = await limiter.get(key);
-        if (current && current.consumedPoints + points > opts.points) return decide(current, false);
-      }
+      if (points === 1) return consumeOne(key);
+      // Several points at once (a batch of tasks): refused without taking any when the window has
+      // not that many left, so a refused batch leaves the rest of the window to smaller requests
+      // (taking them would also set the in-memory block above for the rest of the window).
+      const current = await limiter.get(key);
+      if (current && current.consumedPoints + points > opts.points) return decide.fromStore(current, false);
       try {
-        return decide(await limiter.consume(key, points), true);
+        return decide.fromStore(await limiter.consume(key, points), true);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
         // A refused consume still counted its points; several at once (a batch that raced another
         // past the check above) are given back, so a refused batch takes none.
-        if (points > 1) await limiter.reward(key, points);
-        return decide(rejection, false);
+        await limiter.reward(key, points);
+        return decide.fromStore(rejection, false);
       }
     },
     async refund(key, points = 1) {
+      // A point of a live block goes back to the block (it is counted in the store already).
+      if (points === 1 && book.giveBack(key, Date.now())) return;
       await limiter.reward(key, points);
     },
+  };
+}
+
+function decisions(limit: number) {
+  return {
+    fromStore: (res: RateLimiterRes, allowed: boolean): RateDecision => ({
+      allowed,
+      limit,
+      remaining: Math.max(0, res.remainingPoints),
+      resetAt: Math.ceil((Date.now() + res.msBeforeNext) / 1000),
+      retryAfter: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    }),
+    /** In one process, what the store has left plus what the block still holds is exact. */
+    fromBlock: (block: Block): RateDecision => ({
+      allowed: true,
+      limit,
+      remaining: Math.max(0, block.storeRemaining + block.left),
+      resetAt: Math.ceil(block.windowEndsAt / 1000),
+      retryAfter: Math.max(1, Math.ceil((block.windowEndsAt - Date.now()) / 1000)),
+    }),
+  };
+}
+
+/** One point per request: from the key's live block, else a new block, else a single point of the store. */
+function singlePoints(
+  limiter: RateLimiterPostgres,
+  blockTaker: RateLimiterPostgres,
+  book: BlockBook,
+  decide: ReturnType<typeof decisions>,
+): (key: string) => Promise<RateDecision> {
+  const single = async (key: string): Promise<RateDecision> => {
+    try {
+      const res = await limiter.consume(key, 1);
+      book.heard(key, res.remainingPoints);
+      return decide.fromStore(res, true);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      book.heard(key, 0);
+      return decide.fromStore(rejection, false);
+    }
+  };
+  /** A block of `size` points, one of them this request's; null when the window has not that many (none taken). */
+  const takeBlock = async (key: string, size: number): Promise<RateDecision | null> => {
+    try {
+      const res = await blockTaker.consume(key, size);
+      const windowEndsAt = Date.now() + res.msBeforeNext;
+      const block = { left: size - 1, windowEndsAt, storeRemaining: res.remainingPoints };
+      book.store(key, block);
+      book.heard(key, res.remainingPoints);
+      return decide.fromBlock(block);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      await blockTaker.reward(key, size);
+      // What the window had left before this take (its refused points included in consumedPoints).
+      book.heard(key, Math.max(0, blockTaker.points - (rejection.consumedPoints - size)));
+      return null;
+    }
+  };
+  return async (key) => {
+    for (;;) {
+      const block = book.takeOne(key, Date.now());
+      if (block) return decide.fromBlock(block);
+      // Requests arriving while the key's block is being taken wait for it, then share it.
+      const inFlight = book.inFlight(key);
+      if (inFlight) {
+        await inFlight.catch(() => {});
+        continue;
+      }
+      const size = book.nextSize(key);
+      if (size <= 1) return single(key);
+      return (await book.exclusive(key, () => takeBlock(key, size))) ?? single(key);
+    }
   };
 }

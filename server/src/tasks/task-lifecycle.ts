@@ -30,6 +30,21 @@ export type LifecycleEffects = {
    * this process's included, learn of it from the NOTIFY and re-read.
    */
   notify?: (taskId: string) => void;
+  /** This process's at-once delivery of completion webhooks, when it runs workers (else undefined). */
+  webhookAtOnce?: () => WebhookAtOnce | undefined;
+};
+
+/**
+ * A process that runs workers delivers a completion webhook itself right after the change commits,
+ * instead of waiting for a webhook worker to fetch its job. The job is still sent with the change,
+ * held back (its start time a lease ahead), so if this process dies before it settles the delivery,
+ * any worker delivers it when the lease ends. Nothing is lost; a crash only delays it.
+ */
+export type WebhookAtOnce = {
+  /** The held-back job's options; null when this process has enough deliveries in flight (the job is queued as usual). */
+  lease(): JobOptions | null;
+  /** After the commit: delivers now and settles the held-back job `jobId`. Never throws. */
+  deliver(taskId: string, jobId: string): void;
 };
 
 /**
@@ -86,6 +101,13 @@ export function needsTransaction(name: Transition, known: Known): boolean {
 }
 
 export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): TaskLifecycle {
+  /** Sends the completion webhook's job; returns the at-once delivery to start after the commit, if any. */
+  const sendWebhook = async (em: EntityManager, taskId: string): Promise<(() => void) | null> => {
+    const atOnce = effects.webhookAtOnce?.();
+    const lease = atOnce?.lease() ?? null;
+    const jobId = await effects.enqueue(em, 'webhook', { taskId, attempt: 1 }, lease ?? undefined);
+    return atOnce && lease ? () => atOnce.deliver(taskId, jobId) : null;
+  };
   const sender =
     (em: EntityManager): SendJob =>
     (queue, data, options) =>
@@ -104,16 +126,17 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
         if (task) published(name, task);
         return task;
       }
+      let deliverWebhook: (() => void) | null = null;
       const task = await em.transactional(async (tem) => {
         const changed = await statement(tem);
         if (!changed) return null;
         await jobs?.(sender(tem), changed);
-        if (sendsWebhook(changed, changed.status))
-          await effects.enqueue(tem, 'webhook', { taskId: changed.id, attempt: 1 });
+        if (sendsWebhook(changed, changed.status)) deliverWebhook = await sendWebhook(tem, changed.id);
         return changed;
       });
-      // Only now is the row committed, and so safe to show.
+      // Only now is the row committed, and so safe to show (and its webhook to send).
       if (task) published(name, task);
+      if (task) (deliverWebhook as (() => void) | null)?.();
       return task;
     },
     async write(statement, jobs) {
@@ -128,11 +151,11 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     send: (queue, data, options) => effects.enqueue(orm.em.fork(), queue, data, options),
     async announce(task, opts) {
       // One job INSERT: an autocommit statement, no transaction around it.
-      if (opts.webhook && sendsWebhook(task, task.status)) {
-        await effects.enqueue(orm.em.fork(), 'webhook', { taskId: task.id, attempt: 1 });
-      }
+      const deliverWebhook =
+        opts.webhook && sendsWebhook(task, task.status) ? await sendWebhook(orm.em.fork(), task.id) : null;
       if (opts.count) effects.onTransition?.(task.status);
       effects.publish?.(task);
+      deliverWebhook?.();
     },
     announceIds(changes) {
       for (const { id, status } of changes) {

@@ -4,9 +4,10 @@ import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
 import { findTaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
-import { appendWebhookDelivery } from '../../tasks/store/webhook-deliveries.ts';
+import { appendWebhookDelivery, webhookDeliveryStatement } from '../../tasks/store/webhook-deliveries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
+import type { Alongside } from '../boss-sql.ts';
 import type { JobPayloads } from '../queues.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
@@ -29,7 +30,22 @@ export function webhookIdOf(taskId: string): string {
  * Delivers the completion webhook once, records the delivery on the task, and schedules the next
  * attempt on failure (5 s … 6 h, honoring Retry-After; 410 stops). Never changes the task status.
  */
-export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhook']>): Promise<void> {
+export function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhook']>): Promise<void> {
+  return deliverWebhook(deps, job);
+}
+
+/**
+ * Settles a job this process did not fetch, in one statement with the delivery's record (given as
+ * a statement to carry, see Alongside), in the retry's transaction when there is one.
+ */
+export type SettleWith = (em: EntityManager, record: Alongside) => Promise<void>;
+
+/** `handleWebhook`, for a job this process may not have fetched: `settle` settles it with the record (webhook-at-once.ts). */
+export async function deliverWebhook(
+  deps: HandlerDeps,
+  job: Pick<JobRef<JobPayloads['webhook']>, 'data'>,
+  settle?: SettleWith,
+): Promise<void> {
   const found = await findTaskWithSigningSecrets(deps.lifecycle.em(), job.data.taskId);
   const task = found?.task;
   if (!found || !task?.onCompleteUrl || !(task.status in EVENTS)) return;
@@ -67,7 +83,10 @@ export async function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['
   // 410 (receiver gone) and a network-guard refusal (a private address) are final: no retries.
   const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
   const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
-  const record = (tem: EntityManager) => appendWebhookDelivery(tem, task.id, delivery);
+  const record = (tem: EntityManager) =>
+    settle
+      ? settle(tem, (first) => webhookDeliveryStatement(task.id, delivery, first))
+      : appendWebhookDelivery(tem, task.id, delivery);
   const next = { taskId: task.id, attempt: job.data.attempt + 1 };
   // A final delivery is one autocommit statement; a retry's job commits with its record. The
   // webhook went out: a database that is restarting must not make pg-boss send it again.
