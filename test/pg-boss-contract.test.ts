@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolExecutor } from '../server/src/db/prepared.ts';
-import { claimingFetch, withAlongside } from '../server/src/jobs/boss-sql.ts';
+import { claimingFetch, withAlongside, withConditionalAlongside } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue, type SqlExecutor } from '../server/src/jobs/queues.ts';
 import { openQueueFixture } from './helpers/queue-fixture.ts';
 
@@ -114,6 +114,42 @@ describe('pg-boss contract', () => {
     )) as string;
     await expect(complete(second, 'r1')).rejects.toThrow(/duplicate key/);
     expect(await state(second)).toBe('created');
+  });
+
+  it('inserts a job only when the statement it depends on returned a row, in one statement, its rows given back', async () => {
+    const em = orm.em.fork();
+    await em.execute('create table if not exists contract_gates (id text primary key, open boolean)');
+    await em.execute("insert into contract_gates values ('open', true), ('shut', false)");
+    const ride = async (gate: string) => {
+      const db = recording(poolExecutor(orm.em.fork(), { prepared: false }));
+      let rows: Record<string, unknown>[] = [];
+      const statement = (first: number) => ({
+        sql: `update contract_gates set open = open where id = $${first} and open returning id`,
+        params: [gate],
+      });
+      const conditional = withConditionalAlongside(db, statement, (answered) => {
+        rows = answered;
+      });
+      const taskId = '00000000-0000-0000-0000-000000000006';
+      const jobId = await boss.send(
+        'webhook',
+        { taskId, attempt: 1 },
+        { db: conditional, startAfter: new Date(Date.now() + 60_000) },
+      );
+      return { jobId, rows, statements: db.statements };
+    };
+    const opened = await ride('open');
+    expect(opened.statements).toHaveLength(1);
+    expect(opened.rows).toEqual([expect.objectContaining({ id: 'open' })]);
+    expect(opened.jobId).toBeTruthy();
+    expect((await boss.getJobById('webhook', opened.jobId as string))?.state).toBe('created');
+    const countJobs = async () =>
+      (await em.execute(`select count(*)::int as n from pgboss.job where name = 'webhook'`))[0];
+    const before = await countJobs();
+    const shut = await ride('shut');
+    expect(shut.rows).toEqual([]);
+    expect(shut.jobId).toBeNull();
+    expect(await countJobs()).toEqual(before);
   });
 
   it('fetches with one statement whose rows carry id, data and retryCount; the claiming fetch keeps those columns', async () => {

@@ -15,6 +15,7 @@ import { createFlowGate, type FlowGate } from '../flow/flow-gate.ts';
 import { createFlowService } from '../flow/flow-service.ts';
 import { isFlowKeyLimited } from '../flow/store/flow-keys.ts';
 import { createEnqueue, createEnqueueMany, type EnqueueMany } from '../jobs/queues.ts';
+import { createRideJob } from '../jobs/send-riding.ts';
 import type { Logger } from '../logging/logger.ts';
 import { registerFlowMetrics } from '../metrics/flow-metrics.ts';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
@@ -88,6 +89,7 @@ export async function startDomain(
     },
     notify: (taskId) => notifier.taskChanged(taskId),
     webhookAtOnce: workers.webhookAtOnce,
+    rideJob: createRideJob(boss),
   });
   const caller = createHttpCaller({ allowed, budget: createByteBudget(config.responseMemoryBytes) });
   const vault = createVault(secretBox);

@@ -18,24 +18,46 @@ function nameOf(text: string): string {
   return name;
 }
 
+/** `?` placeholders outside quoted literals → `$first…`. */
+export function numberPlaceholders(sql: string, first = 1): string {
+  let n = first - 1;
+  let quoted = false;
+  let text = '';
+  for (const c of sql) {
+    if (c === "'") quoted = !quoted;
+    if (c === '?' && !quoted) {
+      n += 1;
+      text += `$${n}`;
+    } else text += c;
+  }
+  return text;
+}
+
 /** `?` placeholders outside quoted literals → `$1…`; the name is a digest of the resulting text. */
 function statementFor(sql: string): Statement {
   let statement = statements.get(sql);
   if (!statement) {
-    let n = 0;
-    let quoted = false;
-    let text = '';
-    for (const c of sql) {
-      if (c === "'") quoted = !quoted;
-      if (c === '?' && !quoted) {
-        n += 1;
-        text += `$${n}`;
-      } else text += c;
-    }
+    const text = numberPlaceholders(sql);
     statement = { name: nameOf(text), text };
     statements.set(sql, statement);
   }
   return statement;
+}
+
+/**
+ * Runs a statement in place of `execute`'s own: given its text (`?` placeholders) and parameters,
+ * it answers the rows `execute` would have (e.g. the statement carried by a job's INSERT).
+ */
+export type StatementRider = (sql: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+const riders = new WeakMap<EntityManager, StatementRider>();
+
+/**
+ * The next `execute` on `em` (a fresh fork, the one statement of a change) runs through `rider`:
+ * how a store statement, written once, also rides on another statement when the caller wants both
+ * to be one (tasks/task-lifecycle.ts: a completion and its webhook job).
+ */
+export function rideNextStatement(em: EntityManager, rider: StatementRider): void {
+  riders.set(em, rider);
 }
 
 /** The `pg` pool behind the ORM's connection (one per ORM; every fork shares it), looked up once. */
@@ -61,6 +83,11 @@ export async function execute<R extends object = Record<string, unknown>>(
   sql: string,
   params: readonly unknown[] = [],
 ): Promise<R[]> {
+  const rider = riders.get(em);
+  if (rider) {
+    riders.delete(em);
+    return (await rider(sql, params)) as R[];
+  }
   if (em.isInTransaction()) return em.execute<R[]>(sql, [...params]);
   const { name, text } = statementFor(sql);
   const result = await (await nativePool(em)).query<R>({ name, text, values: [...params] });

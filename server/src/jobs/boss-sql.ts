@@ -88,3 +88,59 @@ export function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecuto
     },
   };
 }
+
+/** Where pg-boss's job INSERT selects its rows: the condition goes right after it. */
+const JOB_INSERT_SOURCE_END = /(LEFT JOIN\s+\S+\.queue\s+q\s+ON\s+q\.name\s*=\s*'[^']*')(\s+ON CONFLICT DO NOTHING)/i;
+
+/**
+ * The top-level CTEs of a `WITH a AS (…), b AS (…) SELECT …` statement and its final statement,
+ * split at the first `)` at depth 0 that no comma follows (quotes respected).
+ */
+function splitWith(sql: string): { ctes: string; main: string } {
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < sql.length; i += 1) {
+    const c = sql[i];
+    if (c === "'") quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth += 1;
+    if (c === ')') {
+      depth -= 1;
+      if (depth === 0 && !/^\s*,/.test(sql.slice(i + 1))) {
+        return { ctes: sql.slice(sql.search(/\S/) + 4, i + 1).trim(), main: sql.slice(i + 1).trim() };
+      }
+    }
+  }
+  throw new Error('pg-boss statement has an unknown shape: unbalanced WITH');
+}
+
+/**
+ * Like withAlongside, for a statement the job depends on (a fenced UPDATE that may match nothing):
+ * the job is inserted only if the caller's statement returned a row, both in one statement. The
+ * statement answers the caller's rows to `onRows` (pg-boss gets its job id, or nothing: no job).
+ */
+export function withConditionalAlongside(
+  db: SqlExecutor,
+  alongside: Alongside,
+  onRows: (rows: Record<string, unknown>[]) => void,
+): SqlExecutor {
+  return {
+    async executeSql(sql, values = []) {
+      if (!JOB_INSERT_SOURCE_END.test(sql))
+        throw new Error('pg-boss job INSERT has an unknown shape; cannot make it conditional');
+      const conditional = sql.replace(JOB_INSERT_SOURCE_END, '$1 WHERE EXISTS (SELECT 1 FROM aq_alongside)$2');
+      const text = conditional.trimStart();
+      const extra = alongside(values.length + 1);
+      // `WITH ins AS (INSERT …), notified AS (…) SELECT id …` (a queue with notify) or a bare `INSERT … RETURNING id`.
+      const { ctes, main } = /^with\s/i.test(text) ? splitWith(text) : { ctes: '', main: text };
+      const combined = `with aq_alongside as (${extra.sql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
+        select aq_alongside.*, (select id from aq_job limit 1) as aq_job_id from aq_alongside`;
+      const { rows } = (await db.executeSql(combined, [...values, ...extra.params])) as {
+        rows: Record<string, unknown>[];
+      };
+      onRows(rows);
+      const jobId = rows[0]?.aq_job_id;
+      return { rows: jobId ? [{ id: jobId }] : [] };
+    },
+  };
+}

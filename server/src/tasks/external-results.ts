@@ -100,7 +100,7 @@ async function complete(
 ): Promise<ExternalOutcome> {
   // Without onCompleteUrl the completion is one autocommit UPDATE; with it, the UPDATE and the
   // webhook job share a transaction. Either way its row is published once committed.
-  const known = row ? { sendsWebhook: row.sends_webhook } : null;
+  const known = row ? { id: row.id, sendsWebhook: row.sends_webhook } : null;
   const name = outcome.status === 'completed' ? 'complete' : 'fail';
   const task = await lifecycle.change(name, known, (tx) => completeFromOutside(tx, where, outcome));
   if (!task) return settleLoser(lifecycle, where.column, where.value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { needsTransaction, sendsWebhook } from './task-lifecycle.ts';
+import { needsTransaction, sendsWebhook, webhookOnlyChange } from './task-lifecycle.ts';
 import { LIFECYCLE, type Transition } from './task-status.ts';
 
 const withWebhook = { onCompleteUrl: 'https://example.com/hook' };
@@ -35,6 +35,28 @@ describe('needsTransaction (the lifecycle decides, callers do not predict)', () 
       const entry = LIFECYCLE[name];
       const webhook = entry.to.some((status) => sendsWebhook(withWebhook, status));
       expect(needsTransaction(name, withWebhook), name).toBe(entry.jobs || webhook);
+    }
+  });
+});
+
+describe('webhookOnlyChange (a statement that can carry the webhook job itself)', () => {
+  const id = '0190c0de-0000-7000-8000-000000000001';
+  it('is the task id for an ending known to send the webhook and bring no other job', () => {
+    for (const name of ['complete', 'fail', 'expire'] as const) {
+      expect(webhookOnlyChange(name, { id, ...withWebhook }), name).toBe(id);
+      expect(webhookOnlyChange(name, { id, sendsWebhook: true }), name).toBe(id);
+    }
+  });
+
+  it('is null when the webhook is not certain, the id unknown, or the change brings other jobs', () => {
+    for (const name of ['complete', 'fail', 'expire'] as const) {
+      expect(webhookOnlyChange(name, { id, ...withoutWebhook }), name).toBeNull();
+      expect(webhookOnlyChange(name, { id, sendsWebhook: false }), name).toBeNull();
+      expect(webhookOnlyChange(name, withWebhook), name).toBeNull();
+      expect(webhookOnlyChange(name, null), name).toBeNull();
+    }
+    for (const name of ['retry', 'wait', 'poll', 'cancel', 'cancelAttempt', 'progress', 'claim', 'throttle'] as const) {
+      expect(webhookOnlyChange(name, { id, ...withWebhook }), name).toBeNull();
     }
   });
 });

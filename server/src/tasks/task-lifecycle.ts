@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import type { Enqueue, JobOptions, JobPayloads, QueueName } from '../jobs/queues.ts';
+import type { RideJob } from '../jobs/send-riding.ts';
 import { LIFECYCLE, type Transition } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 
@@ -32,6 +34,8 @@ export type LifecycleEffects = {
   notify?: (taskId: string) => void;
   /** This process's at-once delivery of completion webhooks, when it runs workers (else undefined). */
   webhookAtOnce?: () => WebhookAtOnce | undefined;
+  /** Makes the next statement on `em` carry a job, inserted only if it returned a row (jobs/send-riding.ts). */
+  rideJob?: RideJob;
 };
 
 /**
@@ -51,7 +55,11 @@ export type WebhookAtOnce = {
  * What the caller knows of the task before the change: the task itself, whether it sends a webhook
  * (a credential's look-up), or nothing (null: an expiry job).
  */
-export type Known = Pick<Task, 'onCompleteUrl'> | { sendsWebhook: boolean } | null;
+export type Known = (Pick<Task, 'onCompleteUrl'> & { id?: string }) | { id?: string; sendsWebhook: boolean } | null;
+
+/** Whether the task is known to have onCompleteUrl. */
+const knownToSendWebhook = (known: Known): boolean =>
+  known !== null && ('sendsWebhook' in known ? known.sendsWebhook : known.onCompleteUrl != null);
 
 /**
  * The one way a task changes (docs/architecture.md, "Lifecycle"). It forks the ORM, decides from the
@@ -97,7 +105,19 @@ export function needsTransaction(name: Transition, known: Known): boolean {
   if (entry.jobs) return true;
   const terminal = (entry.to as readonly TaskStatus[]).some((status) => WEBHOOK_STATUSES.includes(status));
   if (!terminal || known === null) return terminal;
-  return 'sendsWebhook' in known ? known.sendsWebhook : known.onCompleteUrl != null;
+  return knownToSendWebhook(known);
+}
+
+/**
+ * The task whose transition `name` certainly ends in a status that sends the webhook and brings no
+ * other job (complete, fail, expire of a task known to have onCompleteUrl): its statement can carry
+ * the webhook's job itself, without a transaction. Null when that is not known before the UPDATE.
+ */
+export function webhookOnlyChange(name: Transition, known: Known): string | null {
+  const entry = LIFECYCLE[name];
+  if (entry.jobs || known?.id === undefined || !knownToSendWebhook(known)) return null;
+  const to = entry.to as readonly TaskStatus[];
+  return to.length > 0 && to.every((status) => WEBHOOK_STATUSES.includes(status)) ? known.id : null;
 }
 
 export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): TaskLifecycle {
@@ -107,6 +127,20 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     const lease = atOnce?.lease() ?? null;
     const jobId = await effects.enqueue(em, 'webhook', { taskId, attempt: 1 }, lease ?? undefined);
     return atOnce && lease ? () => atOnce.deliver(taskId, jobId) : null;
+  };
+  /**
+   * A change whose only job is the webhook, delivered at once by this process: its statement carries
+   * the job (one autocommit statement instead of BEGIN, UPDATE, INSERT, COMMIT). Returns the
+   * delivery to start once the statement returned the row, or null (then the usual path runs).
+   */
+  const rideWebhook = (em: EntityManager, name: Transition, known: Known): (() => void) | null => {
+    const taskId = webhookOnlyChange(name, known);
+    const atOnce = taskId && effects.rideJob ? effects.webhookAtOnce?.() : undefined;
+    const lease = atOnce?.lease() ?? null;
+    if (!taskId || !atOnce || !lease) return null;
+    const jobId = randomUUID();
+    effects.rideJob?.(em, 'webhook', { taskId, attempt: 1 }, { ...lease, id: jobId });
+    return () => atOnce.deliver(taskId, jobId);
   };
   const sender =
     (em: EntityManager): SendJob =>
@@ -121,9 +155,11 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     em: () => orm.em.fork(),
     async change(name, known, statement, jobs) {
       const em = orm.em.fork();
-      if (!needsTransaction(name, known)) {
+      const deliverRidden = rideWebhook(em, name, known);
+      if (deliverRidden || !needsTransaction(name, known)) {
         const task = await statement(em);
         if (task) published(name, task);
+        if (task) deliverRidden?.();
         return task;
       }
       let deliverWebhook: (() => void) | null = null;

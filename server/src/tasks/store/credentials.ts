@@ -4,6 +4,7 @@ import type { TaskStatus } from '../task-types.ts';
 
 /** What the look-up of a presented credential found (undefined: no task holds it). */
 export type CredentialLookup = {
+  id: string;
   status: TaskStatus;
   consumed: boolean;
   provider: string | null;
@@ -21,7 +22,7 @@ export async function findByCredential(
   const consumed = column === 'callback_id_hash' ? 'callback_consumed' : 'signal_consumed';
   const rows = await execute<CredentialLookup>(
     em,
-    `select status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
+    `select id, status, ${consumed} as consumed, provider, on_complete_url is not null as sends_webhook
      from tasks where ${column} = ?`,
     [value],
   );
