@@ -14,8 +14,28 @@ export function sendsWebhook(task: Pick<Task, 'onCompleteUrl'>, status: TaskStat
   return WEBHOOK_STATUSES.includes(status) && task.onCompleteUrl != null;
 }
 
+/**
+ * The one job a change brings, known before its statement runs. A start given as seconds counts from
+ * the change's own `now()` (pg-boss's job_now() in the same statement), so an expiry lands exactly
+ * on the deadline the statement writes (`now() + max_wait_time`).
+ */
+export type JobAhead = { [Q in QueueName]: { queue: Q; data: JobPayloads[Q]; options: JobOptions } }[QueueName];
+
+/** A job known ahead, sent the usual way (inside the change's transaction). */
+const sendAhead =
+  (ahead: JobAhead): JobsOf =>
+  async (send) => {
+    await (send as (queue: QueueName, data: unknown, options?: JobOptions) => Promise<string>)(
+      ahead.queue,
+      ahead.data,
+      ahead.options,
+    );
+  };
+
 /** Sends a job inside the change's transaction (commit → the change and its jobs; rollback → neither). */
 export type SendJob = <Q extends QueueName>(queue: Q, data: JobPayloads[Q], options?: JobOptions) => Promise<string>;
+/** What a change sends with its changed row. */
+type JobsOf = (send: SendJob, changed: Task) => Promise<void>;
 
 /** What a change of the lifecycle does besides its statement, given once by the composition root. */
 export type LifecycleEffects = {
@@ -71,13 +91,14 @@ export type TaskLifecycle = {
   em(): EntityManager;
   /**
    * Runs transition `name`: `statement` is its fenced store UPDATE (null: it matched nothing, another
-   * actor won), `jobs` sends the jobs it brings with the changed row.
+   * actor won), `jobs` sends the jobs it brings with the changed row, or is the one job it brings,
+   * known before it runs (then the statement carries it: one statement, no transaction).
    */
   change(
     name: Transition,
     known: Known,
     statement: (em: EntityManager) => Promise<Task | null>,
-    jobs?: (send: SendJob, changed: Task) => Promise<void>,
+    jobs?: JobsOf | JobAhead,
   ): Promise<Task | null>;
   /** A write that is no status change (a webhook delivery's record), with the jobs it brings, if any. */
   write<T>(
@@ -142,6 +163,18 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     effects.rideJob?.(em, 'webhook', { taskId, attempt: 1 }, { ...lease, id: jobId });
     return () => atOnce.deliver(taskId, jobId);
   };
+  /** A change's one job known ahead rides on its statement, unless the change may also end with a webhook. */
+  const rideAhead = (em: EntityManager, name: Transition, ahead: JobAhead): (() => void) | null => {
+    const mayEnd = (LIFECYCLE[name].to as readonly TaskStatus[]).some((status) => WEBHOOK_STATUSES.includes(status));
+    if (mayEnd || !effects.rideJob) return null;
+    (effects.rideJob as (em: EntityManager, queue: QueueName, data: unknown, options: JobOptions) => void)(
+      em,
+      ahead.queue,
+      ahead.data,
+      ahead.options,
+    );
+    return () => {};
+  };
   const sender =
     (em: EntityManager): SendJob =>
     (queue, data, options) =>
@@ -153,9 +186,11 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
   };
   return {
     em: () => orm.em.fork(),
-    async change(name, known, statement, jobs) {
+    async change(name, known, statement, given) {
       const em = orm.em.fork();
-      const deliverRidden = rideWebhook(em, name, known);
+      const ahead = given && typeof given !== 'function' ? given : null;
+      const jobs = ahead ? sendAhead(ahead) : (given as JobsOf | undefined);
+      const deliverRidden = ahead ? rideAhead(em, name, ahead) : rideWebhook(em, name, known);
       if (deliverRidden || !needsTransaction(name, known)) {
         const task = await statement(em);
         if (task) published(name, task);

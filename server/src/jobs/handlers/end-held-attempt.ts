@@ -34,21 +34,30 @@ function pollStart(task: Task) {
  */
 export async function endHeldAttempt(deps: TransitionDeps, held: Held, task: Task, decision: Decision) {
   const { end } = decision;
+  // A wait brings one job, its expiry, due at the deadline the UPDATE writes: it rides on the UPDATE.
+  const expiry = { queue: 'expire' as const, data: { taskId: task.id }, options: { startAfter: task.maxWaitTime } };
   return deps.lifecycle.change(
     TRANSITION_OF[end.kind],
     task,
     (tx) => endAttempt(tx, held, decision.attempt, end),
-    async (send, ended) => {
-      if (end.kind === 'retry') {
-        const startAfter = new Date(Date.now() + (decision.retryDelayMs ?? 0));
-        const group = dispatchGroup(task.teamId, task.flowKey);
-        await send('dispatch', { taskId: task.id }, { id: end.nextJobId, priority: task.priority, group, startAfter });
-      }
-      if ((ended.status === 'waiting' || ended.status === 'polling') && ended.deadlineAt) {
-        await send('expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
-      }
-      if (end.kind === 'polling') await send('poll', { taskId: task.id }, { id: end.pollJobId, ...pollStart(ended) });
-    },
+    end.kind === 'waiting'
+      ? expiry
+      : async (send, ended) => {
+          if (end.kind === 'retry') {
+            const startAfter = new Date(Date.now() + (decision.retryDelayMs ?? 0));
+            const group = dispatchGroup(task.teamId, task.flowKey);
+            await send(
+              'dispatch',
+              { taskId: task.id },
+              { id: end.nextJobId, priority: task.priority, group, startAfter },
+            );
+          }
+          if (ended.status === 'polling' && ended.deadlineAt) {
+            await send('expire', { taskId: task.id }, { startAfter: new Date(ended.deadlineAt) });
+          }
+          if (end.kind === 'polling')
+            await send('poll', { taskId: task.id }, { id: end.pollJobId, ...pollStart(ended) });
+        },
   );
 }
 
