@@ -141,7 +141,11 @@ export function webhookOnlyChange(name: Transition, known: Known): string | null
   return to.length > 0 && to.every((status) => WEBHOOK_STATUSES.includes(status)) ? known.id : null;
 }
 
-export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): TaskLifecycle {
+/**
+ * How a change's jobs travel: the completion webhook's job (held back when this process delivers it
+ * at once) and a job riding on the change's own statement (one statement instead of a transaction).
+ */
+function jobRoutes(effects: LifecycleEffects) {
   /** Sends the completion webhook's job; returns the at-once delivery to start after the commit, if any. */
   const sendWebhook = async (em: EntityManager, taskId: string): Promise<(() => void) | null> => {
     const atOnce = effects.webhookAtOnce?.();
@@ -175,6 +179,11 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
     );
     return () => {};
   };
+  return { sendWebhook, rideWebhook, rideAhead };
+}
+
+export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): TaskLifecycle {
+  const { sendWebhook, rideWebhook, rideAhead } = jobRoutes(effects);
   const sender =
     (em: EntityManager): SendJob =>
     (queue, data, options) =>
