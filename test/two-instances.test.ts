@@ -71,7 +71,7 @@ describe('two server processes on one database', () => {
           key: team.apiKey,
           body: { targetUrl: provider.url(`/ok?n=${n}`), body: JSON.stringify({ n }) },
         });
-        expect(res.status, `create #${n} on ${instance.url}: ${res.text}`).toBe(201);
+        if (res.status !== 201) expect.fail(`create #${n} on ${instance.url}: ${res.text}\n${instance.describe()}`);
         ids[n] = res.body.task.id;
         createdOn[instance.url] = (createdOn[instance.url] ?? 0) + 1;
       }
