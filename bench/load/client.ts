@@ -8,7 +8,7 @@ import { serveRpc } from '../lib/rpc.ts';
 import { latency, nowMs, sleep } from '../lib/stats.ts';
 import { type Endpoints, startEndpoints } from './fake-endpoints.ts';
 
-type TaskKind = 'direct' | 'callback' | 'waiting' | 'hold';
+type TaskKind = 'direct' | 'webhook' | 'callback' | 'waiting' | 'hold';
 
 let endpoints: Endpoints;
 let api: Pool;
@@ -29,6 +29,8 @@ function taskBody(kind: TaskKind, sample?: string): Record<string, unknown> {
   switch (kind) {
     case 'direct':
       return { ...base, targetUrl: `${provider}/ok${sample ? `?s=${sample}` : ''}` };
+    case 'webhook':
+      return { ...base, targetUrl: `${provider}/ok`, onCompleteUrl: `${provider}/webhook` };
     case 'callback':
       return {
         ...base,

@@ -1,6 +1,6 @@
 /**
  * Where the server's time and memory go, for one scenario (not part of `npm run bench`):
- *   node bench/profile/profile.ts <create|trpc|direct|callback|waiting> [count] [--cpu-prof] [--heap]
+ *   node bench/profile/profile.ts <create|trpc|direct|webhook|callback|waiting> [count] [--cpu-prof] [--heap]
  *   node bench/profile/profile.ts <pickup|wake> [samples]
  * Starts the server with the probe preload (statement counts, memory, timeline), runs the scenario
  * through the bench load generator and prints statements per task, server CPU per task and the
@@ -27,6 +27,7 @@ const KINDS: Record<string, { kind: string; role: 'all' | 'api'; path?: string }
   create: { kind: 'direct', role: 'api' },
   trpc: { kind: 'direct', role: 'api', path: '/trpc/tasks.create' },
   direct: { kind: 'direct', role: 'all' },
+  webhook: { kind: 'webhook', role: 'all' },
   callback: { kind: 'callback', role: 'all' },
   waiting: { kind: 'waiting', role: 'all' },
   pickup: { kind: 'latency', role: 'all' },
@@ -94,7 +95,9 @@ try {
     } else {
       await client.rpc.call('createBatch', { count, concurrency: 32, kind: spec.kind });
     }
-    const finalStatus = { direct: 'completed', callback: 'completed', waiting: 'waiting' }[scenario];
+    const finalStatus = { direct: 'completed', webhook: 'completed', callback: 'completed', waiting: 'waiting' }[
+      scenario
+    ];
     if (finalStatus) {
       await waitFor(
         'tasks to settle',
@@ -104,7 +107,7 @@ try {
             : undefined,
         300_000,
       );
-      if (scenario === 'callback') await sleep(2_000);
+      if (scenario === 'callback' || scenario === 'webhook') await sleep(2_000);
     }
     const elapsed = (Date.now() - started) / 1000;
     const cpu = (await server.cpuSeconds()) - cpuBefore;
