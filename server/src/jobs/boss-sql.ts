@@ -119,10 +119,14 @@ function splitWith(sql: string): { ctes: string; main: string } {
  * the job is inserted only if the caller's statement returned a row, both in one statement. The
  * statement answers the caller's rows to `onRows` (pg-boss gets its job id, or nothing: no job).
  */
+/** More columns for the rows a statement answers: `columns` read from the relation `join` adds (the row is `aq_row`). */
+export type RowExtras = { join: string; columns: string };
+
 export function withConditionalAlongside(
   db: SqlExecutor,
   alongside: Alongside,
   onRows: (rows: Record<string, unknown>[]) => void,
+  extras?: RowExtras,
 ): SqlExecutor {
   return {
     async executeSql(sql, values = []) {
@@ -133,8 +137,9 @@ export function withConditionalAlongside(
       const extra = alongside(values.length + 1);
       // `WITH ins AS (INSERT …), notified AS (…) SELECT id …` (a queue with notify) or a bare `INSERT … RETURNING id`.
       const { ctes, main } = /^with\s/i.test(text) ? splitWith(text) : { ctes: '', main: text };
+      const more = extras ? `, ${extras.columns}` : '';
       const combined = `with aq_alongside as (${extra.sql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
-        select aq_alongside.*, (select id from aq_job limit 1) as aq_job_id from aq_alongside`;
+        select aq_row.*, (select id from aq_job limit 1) as aq_job_id${more} from aq_alongside aq_row ${extras?.join ?? ''}`;
       const { rows } = (await db.executeSql(combined, [...values, ...extra.params])) as {
         rows: Record<string, unknown>[];
       };

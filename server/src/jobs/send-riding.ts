@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss, SendOptions } from 'pg-boss';
 import { numberPlaceholders, poolExecutor, rideNextStatement } from '../db/prepared.ts';
-import { withConditionalAlongside } from './boss-sql.ts';
+import { type RowExtras, withConditionalAlongside } from './boss-sql.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
 /**
@@ -16,20 +16,26 @@ export type RideJob = <Q extends QueueName>(
   queue: Q,
   data: JobPayloads[Q],
   options: SendOptions,
-) => void;
+  extras?: RowExtras,
+) => RiddenRows;
+
+/** The rows the statement answered, with the `extras` columns (empty until it ran, or when it matched nothing). */
+export type RiddenRows = { rows(): readonly Record<string, unknown>[] };
 
 export function createRideJob(boss: PgBoss): RideJob {
-  return (em, queue, data, options) => {
+  return (em, queue, data, options, extras) => {
+    let rows: Record<string, unknown>[] = [];
     rideNextStatement(em, async (sql, params) => {
-      let rows: Record<string, unknown>[] = [];
       const alongside = (first: number) => ({ sql: numberPlaceholders(sql, first), params: [...params] });
-      const db = withConditionalAlongside(poolExecutor(em, { prepared: true }), alongside, (answered) => {
+      const onRows = (answered: Record<string, unknown>[]) => {
         rows = answered;
-      });
+      };
+      const db = withConditionalAlongside(poolExecutor(em, { prepared: true }), alongside, onRows, extras);
       const jobId = await boss.send(queue, data, { ...options, db });
       // No row (the fenced statement matched nothing, another actor won): no job either.
       if (rows.length > 0 && !jobId) throw new Error(`pg-boss refused a job for queue "${queue}" (missing queue?)`);
       return rows;
     });
+    return { rows: () => rows };
   };
 }

@@ -42,10 +42,9 @@ export function startWebhookAtOnce(
   return {
     lease: () =>
       stopped || running.size >= MAX_IN_FLIGHT ? null : { startAfter: new Date(Date.now() + opts.leaseSeconds * 1000) },
-    deliver(taskId, jobId) {
-      const delivery = deliverWebhook(deps, { data: { taskId, attempt: 1 } }, (em, record) =>
-        complete(em, jobId, record),
-      )
+    deliver(taskId, jobId, found) {
+      const settle = (em: EntityManager, record: Alongside) => complete(em, jobId, record);
+      const delivery = deliverWebhook(deps, { data: { taskId, attempt: 1 } }, settle, found)
         .catch((error: unknown) => {
           // The held-back job stays queued: a webhook worker delivers it when its lease ends.
           opts.onError(

@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Task } from '../db/entities/task.ts';
 import type { Enqueue, JobOptions, JobPayloads, QueueName } from '../jobs/queues.ts';
 import type { RideJob } from '../jobs/send-riding.ts';
+import { SIGNING_SECRETS_OF_ROW, signingSecretsOf, type TaskWithSigningSecrets } from './store/signing-secrets.ts';
 import { LIFECYCLE, type Transition } from './task-status.ts';
 import type { TaskStatus } from './task-types.ts';
 
@@ -68,7 +69,7 @@ export type WebhookAtOnce = {
   /** The held-back job's options; null when this process has enough deliveries in flight (the job is queued as usual). */
   lease(): JobOptions | null;
   /** After the commit: delivers now and settles the held-back job `jobId`. Never throws. */
-  deliver(taskId: string, jobId: string): void;
+  deliver(taskId: string, jobId: string, found?: TaskWithSigningSecrets): void;
 };
 
 /**
@@ -158,17 +159,27 @@ function jobRoutes(effects: LifecycleEffects) {
    * the job (one autocommit statement instead of BEGIN, UPDATE, INSERT, COMMIT). Returns the
    * delivery to start once the statement returned the row, or null (then the usual path runs).
    */
-  const rideWebhook = (em: EntityManager, name: Transition, known: Known): (() => void) | null => {
+  const rideWebhook = (em: EntityManager, name: Transition, known: Known): ((changed: Task) => void) | null => {
     const taskId = webhookOnlyChange(name, known);
     const atOnce = taskId && effects.rideJob ? effects.webhookAtOnce?.() : undefined;
     const lease = atOnce?.lease() ?? null;
     if (!taskId || !atOnce || !lease) return null;
     const jobId = randomUUID();
-    effects.rideJob?.(em, 'webhook', { taskId, attempt: 1 }, { ...lease, id: jobId });
-    return () => atOnce.deliver(taskId, jobId);
+    // The statement also reads the team's signing secrets: the delivery needs no read of its own.
+    const ridden = effects.rideJob?.(
+      em,
+      'webhook',
+      { taskId, attempt: 1 },
+      { ...lease, id: jobId },
+      SIGNING_SECRETS_OF_ROW,
+    );
+    return (changed) => {
+      const row = ridden?.rows()[0];
+      atOnce.deliver(taskId, jobId, row ? { task: changed, signingSecrets: signingSecretsOf(row) } : undefined);
+    };
   };
   /** A change's one job known ahead rides on its statement, unless the change may also end with a webhook. */
-  const rideAhead = (em: EntityManager, name: Transition, ahead: JobAhead): (() => void) | null => {
+  const rideAhead = (em: EntityManager, name: Transition, ahead: JobAhead): ((changed: Task) => void) | null => {
     const mayEnd = (LIFECYCLE[name].to as readonly TaskStatus[]).some((status) => WEBHOOK_STATUSES.includes(status));
     if (mayEnd || !effects.rideJob) return null;
     (effects.rideJob as (em: EntityManager, queue: QueueName, data: unknown, options: JobOptions) => void)(
@@ -203,7 +214,7 @@ export function createTaskLifecycle(orm: MikroORM, effects: LifecycleEffects): T
       if (deliverRidden || !needsTransaction(name, known)) {
         const task = await statement(em);
         if (task) published(name, task);
-        if (task) deliverRidden?.();
+        if (task) deliverRidden?.(task);
         return task;
       }
       let deliverWebhook: (() => void) | null = null;

@@ -3,7 +3,7 @@ import { openTeamSecrets } from '../../auth/sealed-owners.ts';
 import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
-import { findTaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
+import { findTaskWithSigningSecrets, type TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
 import { appendWebhookDelivery, webhookDeliveryStatement } from '../../tasks/store/webhook-deliveries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
@@ -40,13 +40,17 @@ export function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhoo
  */
 export type SettleWith = (em: EntityManager, record: Alongside) => Promise<void>;
 
-/** `handleWebhook`, for a job this process may not have fetched: `settle` settles it with the record (webhook-at-once.ts). */
+/**
+ * `handleWebhook`, for a job this process may not have fetched: `settle` settles it with the record,
+ * `preloaded` is the task and its team's secrets when the change that ended it read them (webhook-at-once.ts).
+ */
 export async function deliverWebhook(
   deps: HandlerDeps,
   job: Pick<JobRef<JobPayloads['webhook']>, 'data'>,
   settle?: SettleWith,
+  preloaded?: TaskWithSigningSecrets,
 ): Promise<void> {
-  const found = await findTaskWithSigningSecrets(deps.lifecycle.em(), job.data.taskId);
+  const found = preloaded ?? (await findTaskWithSigningSecrets(deps.lifecycle.em(), job.data.taskId));
   const task = found?.task;
   if (!found || !task?.onCompleteUrl || !(task.status in EVENTS)) return;
   const secrets = openTeamSecrets(deps.secretBox, task.teamId, found.signingSecrets);

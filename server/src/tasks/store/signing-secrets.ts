@@ -12,6 +12,15 @@ import { taskFromRow } from '../task-columns.ts';
 export const SIGNING_SECRET_COLUMNS = `t.webhook_secret as aq_signing_secret,
   case when t.previous_secret_expires_at > now() then t.previous_webhook_secret end as aq_previous_signing_secret`;
 
+/**
+ * SIGNING_SECRET_COLUMNS for a statement whose task row is `aq_row` (a change carrying its webhook's
+ * job, jobs/send-riding.ts): the delivery that follows needs no read of its own.
+ */
+export const SIGNING_SECRETS_OF_ROW = {
+  join: 'join teams t on t.id = aq_row.team_id',
+  columns: SIGNING_SECRET_COLUMNS,
+} as const;
+
 /** The sealed secrets read by SIGNING_SECRET_COLUMNS, current first. */
 export function signingSecretsOf(row: Record<string, unknown>): string[] {
   const current = row.aq_signing_secret as string;
