@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const post = (path: string, rawBody: string | Buffer, headers: Record<string, string> = {}) =>
+const post = (path: string, rawBody: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}) =>
   fetch(`${t.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${team.apiKey}`, 'content-type': 'application/json', ...headers },
@@ -50,7 +50,10 @@ describe('the tRPC transport (fetch handler for plain calls, stock adapter for t
 
   it('reads a JSON body that starts with a UTF-8 byte order mark, as the stock adapter does', async () => {
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
-    const res = await post('/trpc/tasks.create', Buffer.concat([bom, Buffer.from(JSON.stringify(BASE_TASK))]));
+    const res = await post(
+      '/trpc/tasks.create',
+      new Uint8Array(Buffer.concat([bom, Buffer.from(JSON.stringify(BASE_TASK))])),
+    );
     expect(res.status).toBe(201);
   });
 

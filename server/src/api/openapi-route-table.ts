@@ -10,7 +10,7 @@ import {
 } from 'trpc-to-openapi';
 import { ZodArray, z } from 'zod';
 
-type Procedure = { _def: { inputs: unknown[]; meta?: { openapi?: unknown } } };
+type Procedure = { _def: { inputs: unknown[]; meta?: { openapi?: { method: string; path: string } } } };
 
 /**
  * The router as trpc-to-openapi's Node adapter sees it. On EVERY request that adapter unwraps the
@@ -19,7 +19,8 @@ type Procedure = { _def: { inputs: unknown[]; meta?: { openapi?: unknown } } };
  * object for a procedure without input) and whose outcome never changes. So, per route, we run that
  * walk ONCE here on the real schemas — exactly the adapter's own steps — and hand the adapter a copy
  * of the router whose procedures carry a flat stand-in input: the same kind (object or not) and, per
- * field, the same "is a query array" answer, which is all the adapter reads of it afterwards.
+ * query field, the same "is a query array" answer, which is all the adapter reads of it afterwards
+ * (a route with a JSON body: just its path parameters, whose coercion the body pin keeps off).
  *
  * Only the adapter's routing and input gathering see the stand-ins. It calls procedures through
  * `router.createCaller`, which is bound to the real router: validation (input and output), the
@@ -43,9 +44,12 @@ function standInInput(procedure: Procedure): unknown {
   if (!instanceofZodTypeObject(unwrapped)) return inputParser;
   // What the adapter does on each request, done once (idempotent: it only sets `coerce` flags).
   if (zodSupportsCoerce) coerceSchema(unwrapped);
+  const openapi = procedure._def.meta?.openapi;
+  const query = openapi?.method === 'GET' || openapi?.method === 'DELETE';
+  const pathParameters = new Set([...(openapi?.path ?? '').matchAll(/\{(.+?)\}/g)].map((m) => m[1]));
   const shape: Record<string, z.ZodType> = {};
   for (const [key, field] of Object.entries(unwrapped.shape)) {
-    shape[key] = isQueryArray(field) ? z.array(z.string()) : z.string();
+    if (query || pathParameters.has(key)) shape[key] = isQueryArray(field) ? z.array(z.string()) : z.string();
   }
   return z.object(shape);
 }
