@@ -2,34 +2,31 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import type { RequestMeta } from './request-meta.ts';
 
-/** A Host header that makes a plain URL origin (the stock adapter answers 400 to anything else). */
-const PLAIN_HOST = /^[\w.-]+(?::\d{1,5})?$/;
-
 /**
  * The request as tRPC's fetch handler reads it, for the common case only: a GET, or a POST of
  * `application/json`, that asks for no streamed answer (the SDK's httpLink sends exactly these).
  * tRPC reads of a request its method, url, signal, `headers.get/has` and, for a JSON body, `text()`;
  * we give it an object of Request's prototype carrying exactly these, instead of the stock Node
  * adapter's copy of every header into a `Headers`, a `Request` and a stream over the body.
- * Anything else (form data, octet streams, jsonl, HEAD, other methods, an odd Host) gets null: the
- * stock adapter serves it, unchanged.
+ * Anything else (form data, octet streams, jsonl, HEAD, other methods, a Host that makes no URL)
+ * gets null: the stock adapter serves it, unchanged (a bad Host is its 400).
  *
  * The body is read only when tRPC asks for it — after authentication, as REST does — with the stock
  * adapter's rules: at most `maxBodySize` bytes (else PAYLOAD_TOO_LARGE), decoded as UTF-8.
  */
 export function trpcFetchRequest(req: IncomingMessage, meta: RequestMeta, maxBodySize: number): Request | null {
   const method = req.method;
-  const host = req.headers.host ?? 'localhost';
+  const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
   const contentType = meta.header('content-type');
   const json = contentType === undefined ? method === 'GET' : isJson(contentType);
-  if ((method !== 'GET' && method !== 'POST') || !json || !PLAIN_HOST.test(host) || wantsStream(meta)) return null;
+  if ((method !== 'GET' && method !== 'POST') || !json || wantsStream(meta) || !URL.canParse(url)) return null;
   const headers = {
     get: (name: string) => meta.header(name.toLowerCase()) ?? null,
     has: (name: string) => meta.header(name.toLowerCase()) !== undefined,
   };
   return Object.create(Request.prototype, {
     method: { value: method },
-    url: { value: `http://${host}${req.url}` },
+    url: { value: url },
     headers: { value: headers },
     signal: { value: meta.signal },
     text: { value: () => readText(req, maxBodySize) },
