@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from './helpers/http.ts';
+import { rawConnect } from './helpers/raw-http.ts';
 import { BASE_TASK, countTasks } from './helpers/tasks.ts';
 import { startTestApp, type TestApp, type TestTeam } from './helpers/test-app.ts';
 
@@ -87,4 +88,22 @@ describe('the tRPC transport (fetch handler for plain calls, stock adapter for t
     expect(res.status).toBe(200);
     expect(res.body.result.data.pagination.limit).toBe(1);
   });
+
+  it.each(['1.2.3.256', 'a:99999'])(
+    'answers a call whose Host (%s) makes no URL as the stock adapter: 400',
+    async (host) => {
+      const connection = await rawConnect(t.url);
+      try {
+        const body = JSON.stringify(BASE_TASK);
+        await connection.write(
+          `POST /trpc/tasks.create HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${team.apiKey}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        const res = await connection.response(10_000);
+        expect(res.kind === 'response' && res.status).toBe(400);
+      } finally {
+        connection.close();
+      }
+    },
+  );
 });
