@@ -25,10 +25,22 @@ export function registerHttpMetrics(registry: MetricsRegistry): HttpMetrics {
     cpu.set((usage.user + usage.system) / 1e6);
     uptime.set(process.uptime());
   });
+  // Each (method, route, status) gets its two series once; a request then costs one map lookup.
+  // Bounded like the series themselves: routes come from the route table, methods and statuses are few.
+  const seriesOf = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
   return {
     observe(method, route, status, seconds) {
-      requests.inc({ method, route, status: String(status) });
-      duration.observe(seconds, { route });
+      const id = `${method} ${route} ${status}`;
+      let series = seriesOf.get(id);
+      if (!series) {
+        series = {
+          count: requests.series({ method, route, status: String(status) }),
+          time: duration.series({ route }),
+        };
+        seriesOf.set(id, series);
+      }
+      series.count.inc();
+      series.time.observe(seconds);
     },
   };
 }

@@ -18,8 +18,9 @@ export type RequestMeta = {
 };
 
 /**
- * tRPC's context factory receives a Node IncomingMessage (tRPC handler) or a Fetch Request (REST
- * handler). Both are registered here by the HTTP server, so the context never parses headers twice.
+ * tRPC's context factory receives the request object its adapter was handed: a Node IncomingMessage
+ * (stock tRPC adapter) or a light Request (REST, and tRPC's plain calls: rest-adapter-io.ts,
+ * trpc-fetch-io.ts). Each is registered here, so the context never parses headers twice.
  */
 const metas = new WeakMap<object, RequestMeta>();
 

@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { internal_exceptionHandler } from '@trpc/server/adapters/node-http';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type ApiServices, contextFactory } from './context.ts';
 import { closeAfterResponse } from './read-body.ts';
 import { attachMeta, type RequestMeta, responseMetaFromContext } from './request-meta.ts';
 import type { AppRouter } from './routers/app-router.ts';
 import { sendJson } from './send-json.ts';
+import { trpcFetchRequest, writeFetchResponse } from './trpc-fetch-io.ts';
 
 /** Why +64 KiB: the same envelope allowance as REST, so both transports accept the same tasks. */
 const ENVELOPE_ALLOWANCE = 64 * 1024;
@@ -42,18 +45,31 @@ function refuseEarly(pathname: string, isBatch: boolean, procedures: ReadonlySet
   return { status: 404, body: isBatch ? each : each[0] };
 }
 
-/** tRPC at /trpc/* (the SDK's transport), same procedures and context as REST. */
+/**
+ * tRPC at /trpc/* (the SDK's transport), same procedures and context as REST. A GET or a JSON POST
+ * that wants no streamed answer goes through tRPC's fetch handler with a light request and its
+ * answer is written in one write (trpc-fetch-io.ts); anything else through the stock Node adapter.
+ */
 export function createTrpcHandler(opts: { router: AppRouter; services: ApiServices; maxBodyBytes: number }) {
   const procedures = new Set(Object.keys(opts.router._def.procedures));
+  const maxBodySize = opts.maxBodyBytes + ENVELOPE_ALLOWANCE;
+  const createContext = contextFactory(opts.services) as never;
   const handler = createHTTPHandler({
     router: opts.router,
     basePath: '/trpc/',
-    maxBodySize: opts.maxBodyBytes + ENVELOPE_ALLOWANCE,
+    maxBodySize,
     maxBatchSize: MAX_BATCH_SIZE,
-    createContext: contextFactory(opts.services) as never,
+    createContext,
     responseMeta: responseMetaFromContext,
   });
-  return (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): void => {
+  const fetchOptions = {
+    router: opts.router,
+    endpoint: '/trpc',
+    maxBatchSize: MAX_BATCH_SIZE,
+    createContext,
+    responseMeta: responseMetaFromContext,
+  };
+  return (req: IncomingMessage, res: ServerResponse, meta: RequestMeta): Promise<void> | undefined => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let early: ReturnType<typeof refuseEarly>;
     try {
@@ -68,7 +84,15 @@ export function createTrpcHandler(opts: { router: AppRouter; services: ApiServic
       sendJson(res, early.status, early.body);
       return;
     }
-    attachMeta(req, meta);
-    handler(req, res);
+    const request = trpcFetchRequest(req, meta, maxBodySize);
+    if (!request) {
+      attachMeta(req, meta);
+      handler(req, res);
+      return;
+    }
+    attachMeta(request, meta);
+    return fetchRequestHandler({ ...fetchOptions, req: request })
+      .then((response) => writeFetchResponse(res, response))
+      .catch(internal_exceptionHandler({ router: opts.router, req, res, path: '', createContext }));
   };
 }

@@ -18,17 +18,26 @@ const t = initTRPC
 
 export const router = t.router;
 
-/** Domain errors become TRPCErrors with the right code, so both transports answer the right status. */
-const errorBridge = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) throw toTRPCError(result.error.cause);
+/** A domain error becomes a TRPCError with the right code, so both transports answer the right status. */
+function bridged<R extends { ok: boolean }>(result: R): R {
+  const cause = result.ok ? undefined : (result as { error?: { cause?: unknown } }).error?.cause;
+  if (cause instanceof AppError) throw toTRPCError(cause);
   return result;
-});
+}
 
-export const publicProcedure = t.procedure.use(errorBridge);
+export const publicProcedure = t.procedure.use(async ({ next }) => bridged(await next()));
 
-/** Auth first (401s spend no team's budget), then the per-team limit: once per HTTP request. */
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const principal = await admitRequest(ctx.services, ctx.meta);
-  return next({ ctx: { ...ctx, principal } });
+/**
+ * Auth first (401s spend no team's budget), then the per-team limit: once per HTTP request. The
+ * error bridge is in the same middleware (one level of tRPC's middleware chain, not two: each level
+ * copies the call's options and context).
+ */
+export const authedProcedure = t.procedure.use(async ({ ctx, next }) => {
+  let principal: Awaited<ReturnType<typeof admitRequest>>;
+  try {
+    principal = await admitRequest(ctx.services, ctx.meta);
+  } catch (error) {
+    throw error instanceof AppError ? toTRPCError(error) : error;
+  }
+  return bridged(await next({ ctx: { principal } }));
 });

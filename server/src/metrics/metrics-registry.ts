@@ -4,11 +4,18 @@
  */
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
+const NEEDS_ESCAPE = /[\\"\n]/;
+const escapeValue = (value: string) =>
+  NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+
+/** The series key `a="1",b="2"`: names sorted, values escaped as the exposition format wants. */
+const key = (labels: Labels) => {
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let text = '';
+  for (const name of names) text += `${text ? ',' : ''}${name}="${escapeValue(String(labels[name]))}"`;
+  return text;
+};
 
 type Metric = { name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; render(): string[] };
 
@@ -19,7 +26,15 @@ export class MetricsRegistry {
   counter(name: string, help: string) {
     const values = new Map<string, number>();
     this.#metrics.push({ name, help, type: 'counter', render: () => [...values].map(([l, v]) => line(name, l, v)) });
-    return { inc: (labels: Labels = {}, by = 1) => values.set(key(labels), (values.get(key(labels)) ?? 0) + by) };
+    const add = (k: string, by: number) => values.set(k, (values.get(k) ?? 0) + by);
+    return {
+      inc: (labels: Labels = {}, by = 1) => add(key(labels), by),
+      /** One series, its key computed once: for a hot path that counts the same labels again and again. */
+      series: (labels: Labels) => {
+        const k = key(labels);
+        return { inc: (by = 1) => add(k, by) };
+      },
+    };
   }
 
   gauge(name: string, help: string) {
@@ -42,16 +57,23 @@ export class MetricsRegistry {
         line(`${name}_count`, l, s.count),
       ]);
     this.#metrics.push({ name, help, type: 'histogram', render });
-    return {
-      observe: (value: number, labels: Labels = {}) => {
-        const k = key(labels);
-        const s = series.get(k) ?? { counts: buckets.map(() => 0), sum: 0, count: 0 };
-        buckets.forEach((b, i) => {
-          if (value <= b) s.counts[i] = (s.counts[i] ?? 0) + 1;
-        });
-        s.sum += value;
-        s.count += 1;
+    const observe = (k: string, value: number) => {
+      let s = series.get(k);
+      if (!s) {
+        s = { counts: buckets.map(() => 0), sum: 0, count: 0 };
         series.set(k, s);
+      }
+      for (let i = 0; i < buckets.length; i++)
+        if (value <= (buckets[i] as number)) s.counts[i] = (s.counts[i] ?? 0) + 1;
+      s.sum += value;
+      s.count += 1;
+    };
+    return {
+      observe: (value: number, labels: Labels = {}) => observe(key(labels), value),
+      /** One series, its key computed once (see counter). */
+      series: (labels: Labels) => {
+        const k = key(labels);
+        return { observe: (value: number) => observe(k, value) };
       },
     };
   }
