@@ -1,17 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EnqueueMany } from '../jobs/queues.ts';
-import { dispatchGroup } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail } from '../shared/app-error.ts';
 import { type BatchItem, type CreateBatchInput, isInvalidItem } from './batch-input-schema.ts';
-import {
-  type CreateDeps,
-  type CreateTaskResponse,
-  canonicalSha256,
-  checkConfiguredRules,
-  dispatchJobOptions,
-} from './create-task.ts';
+import { type CreateDeps, type CreateTaskResponse, canonicalSha256, checkConfiguredRules } from './create-task.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
-import { taskInsertMany } from './store/insert.ts';
+import { DISPATCH_JOB_RETURNING, taskInsertMany } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { buildTaskRow, type NewTask } from './task-row.ts';
 import { toTaskView } from './task-view.ts';
@@ -203,16 +196,15 @@ function accept(
   return { index, built, response };
 }
 
-/** Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'). */
+/**
+ * Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'),
+ * the jobs made in SQL from the inserted rows (no array of jobs built and sent).
+ */
 async function insertAll(em: EntityManager, deps: BatchDeps, accepted: readonly Accepted[]): Promise<void> {
   const rows = accepted.map((a) => a.built.row);
-  const jobs = rows.map((row) => ({
-    id: row.dispatchJobId as string,
-    data: { taskId: row.id },
-    group: dispatchGroup(row.teamId, row.flowKey),
-    ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
-  }));
-  await deps.enqueueMany(em, 'dispatch', jobs, (first) => taskInsertMany(rows, first));
+  await deps.enqueueMany(em, 'dispatch', { derivedFromRows: rows.length }, (first) =>
+    taskInsertMany(rows, first, DISPATCH_JOB_RETURNING),
+  );
 }
 
 /** The stored answer of this key, or 409 for another request under it; null when the key is free. */
