@@ -84,12 +84,14 @@ async function answerItems(
 ): Promise<{ body: BatchResponse; accepted: Accepted[] }> {
   const results: (BatchResult | null)[] = items.map(() => null);
   const candidates = validateItems(items, deps, results);
+  // One instant for the whole batch: its tasks are created by one statement.
+  const now = new Date();
   const vaultErrors = await missingVaultReferencesByItem(em, deps, teamId, candidates);
   const accepted: Accepted[] = [];
   for (const { index, item } of candidates) {
     const missing = vaultErrors.get(index);
     if (missing) results[index] = itemError(index, missing);
-    else accepted.push(accept(deps, teamId, index, item, idempotencyKey));
+    else accepted.push(accept(deps, teamId, index, item, { idempotencyKey, now }));
   }
   for (const { index, response } of accepted) results[index] = response;
   return { body: { results: results as BatchResult[] }, accepted };
@@ -113,6 +115,17 @@ function validateItems(
   results: (BatchResult | null)[],
 ): { index: number; item: CreateTaskInput }[] {
   const valid: { index: number; item: CreateTaskInput }[] = [];
+  // The items of a batch mostly share their URLs: each distinct one is checked once.
+  const verdicts = new Map<string, string | null>();
+  const checkUrl = (url: string) => {
+    let verdict = verdicts.get(url);
+    if (verdict === undefined) {
+      verdict = deps.checkUrl(url);
+      verdicts.set(url, verdict);
+    }
+    return verdict;
+  };
+  const rules = { ...deps, checkUrl };
   items.forEach((item, index) => {
     if (isInvalidItem(item)) {
       results[index] = itemError(index, item.details);
@@ -124,7 +137,7 @@ function validateItems(
       return;
     }
     try {
-      checkConfiguredRules(item, deps);
+      checkConfiguredRules(item, rules);
       valid.push({ index, item });
     } catch (error) {
       if (!(error instanceof AppError) || !error.details) throw error;
@@ -182,15 +195,18 @@ function accept(
   teamId: string,
   index: number,
   item: CreateTaskInput,
-  idempotencyKey: string | null,
+  opts: { idempotencyKey: string | null; now: Date },
 ): Accepted {
   const built = buildTaskRow(teamId, item, {
     providerBaseUrls: deps.providerBaseUrls,
-    idempotencyKey,
-    now: new Date(),
+    idempotencyKey: opts.idempotencyKey,
+    now: opts.now,
     secretBox: deps.secretBox,
   });
-  const response: CreateTaskResponse = { task: { ...toTaskView(built.row), callbackId: built.callbackId } };
+  // The view itself takes the callback id (last, as in a single create's answer): no copy of it.
+  const task = toTaskView(built.row) as CreateTaskResponse['task'];
+  task.callbackId = built.callbackId;
+  const response: CreateTaskResponse = { task };
   if (built.callbackId) response.callbackUrl = `${deps.publicUrl}/v1/callbacks/${built.callbackId}`;
   if (built.signalToken) response.signalToken = built.signalToken;
   return { index, built, response };

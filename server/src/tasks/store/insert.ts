@@ -88,13 +88,16 @@ const SQL_TYPES: readonly SqlType[] = TASK_COLUMNS.map(({ key, column }) => {
 });
 
 /**
- * One column of every row as a PostgreSQL array literal (`{"a","b",NULL}`), or null when the column
- * is null in every row. Every non-null element is double-quoted with `"` and `\` escaped, so that no
- * text (commas, braces, spaces, the word NULL) can be read as anything but itself.
+ * One column of every row as a PostgreSQL array literal (`{"a",b,NULL}`), or null when the column
+ * is null in every row. A value equal to the previous row's reuses its element (a batch's rows
+ * share most values: team, status, method, often URL and body).
  */
 function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): string | null {
   const elements = new Array<string>(rows.length);
   let anyValue = false;
+  let last: unknown;
+  let lastText = '';
+  let lastElement = '';
   for (let i = 0; i < rows.length; i++) {
     const value = (rows[i] as Task)[key];
     if (value == null) {
@@ -102,16 +105,33 @@ function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): st
       continue;
     }
     anyValue = true;
-    elements[i] = quoted(elementText(value, type));
+    if (!sameValue(value, last)) {
+      last = value;
+      // JSON values are new objects in every row: equal texts still share their element.
+      const text = type === 'jsonb' ? JSON.stringify(value) : elementText(value);
+      if (text !== lastText) {
+        lastText = text;
+        lastElement = arrayElement(text);
+      }
+    }
+    elements[i] = lastElement;
   }
   return anyValue ? `{${elements.join(',')}}` : null;
 }
 
-function elementText(value: unknown, type: SqlType): string {
-  if (type === 'jsonb') return JSON.stringify(value);
-  if (value instanceof Date) return value.toISOString();
-  return String(value);
-}
+const sameValue = (a: unknown, b: unknown) =>
+  a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
 
-const NEEDS_ESCAPE = /["\\]/;
-const quoted = (text: string) => (NEEDS_ESCAPE.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`);
+const elementText = (value: unknown) => (value instanceof Date ? value.toISOString() : String(value));
+
+/** Text an array literal reads as itself without quotes: ids, numbers, booleans, timestamps, plain words. */
+const BARE = /^[0-9A-Za-z_.:+-]+$/;
+
+/**
+ * An element as the array literal must spell it: bare when nothing in it can be read otherwise
+ * (never the word NULL), else double-quoted with `"` and `\` escaped (commas, braces, spaces).
+ */
+function arrayElement(text: string): string {
+  if (BARE.test(text) && text.toLowerCase() !== 'null') return text;
+  return `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
