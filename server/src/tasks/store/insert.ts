@@ -105,7 +105,7 @@ function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): st
       continue;
     }
     anyValue = true;
-    if (!sameValue(value, last)) {
+    if (value !== last && !(type === 'timestamptz' && sameInstant(value, last))) {
       last = value;
       // JSON values are new objects in every row: equal texts still share their element.
       const text = type === 'jsonb' ? JSON.stringify(value) : elementText(value);
@@ -119,8 +119,7 @@ function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): st
   return anyValue ? `{${elements.join(',')}}` : null;
 }
 
-const sameValue = (a: unknown, b: unknown) =>
-  a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
+const sameInstant = (a: unknown, b: unknown) => a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
 
 const elementText = (value: unknown) => (value instanceof Date ? value.toISOString() : String(value));
 
