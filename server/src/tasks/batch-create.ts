@@ -26,6 +26,13 @@ export type RateCharge = { take(tasks: number): Promise<void>; giveBack(tasks: n
 type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
 
 /**
+ * What the transaction inserts, built as soon as the rows are, before any wait: the statement, the
+ * tasks' ids (announced after the commit) and whether one is due now. The rows themselves are then
+ * dropped: a batch waiting on the rate limit or the database holds its answer, not a second copy.
+ */
+type Prepared = { ids: string[]; anyDue: boolean; insert: { sql: string; params: unknown[] } };
+
+/**
  * Creates the valid items of a batch together: one transaction whose single statement inserts every
  * task row and its dispatch job (commit → all exist; any failure → none). Invalid items are answered
  * in their place with their own indexed details and create nothing. With an Idempotency-Key the key
@@ -46,42 +53,43 @@ export async function createBatch(
     const replay = await replayStored(em, deps, teamId, idempotencyKey, hash);
     if (replay) return replay;
   }
-  const { body, accepted } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
-  if (accepted.length === 0) return { body, replayed: false };
-  await charge.take(accepted.length);
+  const { body, prepared } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
+  if (!prepared) return { body, replayed: false };
+  const count = prepared.ids.length;
+  await charge.take(count);
   let lost: BatchOutcome | null;
   try {
     lost = await em.transactional(async (tem) => {
       if (idempotencyKey) {
-        const claim = { teamId, key: idempotencyKey, hash, taskId: accepted[0]?.built.row.id as string, body };
+        const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
         const stored = await claimBatchKey(tem, deps, claim);
         if (stored) return stored;
       }
-      await insertAll(tem, deps, accepted);
+      await insertAll(tem, deps, prepared);
       return null;
     });
   } catch (error) {
-    await charge.giveBack(accepted.length).catch(() => {});
+    await charge.giveBack(count).catch(() => {});
     throw error;
   }
   if (lost) {
     // A concurrent request with the same key created the batch: its answer, our points back.
-    await charge.giveBack(accepted.length).catch(() => {});
+    await charge.giveBack(count).catch(() => {});
     return lost;
   }
-  for (const a of accepted) deps.onCreated?.(a.built.row.id);
-  if (accepted.some((a) => a.built.row.status === 'pending')) deps.onDispatchDue?.();
+  for (const id of prepared.ids) deps.onCreated?.(id);
+  if (prepared.anyDue) deps.onDispatchDue?.();
   return { body, replayed: false };
 }
 
-/** Every item's answer (its create answer or its error) and the rows of the valid ones, built in memory. */
+/** Every item's answer (its create answer or its error) and the insert of the valid ones (null: none). */
 async function answerItems(
   em: EntityManager,
   deps: CreateDeps,
   teamId: string,
   items: readonly BatchItem[],
   idempotencyKey: string | null,
-): Promise<{ body: BatchResponse; accepted: Accepted[] }> {
+): Promise<{ body: BatchResponse; prepared: Prepared | null }> {
   const results: (BatchResult | null)[] = items.map(() => null);
   const candidates = validateItems(items, deps, results);
   // One instant for the whole batch: its tasks are created by one statement.
@@ -94,7 +102,12 @@ async function answerItems(
     else accepted.push(accept(deps, teamId, index, item, { idempotencyKey, now }));
   }
   for (const { index, response } of accepted) results[index] = response;
-  return { body: { results: results as BatchResult[] }, accepted };
+  const body = { results: results as BatchResult[] };
+  if (accepted.length === 0) return { body, prepared: null };
+  const rows = accepted.map((a) => a.built.row);
+  const ids = rows.map((row) => row.id);
+  const insert = taskInsertMany(rows, 1, DISPATCH_JOB_RETURNING);
+  return { body, prepared: { ids, anyDue: rows.some((row) => row.status === 'pending'), insert } };
 }
 
 /** Key order ignored: the whole list of items, invalid ones by their raw input. */
@@ -216,11 +229,12 @@ function accept(
  * Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'),
  * the jobs made in SQL from the inserted rows (no array of jobs built and sent).
  */
-async function insertAll(em: EntityManager, deps: BatchDeps, accepted: readonly Accepted[]): Promise<void> {
-  const rows = accepted.map((a) => a.built.row);
-  await deps.enqueueMany(em, 'dispatch', { derivedFromRows: rows.length }, (first) =>
-    taskInsertMany(rows, first, DISPATCH_JOB_RETURNING),
-  );
+async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<void> {
+  await deps.enqueueMany(em, 'dispatch', { derivedFromRows: prepared.ids.length }, (first) => {
+    // Numbered from $1 when it was built: derived jobs bring no parameter of their own.
+    if (first !== 1) throw new Error(`the batch's INSERT was built from $1, not $${first}`);
+    return prepared.insert;
+  });
 }
 
 /** The stored answer of this key, or 409 for another request under it; null when the key is free. */
