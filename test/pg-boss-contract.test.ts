@@ -9,8 +9,9 @@ import { claimingFetch } from '../server/src/jobs/boss-sql.ts';
 import { createEnqueue, createEnqueueMany, type SqlExecutor } from '../server/src/jobs/queues.ts';
 import { openQueueFixture } from './helpers/queue-fixture.ts';
 
-// What our two splices into pg-boss's SQL assume about pg-boss (the job INSERT that a task's INSERT
-// rides on, and the fetch that the claim rides on), checked against the installed pg-boss. An
+// What our splices into pg-boss's SQL assume about pg-boss (the job INSERT that a task's INSERT
+// rides on, its job relation that a batch's derived jobs replace, and the fetch that the claim
+// rides on), checked against the installed pg-boss. An
 // upgrade that changes any of it fails here first, by name, instead of somewhere in the dispatch
 // tests. The pinned version is the one these assumptions were last checked for.
 

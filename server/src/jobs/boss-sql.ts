@@ -2,10 +2,11 @@ import { type Claim, claimStatement, type FetchedJobs, type HeldKey, splitClaime
 
 /**
  * The pg-boss adapter: the one place that knows pg-boss's SQL text and the shape of its job rows
- * (checked against the pinned pg-boss by test/pg-boss-contract.test.ts). It holds our two splices
+ * (checked against the pinned pg-boss by test/pg-boss-contract.test.ts). It holds our splices
  * into pg-boss's statements: a statement riding on the job INSERT (withAlongside: a task and its
- * dispatch job in one statement), and pg-boss's fetch run under the claim (claimingFetch: taking a
- * job and claiming its task in one statement). The task store (tasks/store/claim.ts) writes the
+ * dispatch job in one statement; withDerivedJobs: a batch's jobs made from the rows that statement
+ * returns), and pg-boss's fetch run under the claim (claimingFetch: taking a job and claiming its
+ * task in one statement). The task store (tasks/store/claim.ts) writes the
  * claim against the columns named here, never against pg-boss's own names.
  */
 
