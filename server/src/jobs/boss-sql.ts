@@ -91,19 +91,14 @@ function prependCte(cte: string, sql: string): string {
   throw new Error('pg-boss job INSERT has an unknown shape; cannot combine it with the task INSERT');
 }
 
-/**
- * The columns of a row the alongside statement returns (its RETURNING list) from which a derived
- * dispatch job is made: its id, its task's id, priority, start time (null: at once) and group.
- */
-export const DERIVED_JOB_COLUMNS = ['job_id', 'task_id', 'priority', 'start_after', 'group_id'] as const;
-
 /** pg-boss's job relation: `json_to_recordset($1::text::json) as x (<column> <type>, …)`. */
 const JOB_RECORDSET = /json_to_recordset\(\$1::text::json\) as x \(([^()]*)\)/;
 
 /**
  * pg-boss's job INSERT with its jobs made in SQL, one per row the alongside statement inserts and
- * returns (DERIVED_JOB_COLUMNS), instead of read from a JSON array built in JavaScript: a task's
- * job is `{taskId}`, so a batch's jobs are a SELECT over the rows inserted beside them. Only
+ * returns (columns job_id, task_id, priority, start_after — null: at once — and group_id), instead
+ * of read from a JSON array built in JavaScript: a task's job is `{taskId}`, so a batch's jobs are a
+ * SELECT over the rows inserted beside them. Only
  * pg-boss's job relation is replaced, by one with the same columns and types, those we do not give
  * null (as when absent from the JSON): the rest of pg-boss's statement (queue policy, retry
  * settings, expiry, retention, singleton and group columns, ON CONFLICT) runs unchanged. pg-boss's
@@ -125,7 +120,7 @@ export function withDerivedJobs(db: SqlExecutor, alongside: Alongside): SqlExecu
   };
 }
 
-/** Our derived columns under pg-boss's recordset names; every other recordset column null. */
+/** The derived columns (DerivedJobs in queues.ts) under pg-boss's recordset names; every other null. */
 const DERIVED_AS: Record<string, string> = {
   id: 'job_id',
   data: "jsonb_build_object('taskId', task_id)",

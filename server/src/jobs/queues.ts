@@ -102,8 +102,9 @@ export type ManyJob<Q extends QueueName> = {
 
 /**
  * As many jobs as the rows `alongside` inserts, made in SQL from the columns its RETURNING list
- * names (boss-sql.ts DERIVED_JOB_COLUMNS: job_id, task_id, priority, start_after, group_id): a
- * batch's dispatch jobs (`{taskId}` each) without building and sending a JSON array of them.
+ * names (job_id, task_id, priority, start_after — null: at once — and group_id; boss-sql.ts
+ * withDerivedJobs): a batch's dispatch jobs (`{taskId}` each) without building and sending a JSON
+ * array of them.
  */
 export type DerivedJobs = { derivedFromRows: number };
 
