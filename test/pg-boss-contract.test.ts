@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -5,11 +6,12 @@ import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolExecutor } from '../server/src/db/prepared.ts';
 import { claimingFetch, withAlongside, withConditionalAlongside } from '../server/src/jobs/boss-sql.ts';
-import { createEnqueue, type SqlExecutor } from '../server/src/jobs/queues.ts';
+import { createEnqueue, createEnqueueMany, type SqlExecutor } from '../server/src/jobs/queues.ts';
 import { openQueueFixture } from './helpers/queue-fixture.ts';
 
-// What our two splices into pg-boss's SQL assume about pg-boss (the job INSERT that a task's INSERT
-// rides on, and the fetch that the claim rides on), checked against the installed pg-boss. An
+// What our splices into pg-boss's SQL assume about pg-boss (the job INSERT that a task's INSERT
+// rides on, its job relation that a batch's derived jobs replace, and the fetch that the claim
+// rides on), checked against the installed pg-boss. An
 // upgrade that changes any of it fails here first, by name, instead of somewhere in the dispatch
 // tests. The pinned version is the one these assumptions were last checked for.
 
@@ -172,6 +174,49 @@ describe('pg-boss contract', () => {
       expect((job as unknown as { aqClaim: unknown }).aqClaim).toBeNull();
       expect(Object.keys(job).filter((k) => k.startsWith('aq_task_'))).toEqual([]);
     }
+  });
+
+  it("derives a batch's jobs in SQL as the same job rows pg-boss's own insert makes of a JSON array", async () => {
+    const em = orm.em.fork();
+    const enqueueMany = createEnqueueMany(boss);
+    const later = new Date(Date.now() + 3_600_000);
+    const ids = Array.from({ length: 4 }, () => randomUUID());
+    const tasks = Array.from({ length: 4 }, () => randomUUID());
+    await em.transactional(async (tem) => {
+      await enqueueMany(tem, 'dispatch', [
+        {
+          id: ids[0] as string,
+          data: { taskId: tasks[0] as string },
+          priority: 7,
+          group: { id: 'team/key' },
+          startAfter: later,
+        },
+        { id: ids[1] as string, data: { taskId: tasks[1] as string }, priority: 5, group: { id: 'team' } },
+      ]);
+      // The rows a batch's task INSERT returns (job_id, task_id, priority, start_after, group_id).
+      await enqueueMany(tem, 'dispatch', { derivedFromRows: 2 }, (first) => ({
+        sql: `select * from (values ($${first}::uuid, $${first + 1}::uuid, 7, $${first + 2}::timestamptz, 'team/key'),
+          ($${first + 3}::uuid, $${first + 4}::uuid, 5, null::timestamptz, 'team')) as r(job_id, task_id, priority, start_after, group_id)`,
+        params: [ids[2], tasks[2], later.toISOString(), ids[3], tasks[3]],
+      }));
+    });
+    const rows = await em.execute<Record<string, unknown>[]>(
+      `select *, keep_until - start_after as kept from pgboss.job where id = any(?::uuid[]) order by array_position(?::uuid[], id)`,
+      [`{${ids.join(',')}}`, `{${ids.join(',')}}`],
+    );
+    expect(rows).toHaveLength(4);
+    const [a, b, c, d] = rows.map(({ id: _id, created_on: _c, data, start_after, keep_until, ...rest }) => ({
+      ...rest,
+      taskId: (data as { taskId: string }).taskId,
+      startAfter: start_after,
+      keepUntil: keep_until,
+    }));
+    expect({ ...c, taskId: tasks[0] }).toEqual(a);
+    // Due at once: start_after is the insert's now (a few ms apart), the retention after it the same.
+    const timeless = (row: typeof b) => ({ ...row, startAfter: null, keepUntil: null });
+    expect({ ...timeless(d as typeof b), taskId: tasks[1] }).toEqual(timeless(b));
+    const at = (row: typeof b) => new Date(row?.startAfter as string).getTime();
+    expect(Math.abs(at(d) - at(b))).toBeLessThan(60_000);
   });
 
   it('is known only to the adapter: nothing in server/src/tasks names pg-boss, its schema or its job columns', () => {

@@ -5,7 +5,7 @@ import { createSecretBox } from '../server/src/auth/secret-box.ts';
 import { createTeam } from '../server/src/auth/teams.ts';
 import { openOrm, runMigrations } from '../server/src/db/database.ts';
 import { type Task, TaskSchema } from '../server/src/db/entities/task.ts';
-import { taskInsert } from '../server/src/tasks/store/insert.ts';
+import { taskInsert, taskInsertMany } from '../server/src/tasks/store/insert.ts';
 import { taskFromRow } from '../server/src/tasks/task-columns.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
 import { buildTaskRow } from '../server/src/tasks/task-row.ts';
@@ -80,5 +80,45 @@ describe('task columns', () => {
     expect(plain(ours)).toEqual(plain(em.map(TaskSchema, raw!) as Task));
     expect(plain(ours)).toEqual(plain(row));
     expect(ours.createdAt).toBeInstanceOf(Date);
+  });
+
+  it('writes many rows in one statement (column arrays) exactly as the one-row INSERT writes each', async () => {
+    const box = createSecretBox(randomBytes(32));
+    const awkward = 'a "quoted" \\ back\\slash, {brace} NULL é ✓ \'single\'';
+    const bodies = [
+      { targetUrl: 'https://example.com/a' },
+      {
+        targetUrl: 'https://example.com/b?q="x"',
+        method: 'PATCH',
+        headers: { 'X-Awkward': awkward, Authorization: 'NULL' },
+        body: awkward,
+        delayUntil: new Date(Date.now() + 60_000).toISOString(),
+        waitForSignal: true,
+        flowKey: 'key-1',
+      },
+      { targetUrl: 'https://example.com/c', body: 'NULL', headers: { Empty: '' } },
+    ];
+    const rows = bodies.map((body) => {
+      const parsed = createTaskInputSchema.parse(body);
+      return buildTaskRow(teamId, parsed, {
+        providerBaseUrls: {},
+        idempotencyKey: null,
+        now: new Date(),
+        secretBox: box,
+      }).row;
+    });
+    const em = orm.em.fork();
+    const insert = taskInsertMany(rows, 1, 'id');
+    const returned = await em.getKysely().executeQuery({
+      sql: insert.sql,
+      parameters: insert.params,
+      query: { kind: 'RawNode' },
+      queryId: { queryId: 'test' },
+    } as never);
+    expect(returned.rows).toEqual(rows.map((r) => ({ id: r.id })));
+    for (const row of rows) {
+      const [raw] = await em.execute<Record<string, unknown>[]>('select * from tasks where id = ?', [row.id]);
+      expect(plain(taskFromRow(raw!))).toEqual(plain(row));
+    }
   });
 });

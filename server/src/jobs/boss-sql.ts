@@ -2,10 +2,11 @@ import { type Claim, claimStatement, type FetchedJobs, type HeldKey, splitClaime
 
 /**
  * The pg-boss adapter: the one place that knows pg-boss's SQL text and the shape of its job rows
- * (checked against the pinned pg-boss by test/pg-boss-contract.test.ts). It holds our two splices
+ * (checked against the pinned pg-boss by test/pg-boss-contract.test.ts). It holds our splices
  * into pg-boss's statements: a statement riding on the job INSERT (withAlongside: a task and its
- * dispatch job in one statement), and pg-boss's fetch run under the claim (claimingFetch: taking a
- * job and claiming its task in one statement). The task store (tasks/store/claim.ts) writes the
+ * dispatch job in one statement; withDerivedJobs: a batch's jobs made from the rows that statement
+ * returns), and pg-boss's fetch run under the claim (claimingFetch: taking a job and claiming its
+ * task in one statement). The task store (tasks/store/claim.ts) writes the
  * claim against the columns named here, never against pg-boss's own names.
  */
 
@@ -75,16 +76,8 @@ export function heldKeyOf<T>(job: JobRef<T>): HeldKey | null {
 export function withAlongside(db: SqlExecutor, alongside: Alongside): SqlExecutor {
   return {
     executeSql(sql, values = []) {
-      const text = sql.trimStart();
       const extra = alongside(values.length + 1);
-      const cte = `with aq_alongside as (${extra.sql})`;
-      // `WITH ins AS (INSERT …) …` (a queue with notify) or a bare `INSERT …` (without).
-      let combined: string;
-      if (/^with\s/i.test(text)) combined = `${cte}, ${text.slice(4).trimStart()}`;
-      else if (/^insert\s/i.test(text)) combined = `${cte} ${text}`;
-      // A pg-boss upgrade changed its INSERT's shape: fail loudly rather than lose the atomicity.
-      else throw new Error('pg-boss statement has an unknown shape; cannot combine it with ours');
-      return db.executeSql(combined, [...values, ...extra.params]);
+      return db.executeSql(prependCte(`aq_alongside as (${extra.sql})`, sql), [...values, ...extra.params]);
     },
   };
 }
@@ -148,4 +141,68 @@ export function withConditionalAlongside(
       return { rows: jobId ? [{ id: jobId }] : [] };
     },
   };
+}
+
+/**
+ * `with <cte>` put before pg-boss's statement: its job INSERT (`WITH ins AS (INSERT …) …` with
+ * notify, or a bare `INSERT …`) or its complete (`WITH results AS (UPDATE …) …`).
+ */
+function prependCte(cte: string, sql: string): string {
+  const text = sql.trimStart();
+  if (/^with\s/i.test(text)) return `with ${cte}, ${text.slice(4).trimStart()}`;
+  if (/^insert\s/i.test(text)) return `with ${cte} ${text}`;
+  // A pg-boss upgrade changed its statement's shape: fail loudly rather than lose the atomicity.
+  throw new Error('pg-boss statement has an unknown shape; cannot combine it with ours');
+}
+
+/** pg-boss's job relation: `json_to_recordset($1::text::json) as x (<column> <type>, …)`. */
+const JOB_RECORDSET = /json_to_recordset\(\$1::text::json\) as x \(([^()]*)\)/;
+
+/**
+ * pg-boss's job INSERT with its jobs made in SQL, one per row the alongside statement inserts and
+ * returns (columns job_id, task_id, priority, start_after — null: at once — and group_id), instead
+ * of read from a JSON array built in JavaScript: a task's job is `{taskId}`, so a batch's jobs are a
+ * SELECT over the rows inserted beside them. Only
+ * pg-boss's job relation is replaced, by one with the same columns and types, those we do not give
+ * null (as when absent from the JSON): the rest of pg-boss's statement (queue policy, retry
+ * settings, expiry, retention, singleton and group columns, ON CONFLICT) runs unchanged. pg-boss's
+ * own parameter (its empty job array) is dropped; the alongside statement's are numbered from $1.
+ */
+export function withDerivedJobs(db: SqlExecutor, alongside: Alongside): SqlExecutor {
+  return {
+    executeSql(sql, values = []) {
+      const match = JOB_RECORDSET.exec(sql);
+      const statement = match ? sql.replace(match[0], () => derivedJobRelation(match[1] as string)) : sql;
+      // A pg-boss upgrade changed its job relation or its parameters: fail loudly rather than
+      // insert other jobs than the rows'.
+      if (!match || values.length !== 1 || /\$\d/.test(statement)) {
+        throw new Error('pg-boss job INSERT has an unknown shape; cannot derive its jobs from the inserted rows');
+      }
+      const extra = alongside(1);
+      return db.executeSql(prependCte(`aq_alongside as (${extra.sql})`, statement), extra.params);
+    },
+  };
+}
+
+/** The derived columns (DerivedJobs in queues.ts) under pg-boss's recordset names; every other null. */
+const DERIVED_AS: Record<string, string> = {
+  id: 'job_id',
+  data: "jsonb_build_object('taskId', task_id)",
+  priority: 'priority',
+  // to_json: ISO 8601 whatever the session's DateStyle, which pg-boss casts back to the same instant.
+  '"startAfter"': "to_json(start_after) #>> '{}'",
+  '"groupId"': 'group_id',
+};
+
+function derivedJobRelation(columnList: string): string {
+  const columns = columnList
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '')
+    .map((c) => ({ name: c.slice(0, c.lastIndexOf(' ')), type: c.slice(c.lastIndexOf(' ') + 1) }));
+  const missing = Object.keys(DERIVED_AS).filter((name) => !columns.some((c) => c.name === name));
+  // A renamed pg-boss column would otherwise be null in every job (no group, no start time).
+  if (missing.length > 0) throw new Error(`pg-boss job recordset lacks ${missing.join(', ')}; cannot derive jobs`);
+  const list = columns.map(({ name, type }) => `(${DERIVED_AS[name] ?? 'null'})::${type} as ${name}`);
+  return `(select ${list.join(', ')} from aq_alongside) as x`;
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss, type Queue, type SendOptions } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
-import { type Alongside, type SqlExecutor, withAlongside } from './boss-sql.ts';
+import { type Alongside, type SqlExecutor, withAlongside, withDerivedJobs } from './boss-sql.ts';
 
 export type { Alongside, SqlExecutor };
 /** A job's options (id, priority, start time, group) as the queue takes them. */
@@ -101,6 +101,14 @@ export type ManyJob<Q extends QueueName> = {
 };
 
 /**
+ * As many jobs as the rows `alongside` inserts, made in SQL from the columns its RETURNING list
+ * names (job_id, task_id, priority, start_after — null: at once — and group_id; boss-sql.ts
+ * withDerivedJobs): a batch's dispatch jobs (`{taskId}` each) without building and sending a JSON
+ * array of them.
+ */
+export type DerivedJobs = { derivedFromRows: number };
+
+/**
  * Sends many jobs of one queue in ONE statement on the caller's transaction (pg-boss's `insert`),
  * with `alongside` (e.g. the tasks' multi-row INSERT) as a CTE of it. Throws unless every job was
  * inserted (pg-boss skips a conflicting id silently), so the caller's transaction rolls back whole.
@@ -108,28 +116,33 @@ export type ManyJob<Q extends QueueName> = {
 export type EnqueueMany = <Q extends QueueName>(
   em: EntityManager,
   queue: Q,
-  jobs: readonly ManyJob<Q>[],
+  jobs: readonly ManyJob<Q>[] | DerivedJobs,
   alongside?: Alongside,
 ) => Promise<void>;
 
 export function createEnqueueMany(boss: PgBoss): EnqueueMany {
   return async (em, queue, jobs, alongside) => {
-    if (jobs.length === 0) return;
+    const derived = 'derivedFromRows' in jobs;
+    const expected = derived ? jobs.derivedFromRows : jobs.length;
+    if (expected === 0) return;
     if (!em.isInTransaction()) throw new Error("enqueueMany runs inside the caller's transaction");
+    if (derived && !alongside) throw new Error('derived jobs need the statement inserting their rows');
     const db = fromKysely(em.getKysely() as never);
-    const payload = jobs.map((job) => ({
-      id: job.id,
-      data: job.data,
-      priority: job.priority,
-      ...(job.group ? { group: job.group } : {}),
-      ...(job.startAfter ? { startAfter: job.startAfter.toISOString() } : {}),
-    }));
+    const payload = derived
+      ? []
+      : jobs.map((job) => ({
+          id: job.id,
+          data: job.data,
+          priority: job.priority,
+          ...(job.group ? { group: job.group } : {}),
+          ...(job.startAfter ? { startAfter: job.startAfter.toISOString() } : {}),
+        }));
     const ids = await boss.insert(queue, payload, {
-      db: alongside ? withAlongside(db, alongside) : db,
+      db: alongside ? (derived ? withDerivedJobs : withAlongside)(db, alongside) : db,
       returnId: true,
     });
-    if ((ids?.length ?? 0) !== jobs.length) {
-      throw new Error(`pg-boss inserted ${ids?.length ?? 0} of ${jobs.length} jobs for queue "${queue}"`);
+    if ((ids?.length ?? 0) !== expected) {
+      throw new Error(`pg-boss inserted ${ids?.length ?? 0} of ${expected} jobs for queue "${queue}"`);
     }
   };
 }

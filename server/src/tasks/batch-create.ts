@@ -1,17 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EnqueueMany } from '../jobs/queues.ts';
-import { dispatchGroup } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail } from '../shared/app-error.ts';
 import { type BatchItem, type CreateBatchInput, isInvalidItem } from './batch-input-schema.ts';
-import {
-  type CreateDeps,
-  type CreateTaskResponse,
-  canonicalSha256,
-  checkConfiguredRules,
-  dispatchJobOptions,
-} from './create-task.ts';
+import { type CreateDeps, type CreateTaskResponse, canonicalSha256, checkConfiguredRules } from './create-task.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
-import { taskInsertMany } from './store/insert.ts';
+import { DISPATCH_JOB_RETURNING, taskInsertMany } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { buildTaskRow, type NewTask } from './task-row.ts';
 import { toTaskView } from './task-view.ts';
@@ -31,6 +24,13 @@ export type BatchDeps = CreateDeps & { enqueueMany: EnqueueMany };
 export type RateCharge = { take(tasks: number): Promise<void>; giveBack(tasks: number): Promise<void> };
 
 type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
+
+/**
+ * What the transaction inserts, built as soon as the rows are, before any wait: the statement, the
+ * tasks' ids (announced after the commit) and whether one is due now. The rows themselves are then
+ * dropped: a batch waiting on the rate limit or the database holds its answer, not a second copy.
+ */
+type Prepared = { ids: string[]; anyDue: boolean; insert: { sql: string; params: unknown[] } };
 
 /**
  * Creates the valid items of a batch together: one transaction whose single statement inserts every
@@ -53,53 +53,61 @@ export async function createBatch(
     const replay = await replayStored(em, deps, teamId, idempotencyKey, hash);
     if (replay) return replay;
   }
-  const { body, accepted } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
-  if (accepted.length === 0) return { body, replayed: false };
-  await charge.take(accepted.length);
+  const { body, prepared } = await answerItems(em, deps, teamId, input.tasks, idempotencyKey);
+  if (!prepared) return { body, replayed: false };
+  const count = prepared.ids.length;
+  await charge.take(count);
   let lost: BatchOutcome | null;
   try {
     lost = await em.transactional(async (tem) => {
       if (idempotencyKey) {
-        const claim = { teamId, key: idempotencyKey, hash, taskId: accepted[0]?.built.row.id as string, body };
+        const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
         const stored = await claimBatchKey(tem, deps, claim);
         if (stored) return stored;
       }
-      await insertAll(tem, deps, accepted);
+      await insertAll(tem, deps, prepared);
       return null;
     });
   } catch (error) {
-    await charge.giveBack(accepted.length).catch(() => {});
+    await charge.giveBack(count).catch(() => {});
     throw error;
   }
   if (lost) {
     // A concurrent request with the same key created the batch: its answer, our points back.
-    await charge.giveBack(accepted.length).catch(() => {});
+    await charge.giveBack(count).catch(() => {});
     return lost;
   }
-  for (const a of accepted) deps.onCreated?.(a.built.row.id);
-  if (accepted.some((a) => a.built.row.status === 'pending')) deps.onDispatchDue?.();
+  for (const id of prepared.ids) deps.onCreated?.(id);
+  if (prepared.anyDue) deps.onDispatchDue?.();
   return { body, replayed: false };
 }
 
-/** Every item's answer (its create answer or its error) and the rows of the valid ones, built in memory. */
+/** Every item's answer (its create answer or its error) and the insert of the valid ones (null: none). */
 async function answerItems(
   em: EntityManager,
   deps: CreateDeps,
   teamId: string,
   items: readonly BatchItem[],
   idempotencyKey: string | null,
-): Promise<{ body: BatchResponse; accepted: Accepted[] }> {
+): Promise<{ body: BatchResponse; prepared: Prepared | null }> {
   const results: (BatchResult | null)[] = items.map(() => null);
   const candidates = validateItems(items, deps, results);
+  // One instant for the whole batch: its tasks are created by one statement.
+  const now = new Date();
   const vaultErrors = await missingVaultReferencesByItem(em, deps, teamId, candidates);
   const accepted: Accepted[] = [];
   for (const { index, item } of candidates) {
     const missing = vaultErrors.get(index);
     if (missing) results[index] = itemError(index, missing);
-    else accepted.push(accept(deps, teamId, index, item, idempotencyKey));
+    else accepted.push(accept(deps, teamId, index, item, { idempotencyKey, now }));
   }
   for (const { index, response } of accepted) results[index] = response;
-  return { body: { results: results as BatchResult[] }, accepted };
+  const body = { results: results as BatchResult[] };
+  if (accepted.length === 0) return { body, prepared: null };
+  const rows = accepted.map((a) => a.built.row);
+  const ids = rows.map((row) => row.id);
+  const insert = taskInsertMany(rows, 1, DISPATCH_JOB_RETURNING);
+  return { body, prepared: { ids, anyDue: rows.some((row) => row.status === 'pending'), insert } };
 }
 
 /** Key order ignored: the whole list of items, invalid ones by their raw input. */
@@ -120,6 +128,17 @@ function validateItems(
   results: (BatchResult | null)[],
 ): { index: number; item: CreateTaskInput }[] {
   const valid: { index: number; item: CreateTaskInput }[] = [];
+  // The items of a batch mostly share their URLs: each distinct one is checked once.
+  const verdicts = new Map<string, string | null>();
+  const checkUrl = (url: string) => {
+    let verdict = verdicts.get(url);
+    if (verdict === undefined) {
+      verdict = deps.checkUrl(url);
+      verdicts.set(url, verdict);
+    }
+    return verdict;
+  };
+  const rules = { ...deps, checkUrl };
   items.forEach((item, index) => {
     if (isInvalidItem(item)) {
       results[index] = itemError(index, item.details);
@@ -131,7 +150,7 @@ function validateItems(
       return;
     }
     try {
-      checkConfiguredRules(item, deps);
+      checkConfiguredRules(item, rules);
       valid.push({ index, item });
     } catch (error) {
       if (!(error instanceof AppError) || !error.details) throw error;
@@ -189,30 +208,33 @@ function accept(
   teamId: string,
   index: number,
   item: CreateTaskInput,
-  idempotencyKey: string | null,
+  opts: { idempotencyKey: string | null; now: Date },
 ): Accepted {
   const built = buildTaskRow(teamId, item, {
     providerBaseUrls: deps.providerBaseUrls,
-    idempotencyKey,
-    now: new Date(),
+    idempotencyKey: opts.idempotencyKey,
+    now: opts.now,
     secretBox: deps.secretBox,
   });
-  const response: CreateTaskResponse = { task: { ...toTaskView(built.row), callbackId: built.callbackId } };
+  // The view itself takes the callback id (last, as in a single create's answer): no copy of it.
+  const task = toTaskView(built.row) as CreateTaskResponse['task'];
+  task.callbackId = built.callbackId;
+  const response: CreateTaskResponse = { task };
   if (built.callbackId) response.callbackUrl = `${deps.publicUrl}/v1/callbacks/${built.callbackId}`;
   if (built.signalToken) response.signalToken = built.signalToken;
   return { index, built, response };
 }
 
-/** Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'). */
-async function insertAll(em: EntityManager, deps: BatchDeps, accepted: readonly Accepted[]): Promise<void> {
-  const rows = accepted.map((a) => a.built.row);
-  const jobs = rows.map((row) => ({
-    id: row.dispatchJobId as string,
-    data: { taskId: row.id },
-    group: dispatchGroup(row.teamId, row.flowKey),
-    ...dispatchJobOptions(row.priority, row.delayUntil ?? null),
-  }));
-  await deps.enqueueMany(em, 'dispatch', jobs, (first) => taskInsertMany(rows, first));
+/**
+ * Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'),
+ * the jobs made in SQL from the inserted rows (no array of jobs built and sent).
+ */
+async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<void> {
+  await deps.enqueueMany(em, 'dispatch', { derivedFromRows: prepared.ids.length }, (first) => {
+    // Numbered from $1 when it was built: derived jobs bring no parameter of their own.
+    if (first !== 1) throw new Error(`the batch's INSERT was built from $1, not $${first}`);
+    return prepared.insert;
+  });
 }
 
 /** The stored answer of this key, or 409 for another request under it; null when the key is free. */
