@@ -96,19 +96,17 @@ export async function execute<R extends object = Record<string, unknown>>(
 
 /**
  * A pg-boss `db` on the ORM's pool for statements that pg-boss builds. `prepared: true`: as named
- * prepared statements (the job INSERT, complete, fail, touch: their texts are fixed per queue).
- * `'without-parameters'`: only the texts that take no parameters. For pg-boss's fetch: planned once
- * for any parameters (its `ignoreGroups` list), its `SKIP LOCKED` scan took 7 ms instead of 0.3 ms
- * (measured with pg_stat_statements), so a fetch with parameters is sent unnamed, planned each time;
- * one without (pg-boss writes its batch size into the text) has nothing a plan could be wrong about,
- * and naming it saves the parse and plan of a large statement on every pickup (2.7 → 1.3 ms a fetch).
+ * prepared statements (the job INSERT, complete, fail, touch: their texts are fixed per queue and
+ * each finds its rows by id). pg-boss's fetch stays unnamed (`false`), planned on every pickup: as a
+ * named statement its plan was kept while the queue's table grew, and the end-to-end bench fell
+ * from 211 to 113 tasks/s over three runs of one session (86 ms a fetch in the slow-query log);
+ * unnamed, 350 / 342 / 343.
  */
-export function poolExecutor(em: EntityManager, opts: { prepared: boolean | 'without-parameters' }) {
+export function poolExecutor(em: EntityManager, opts: { prepared: boolean }) {
   return {
     async executeSql(text: string, values: unknown[] = []) {
       const pool = await nativePool(em);
-      const named = opts.prepared === true || (opts.prepared === 'without-parameters' && values.length === 0);
-      const result = await pool.query(named ? { name: nameOf(text), text, values } : { text, values });
+      const result = await pool.query(opts.prepared ? { name: nameOf(text), text, values } : { text, values });
       return { rows: result.rows as unknown[] };
     },
   };

@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss } from 'pg-boss';
-import { poolExecutor } from '../db/prepared.ts';
+import { type DeliveryEntry, webhookDeliveriesStatement } from '../tasks/store/webhook-deliveries.ts';
 import type { WebhookAtOnce } from '../tasks/task-lifecycle.ts';
-import { type Alongside, withAlongside } from './boss-sql.ts';
+import { withAlongside } from './boss-sql.ts';
 import type { HandlerDeps } from './handlers/handler-deps.ts';
 import { deliverWebhook } from './handlers/webhook-handler.ts';
+import { recordsWrittenTogether } from './webhook-records.ts';
 
 /**
  * Why 64: deliveries wait on the receiver, so 64 in flight keep a process busy without holding more
@@ -33,17 +34,25 @@ export function startWebhookAtOnce(
 ): WebhookAtOnceRunner {
   const running = new Set<Promise<void>>();
   let stopped = false;
-  /** pg-boss's own complete, carrying the delivery's record (one statement: both or neither). */
-  const complete = async (em: EntityManager, jobId: string, record: Alongside) => {
-    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : poolExecutor(em, { prepared: true });
+  const recordFinal = recordsWrittenTogether(boss);
+  /**
+   * pg-boss's own complete, carrying the delivery's record (one statement: both or neither). A
+   * failed delivery's record commits with its retry's job, in that transaction; a final one is
+   * written with the others that finish meanwhile (webhook-records.ts).
+   */
+  const complete = async (em: EntityManager, jobId: string, entry: DeliveryEntry) => {
+    if (!em.isInTransaction()) return recordFinal(em, jobId, entry);
+    const db = withAlongside(fromKysely(em.getKysely() as never), (first) =>
+      webhookDeliveriesStatement([entry], first),
+    );
     // includeQueued: the job was never fetched (it is still held back), so it is not `active`.
-    await boss.complete('webhook', jobId, null, { db: withAlongside(db, record), includeQueued: true });
+    await boss.complete('webhook', jobId, null, { db, includeQueued: true });
   };
   return {
     lease: () =>
       stopped || running.size >= MAX_IN_FLIGHT ? null : { startAfter: new Date(Date.now() + opts.leaseSeconds * 1000) },
     deliver(taskId, jobId, found) {
-      const settle = (em: EntityManager, record: Alongside) => complete(em, jobId, record);
+      const settle = (em: EntityManager, entry: DeliveryEntry) => complete(em, jobId, entry);
       const delivery = deliverWebhook(deps, { data: { taskId, attempt: 1 } }, settle, found)
         .catch((error: unknown) => {
           // The held-back job stays queued: a webhook worker delivers it when its lease ends.

@@ -158,7 +158,7 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
     // On the ORM's pool; each fetch claims its tasks in the same statement (boss-sql.ts);
     // the fetch named when it takes no parameters, complete/fail/touch always (see db/prepared.ts).
     db: {
-      fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: 'without-parameters' })),
+      fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: false })),
       settle: poolExecutor(deps.lifecycle.em(), { prepared: true }),
     },
     onError: (message) => opts.onJobError('dispatch', message),

@@ -4,10 +4,9 @@ import { webhookRetryDelayMs } from '../../dispatch/backoff.ts';
 import { parseRetryAfter } from '../../dispatch/retry-after.ts';
 import { asyncQueueSignature, standardWebhookHeaders } from '../../dispatch/signing.ts';
 import { findTaskWithSigningSecrets, type TaskWithSigningSecrets } from '../../tasks/store/signing-secrets.ts';
-import { appendWebhookDelivery, webhookDeliveryStatement } from '../../tasks/store/webhook-deliveries.ts';
+import { appendWebhookDelivery, type DeliveryEntry } from '../../tasks/store/webhook-deliveries.ts';
 import type { WebhookDeliveryRecord } from '../../tasks/task-types.ts';
 import { toTaskView } from '../../tasks/task-view.ts';
-import type { Alongside } from '../boss-sql.ts';
 import type { JobPayloads } from '../queues.ts';
 import { retryWhileDatabaseUnreachable } from './database-retry.ts';
 import type { HandlerDeps, JobRef } from './handler-deps.ts';
@@ -35,10 +34,10 @@ export function handleWebhook(deps: HandlerDeps, job: JobRef<JobPayloads['webhoo
 }
 
 /**
- * Settles a job this process did not fetch, in one statement with the delivery's record (given as
- * a statement to carry, see Alongside), in the retry's transaction when there is one.
+ * Settles a job this process did not fetch, in one statement with the delivery's record, in the
+ * retry's transaction when there is one.
  */
-export type SettleWith = (em: EntityManager, record: Alongside) => Promise<void>;
+export type SettleWith = (em: EntityManager, record: DeliveryEntry) => Promise<void>;
 
 /**
  * `handleWebhook`, for a job this process may not have fetched: `settle` settles it with the record,
@@ -88,9 +87,7 @@ export async function deliverWebhook(
   const final = delivered || statusCode === GONE || (!result.ok && result.failure.kind === 'network_guard');
   const nextDelay = final ? null : webhookRetryDelayMs(job.data.attempt, retryAfterMs);
   const record = (tem: EntityManager) =>
-    settle
-      ? settle(tem, (first) => webhookDeliveryStatement(task.id, delivery, first))
-      : appendWebhookDelivery(tem, task.id, delivery);
+    settle ? settle(tem, { taskId: task.id, delivery }) : appendWebhookDelivery(tem, task.id, delivery);
   const next = { taskId: task.id, attempt: job.data.attempt + 1 };
   // A final delivery is one autocommit statement; a retry's job commits with its record. The
   // webhook went out: a database that is restarting must not make pg-boss send it again.

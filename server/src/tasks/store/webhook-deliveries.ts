@@ -2,22 +2,38 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { execute } from '../../db/prepared.ts';
 import { storableJson } from '../storable-text.ts';
 
-const APPEND_DELIVERY = (delivery: string, taskId: string) =>
-  `update tasks set webhook_deliveries = webhook_deliveries || ${delivery}::jsonb, updated_at = now() where id = ${taskId}`;
+/** One completion-webhook delivery of one task (a JSON object, see WebhookDeliveryRecord). */
+export type DeliveryEntry = { taskId: string; delivery: object };
 
-/** Appends one completion-webhook delivery to the task's record (a JSON object, see WebhookDeliveryRecord). */
+/**
+ * Appends deliveries to their tasks' records. `$records` is one JSON array of `{id, deliveries}`,
+ * one element per task: a single text parameter serves one delivery and a whole group of them, and
+ * the join reads each task by its primary key (also in the plan a named statement keeps).
+ */
+const APPEND_DELIVERIES = (records: string) =>
+  `update tasks t set webhook_deliveries = t.webhook_deliveries || r.deliveries, updated_at = now()
+   from jsonb_to_recordset(${records}::jsonb) as r(id uuid, deliveries jsonb) where t.id = r.id`;
+
+/** The parameter of APPEND_DELIVERIES: one element per task, its deliveries in order. */
+function deliveryRecords(entries: readonly DeliveryEntry[]): string {
+  const byTask = new Map<string, object[]>();
+  for (const { taskId, delivery } of entries) byTask.set(taskId, [...(byTask.get(taskId) ?? []), delivery]);
+  return storableJson([...byTask].map(([id, deliveries]) => ({ id, deliveries })));
+}
+
+/** Appends one completion-webhook delivery to the task's record. */
 export async function appendWebhookDelivery(em: EntityManager, taskId: string, delivery: object): Promise<void> {
-  await execute(em, APPEND_DELIVERY('?', '?'), [storableJson([delivery]), taskId]);
+  await execute(em, APPEND_DELIVERIES('?'), [deliveryRecords([{ taskId, delivery }])]);
 }
 
 /**
- * `appendWebhookDelivery` as a statement for another to carry (its placeholders numbered from
- * `$first`): the record of a delivery and the settling of its job in one statement.
+ * `appendWebhookDelivery` for many deliveries, as a statement for another to carry (its
+ * placeholders numbered from `$first`): the records of deliveries and the settling of their jobs in
+ * one statement.
  */
-export function webhookDeliveryStatement(
-  taskId: string,
-  delivery: object,
+export function webhookDeliveriesStatement(
+  entries: readonly DeliveryEntry[],
   first: number,
 ): { sql: string; params: unknown[] } {
-  return { sql: APPEND_DELIVERY(`$${first}`, `$${first + 1}`), params: [storableJson([delivery]), taskId] };
+  return { sql: APPEND_DELIVERIES(`$${first}`), params: [deliveryRecords(entries)] };
 }
