@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type { PgBoss } from 'pg-boss';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSecretBox } from '../server/src/auth/secret-box.ts';
-import { createTeam } from '../server/src/auth/teams.ts';
+import { describe, expect, it } from 'vitest';
 import { poolExecutor } from '../server/src/db/prepared.ts';
 import { sweepStuckAttempts } from '../server/src/jobs/attempt-watchdog.ts';
 import { type ClaimedJob, claimingFetch, claimOf } from '../server/src/jobs/boss-sql.ts';
@@ -12,48 +7,38 @@ import { createTask } from '../server/src/tasks/create-task.ts';
 import { STUCK_MARGIN_SECONDS } from '../server/src/tasks/stuck-attempts.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
 import { createTaskLifecycle } from '../server/src/tasks/task-lifecycle.ts';
-import { createDeps, openQueueFixture } from './helpers/queue-fixture.ts';
+import { createDeps, useQueueFixture } from './helpers/queue-fixture.ts';
 
 /**
  * The watchdog's sweep on real PostgreSQL and pg-boss, without a server: several instances sweep at
  * once, and each stuck attempt is moved on exactly once (the UPDATE is fenced on the lease found).
  */
-let fixture: Awaited<ReturnType<typeof openQueueFixture>>;
-let orm: MikroORM;
-let boss: PgBoss;
-let teamId: string;
+const fx = useQueueFixture('sweeps');
 
-beforeAll(async () => {
-  fixture = await openQueueFixture();
-  ({ orm, boss } = fixture);
-  teamId = (await createTeam(orm.em.fork(), 'sweeps', createSecretBox(randomBytes(32)))).id;
-});
-afterAll(async () => {
-  await fixture?.close();
-});
-
-const deps = () => ({ lifecycle: createTaskLifecycle(orm, { enqueue: createEnqueue(boss) }) });
+const deps = () => ({ lifecycle: createTaskLifecycle(fx.orm, { enqueue: createEnqueue(fx.boss) }) });
 
 /** Creates tasks, claims them as the dispatch pump does, and backdates their attempts past timeout + margin. */
 async function stuckTasks(count: number, extra: Record<string, unknown>): Promise<string[]> {
   const input = createTaskInputSchema.parse({ targetUrl: 'https://example.com/run', timeout: 30, ...extra });
   const ids: string[] = [];
   for (let n = 0; n < count; n += 1) {
-    ids.push((await createTask(orm.em.fork(), createDeps(createEnqueue(boss)), teamId, input, null)).body.task.id);
+    ids.push(
+      (await createTask(fx.orm.em.fork(), createDeps(createEnqueue(fx.boss)), fx.teamId, input, null)).body.task.id,
+    );
   }
   // The earlier test's retry jobs fall due meanwhile (a loaded machine is slow): fetch until these
   // tasks' own jobs are claimed; the others are claimed too, fresh, so never stuck.
   const claimed = new Map<string, string | undefined>();
   for (let round = 0; round < 5 && claimed.size < count; round += 1) {
-    const jobs = (await boss.fetch<{ taskId: string }>('dispatch', {
+    const jobs = (await fx.boss.fetch<{ taskId: string }>('dispatch', {
       batchSize: 100,
       includeMetadata: true,
-      db: claimingFetch(poolExecutor(orm.em.fork(), { prepared: false })),
+      db: claimingFetch(poolExecutor(fx.orm.em.fork(), { prepared: false })),
     })) as unknown as ClaimedJob<{ taskId: string }>[];
     for (const job of jobs) if (ids.includes(job.data.taskId)) claimed.set(job.data.taskId, claimOf(job)?.task.status);
   }
   expect(ids.map((id) => claimed.get(id))).toEqual(ids.map(() => 'processing'));
-  await orm.em
+  await fx.orm.em
     .fork()
     .execute(`update tasks set updated_at = now() - make_interval(secs => timeout + ? + 1) where id in (?)`, [
       STUCK_MARGIN_SECONDS,
@@ -63,7 +48,7 @@ async function stuckTasks(count: number, extra: Record<string, unknown>): Promis
 }
 
 const rows = (ids: string[]) =>
-  orm.em
+  fx.orm.em
     .fork()
     .execute<{ id: string; status: string; retry_count: number; dispatch_lease: number | null; attempts: unknown[] }[]>(
       'select id, status, retry_count, dispatch_lease, attempts from tasks where id in (?) order by id',
@@ -71,7 +56,7 @@ const rows = (ids: string[]) =>
     );
 const dispatchJobs = async (ids: string[]) =>
   (
-    await orm.em
+    await fx.orm.em
       .fork()
       .execute<{ n: number }[]>(
         `select count(*)::int as n from pgboss.job where name = 'dispatch' and data->>'taskId' in (?)`,
@@ -101,7 +86,7 @@ describe('attempt watchdog sweep', () => {
   it('fails a stuck attempt with no retry left, and leaves an attempt within its timeout alone', async () => {
     const [spent] = await stuckTasks(1, { maxRetries: 0 });
     const [fresh] = await stuckTasks(1, { maxRetries: 0 });
-    await orm.em.fork().execute('update tasks set updated_at = now() where id = ?', [fresh]);
+    await fx.orm.em.fork().execute('update tasks set updated_at = now() where id = ?', [fresh]);
     expect(await sweepStuckAttempts(deps())).toBe(1);
     const [row] = await rows([spent!]);
     expect(row).toMatchObject({ status: 'failed', retry_count: 0, dispatch_lease: null });

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
+import { afterAll, beforeAll } from 'vitest';
 import { createSecretBox } from '../../server/src/auth/secret-box.ts';
+import { createTeam } from '../../server/src/auth/teams.ts';
 import { openOrm, runMigrations } from '../../server/src/db/database.ts';
 import { startBoss } from '../../server/src/jobs/boss.ts';
 import type { Enqueue } from '../../server/src/jobs/queues.ts';
@@ -36,4 +38,24 @@ export function createDeps(enqueue: Enqueue): CreateDeps {
     checkUrl: () => null,
     missingVaultReferences: async () => [],
   };
+}
+
+/**
+ * `openQueueFixture` for one test file, with one team: opened before its tests, closed after them.
+ * The fields are set once `beforeAll` has run.
+ */
+export function useQueueFixture(teamName: string): { orm: MikroORM; boss: PgBoss; teamId: string } {
+  const fx = {} as { orm: MikroORM; boss: PgBoss; teamId: string };
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const fixture = await openQueueFixture();
+    close = fixture.close;
+    fx.orm = fixture.orm;
+    fx.boss = fixture.boss;
+    fx.teamId = (await createTeam(fixture.orm.em.fork(), teamName, createSecretBox(randomBytes(32)))).id;
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+  return fx;
 }
