@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createEnqueue } from '../server/src/jobs/queues.ts';
 import { recordsWrittenTogether } from '../server/src/jobs/webhook-records.ts';
 import { createTask } from '../server/src/tasks/create-task.ts';
+import { uuidArray } from '../server/src/tasks/store/filters.ts';
 import { appendWebhookDelivery } from '../server/src/tasks/store/webhook-deliveries.ts';
 import { createTaskInputSchema } from '../server/src/tasks/task-input-schema.ts';
 import { createDeps, useQueueFixture } from './helpers/queue-fixture.ts';
@@ -28,13 +29,13 @@ const rows = async (taskIds: string[], jobIds: string[]) => {
     .fork()
     .execute<{ id: string; xmin: string; webhook_deliveries: { webhookId: string }[] }[]>(
       'select id, xmin::text as xmin, webhook_deliveries from tasks where id = any(?::uuid[])',
-      [`{${taskIds.join(',')}}`],
+      [uuidArray(taskIds)],
     );
   const jobs = await fx.orm.em
     .fork()
     .execute<{ id: string; xmin: string; state: string; started_on: Date | null }[]>(
       'select id, xmin::text as xmin, state::text as state, started_on from pgboss.job where id = any(?::uuid[])',
-      [`{${jobIds.join(',')}}`],
+      [uuidArray(jobIds)],
     );
   return { tasks, jobs };
 };

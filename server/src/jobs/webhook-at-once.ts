@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { fromKysely, type PgBoss } from 'pg-boss';
-import { type DeliveryEntry, webhookDeliveriesStatement } from '../tasks/store/webhook-deliveries.ts';
+import type { DeliveryEntry } from '../tasks/store/webhook-deliveries.ts';
 import type { WebhookAtOnce } from '../tasks/task-lifecycle.ts';
-import { withAlongside } from './boss-sql.ts';
 import type { HandlerDeps } from './handlers/handler-deps.ts';
 import { deliverWebhook } from './handlers/webhook-handler.ts';
-import { recordsWrittenTogether } from './webhook-records.ts';
+import { completeWithRecords, recordsWrittenTogether } from './webhook-records.ts';
 
 /**
  * Why 64: deliveries wait on the receiver, so 64 in flight keep a process busy without holding more
@@ -36,17 +35,13 @@ export function startWebhookAtOnce(
   let stopped = false;
   const recordFinal = recordsWrittenTogether(boss);
   /**
-   * pg-boss's own complete, carrying the delivery's record (one statement: both or neither). A
-   * failed delivery's record commits with its retry's job, in that transaction; a final one is
-   * written with the others that finish meanwhile (webhook-records.ts).
+   * Settles the held-back job with the delivery's record. A failed delivery's record commits with
+   * its retry's job, in that transaction; a final one is written with the others that finish
+   * meanwhile (webhook-records.ts).
    */
   const complete = async (em: EntityManager, jobId: string, entry: DeliveryEntry) => {
     if (!em.isInTransaction()) return recordFinal(em, jobId, entry);
-    const db = withAlongside(fromKysely(em.getKysely() as never), (first) =>
-      webhookDeliveriesStatement([entry], first),
-    );
-    // includeQueued: the job was never fetched (it is still held back), so it is not `active`.
-    await boss.complete('webhook', jobId, null, { db, includeQueued: true });
+    await completeWithRecords(boss, fromKysely(em.getKysely() as never), [jobId], [entry]);
   };
   return {
     lease: () =>

@@ -2,12 +2,27 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { poolExecutor } from '../db/prepared.ts';
 import { type DeliveryEntry, webhookDeliveriesStatement } from '../tasks/store/webhook-deliveries.ts';
-import { withAlongside } from './boss-sql.ts';
+import { type SqlExecutor, withAlongside } from './boss-sql.ts';
 
 type Waiting = { em: EntityManager; jobId: string; entry: DeliveryEntry; resolve(): void; reject(e: unknown): void };
 
 /** Writes a finished at-once delivery's record and completes its held-back job; resolves once committed. */
 export type RecordDelivery = (em: EntityManager, jobId: string, entry: DeliveryEntry) => Promise<void>;
+
+/**
+ * pg-boss's own complete of held-back webhook jobs, carrying their deliveries' records: one
+ * statement, both or neither. includeQueued: the jobs were never fetched (they are still held
+ * back), so they are not `active`.
+ */
+export async function completeWithRecords(
+  boss: PgBoss,
+  db: SqlExecutor,
+  jobIds: string[],
+  entries: readonly DeliveryEntry[],
+): Promise<void> {
+  const carrying = withAlongside(db, (first) => webhookDeliveriesStatement(entries, first));
+  await boss.complete('webhook', jobIds, null, { db: carrying, includeQueued: true });
+}
 
 /**
  * Records of at-once deliveries written together, like a group commit: one statement in flight at
@@ -27,15 +42,12 @@ export function recordsWrittenTogether(boss: PgBoss): RecordDelivery {
     const group = waiting;
     waiting = [];
     try {
-      const entries = group.map((w) => w.entry);
       const pool = poolExecutor((group[0] as Waiting).em, { prepared: true });
-      const db = withAlongside(pool, (first) => webhookDeliveriesStatement(entries, first));
-      // includeQueued: the jobs were never fetched (they are still held back), so they are not `active`.
-      await boss.complete(
-        'webhook',
+      await completeWithRecords(
+        boss,
+        pool,
         group.map((w) => w.jobId),
-        null,
-        { db, includeQueued: true },
+        group.map((w) => w.entry),
       );
       for (const w of group) w.resolve();
     } catch (error) {

@@ -17,7 +17,11 @@ const APPEND_DELIVERIES = (records: string) =>
 /** The parameter of APPEND_DELIVERIES: one element per task, its deliveries in order. */
 function deliveryRecords(entries: readonly DeliveryEntry[]): string {
   const byTask = new Map<string, object[]>();
-  for (const { taskId, delivery } of entries) byTask.set(taskId, [...(byTask.get(taskId) ?? []), delivery]);
+  for (const { taskId, delivery } of entries) {
+    const records = byTask.get(taskId);
+    if (records) records.push(delivery);
+    else byTask.set(taskId, [delivery]);
+  }
   return storableJson([...byTask].map(([id, deliveries]) => ({ id, deliveries })));
 }
 
