@@ -55,8 +55,12 @@ describe('flow control races', () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, () => handOver(t.app.orm.em.fork(), enqueue, team.teamId, 'race-grant')),
     );
-    expect(results.reduce((n, r) => n + r.granted, 0)).toBe(3);
+    // The app's own 1 s sweep may join the race (it hands over any unpaused key with held tasks),
+    // so the grants are counted where they land: exactly three calls, never a fourth.
+    expect(results.reduce((n, r) => n + r.granted, 0)).toBeLessThanOrEqual(3);
     await waitFor('three running', () => provider.submits.filter((s) => ids.includes(s.taskId)).length === 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(provider.submits.filter((s) => ids.includes(s.taskId))).toHaveLength(3);
     const figures = (await call('GET', '/v1/flow-keys/race-grant')).body.flowKey;
     expect(figures).toMatchObject({ inFlight: 3, queued: 17 });
   });
