@@ -82,33 +82,43 @@ describe('task columns', () => {
     expect(ours.createdAt).toBeInstanceOf(Date);
   });
 
-  it('writes many rows in one statement (column arrays) exactly as the one-row INSERT writes each', async () => {
+  const awkward = 'a "quoted" \\ back\\slash, {brace} NULL é ✓ \'single\'';
+  const differing = [
+    { targetUrl: 'https://example.com/a' },
+    {
+      targetUrl: 'https://example.com/b?q="x"',
+      method: 'PATCH',
+      headers: { 'X-Awkward': awkward, Authorization: 'NULL' },
+      body: awkward,
+      delayUntil: new Date(Date.now() + 60_000).toISOString(),
+      waitForSignal: true,
+      flowKey: 'key-1',
+    },
+    { targetUrl: 'https://example.com/c', body: 'NULL', headers: { Empty: '' } },
+  ];
+  // Every column but the ids the same in every row: each goes as one value, not an array.
+  const shared = Array.from({ length: 3 }, () => ({
+    targetUrl: 'https://example.com/b?q="x"',
+    headers: { 'X-Awkward': awkward, Authorization: 'NULL' },
+    body: awkward,
+    delayUntil: new Date(Date.now() + 60_000).toISOString(),
+    flowKey: 'key-1',
+  }));
+
+  it.each([
+    ['rows that differ (column arrays)', differing, null],
+    // Only the task's and its dispatch job's ids go as arrays.
+    ['rows that share every value but their ids (single values)', shared, 2],
+  ])('writes many rows in one statement, %s, exactly as the one-row INSERT writes each', async (_, bodies, arrays) => {
     const box = createSecretBox(randomBytes(32));
-    const awkward = 'a "quoted" \\ back\\slash, {brace} NULL é ✓ \'single\'';
-    const bodies = [
-      { targetUrl: 'https://example.com/a' },
-      {
-        targetUrl: 'https://example.com/b?q="x"',
-        method: 'PATCH',
-        headers: { 'X-Awkward': awkward, Authorization: 'NULL' },
-        body: awkward,
-        delayUntil: new Date(Date.now() + 60_000).toISOString(),
-        waitForSignal: true,
-        flowKey: 'key-1',
-      },
-      { targetUrl: 'https://example.com/c', body: 'NULL', headers: { Empty: '' } },
-    ];
+    const now = new Date();
     const rows = bodies.map((body) => {
       const parsed = createTaskInputSchema.parse(body);
-      return buildTaskRow(teamId, parsed, {
-        providerBaseUrls: {},
-        idempotencyKey: null,
-        now: new Date(),
-        secretBox: box,
-      }).row;
+      return buildTaskRow(teamId, parsed, { providerBaseUrls: {}, idempotencyKey: null, now, secretBox: box }).row;
     });
     const em = orm.em.fork();
     const insert = taskInsertMany(rows, 1, 'id');
+    if (arrays !== null) expect(insert.sql.match(/unnest\(/g)).toHaveLength(arrays);
     const returned = await em.getKysely().executeQuery({
       sql: insert.sql,
       parameters: insert.params,
