@@ -106,4 +106,26 @@ describe('rate-limit points taken in blocks', () => {
     expect(writes).toBe(before);
     expect(again.remaining).toBe(first.remaining);
   });
+
+  it('a batch far from the limit is one store write; one that raced past a stale last word is refused whole, taking nothing', async () => {
+    const a = createRateLimiter(pool, { points: 1000, keyPrefix: 'team' });
+    const b = createRateLimiter(pool, { points: 1000, keyPrefix: 'team' });
+    const key = newKey();
+    await a.consume(key, 100); // a has not heard yet: a look-up, then the take
+    let before = writes;
+    const far = await a.consume(key, 100);
+    expect(far).toMatchObject({ allowed: true, remaining: 800 });
+    expect(writes - before).toBe(1);
+    // b spends most of the window; a's last word (800 left) is stale, so a skips its look-up.
+    expect((await b.consume(key, 700)).allowed).toBe(true);
+    before = writes;
+    const late = await a.consume(key, 150);
+    expect(late.allowed).toBe(false);
+    expect(writes - before).toBe(2); // the take, and its points given back
+    expect(await storedPoints(key)).toBe(900);
+    // Now a knows: the next batch too big looks first and takes nothing; one that fits is let through.
+    expect((await a.consume(key, 150)).allowed).toBe(false);
+    expect(await storedPoints(key)).toBe(900);
+    expect(await a.consume(key, 100)).toMatchObject({ allowed: true, remaining: 0 });
+  });
 });

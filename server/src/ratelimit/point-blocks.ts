@@ -63,6 +63,8 @@ export function createBlockBook() {
       }
     },
     nextSize: (key: string) => blockSize(lastRemaining.get(key)),
+    /** What the store last said the key's window had left (undefined: not heard yet). */
+    lastHeard: (key: string) => lastRemaining.get(key),
     inFlight: (key: string) => taking.get(key),
     /** Runs `take` as the key's one take in flight. */
     async exclusive<T>(key: string, take: () => Promise<T>): Promise<T> {

@@ -30,8 +30,11 @@ export const TaskSchema = defineEntity({
     onCompleteUrl: p.text().nullable(),
     provider: p.text().nullable(),
     pollConfig: p.json<PollConfig>().nullable(),
-    /** SHA-256 (hex) of the callback id, the credential of the callback URL: the indexed look-up. */
-    callbackIdHash: p.text().nullable().unique('tasks_callback_id_hash_unique'),
+    /**
+     * SHA-256 (hex) of the callback id, the credential of the callback URL: the indexed look-up
+     * (unique where not null, see `uniques`).
+     */
+    callbackIdHash: p.text().nullable(),
     /**
      * The callback id sealed with the encryption key, bound to this task: opened in memory at each
      * dispatch to substitute the callback URL. The plain id is only ever in the 201 response.
@@ -39,7 +42,7 @@ export const TaskSchema = defineEntity({
     callbackIdSealed: p.text().nullable(),
     callbackConsumed: p.boolean().default(false),
     /** SHA-256 of the signal token; the token itself is only in the 201 response. */
-    signalTokenHash: p.text().nullable().unique('tasks_signal_token_hash_unique'),
+    signalTokenHash: p.text().nullable(),
     signalConsumed: p.boolean().default(false),
     /**
      * The dispatch response of a task that then waits or polls (poll templates read it). Like
@@ -90,6 +93,12 @@ export const TaskSchema = defineEntity({
     { name: 'tasks_team_id_status_id_index', properties: ['teamId', 'status', 'id'] },
     { name: 'tasks_status_completed_at_index', properties: ['status', 'completedAt'] },
   ],
+  // Partial: most tasks have neither credential, and a NULL needs no index entry (the migration
+  // 2026-12-09-partial-credential-indexes).
+  uniques: ['callback_id_hash', 'signal_token_hash'].map((column) => ({
+    name: `tasks_${column}_unique`,
+    expression: `create unique index "tasks_${column}_unique" on "tasks" ("${column}") where "${column}" is not null`,
+  })),
 });
 
 export type Task = InferEntity<typeof TaskSchema>;

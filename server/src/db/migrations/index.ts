@@ -8,6 +8,7 @@ import { DashboardSessions } from './2026-12-08-dashboard-sessions.ts';
 import { FlowControl } from './2026-12-08-flow-control.ts';
 import { ReplayOf } from './2026-12-08-replay-of.ts';
 import { TaskChangesIndex } from './2026-12-08-task-changes-index.ts';
+import { PartialCredentialIndexes } from './2026-12-09-partial-credential-indexes.ts';
 
 /**
  * Every migration, in order. Listed explicitly (no folder scan) so the server runs them the same
@@ -23,4 +24,5 @@ export const migrationsList: MigrationObject[] = [
   { name: '2026-12-08-task-changes-index', class: TaskChangesIndex },
   { name: '2026-12-08-replay-of', class: ReplayOf },
   { name: '2026-12-08-flow-control', class: FlowControl },
+  { name: '2026-12-09-partial-credential-indexes', class: PartialCredentialIndexes },
 ];
