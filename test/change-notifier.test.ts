@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBoss } from '../server/src/jobs/boss.ts';
 import { createChangeNotifier, DISPATCH_DUE_CHANNEL } from '../server/src/tasks/change-notifier.ts';
-import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from '../server/src/tasks/task-events.ts';
+import { LOCAL_ORIGIN, parseTaskChanged, TASK_CHANGED_CHANNEL } from '../server/src/tasks/task-events.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
@@ -42,11 +43,27 @@ describe('change notifier', () => {
     for (let i = 0; i < 5; i += 1) notifier.dispatchDue();
     await notifier.flush();
     expect(statements).toBe(1);
-    await waitFor('21 notifications', () => received.length === 21);
+    await waitFor('2 notifications', () => received.length === 2);
     expect(received.filter((r) => r.channel === DISPATCH_DUE_CHANNEL).map((r) => r.payload)).toEqual([LOCAL_ORIGIN]);
-    expect(received.filter((r) => r.channel === TASK_CHANGED_CHANNEL).map((r) => r.payload)).toEqual(
-      Array.from({ length: 20 }, (_, i) => `task-${i}:${LOCAL_ORIGIN}`),
-    );
+    // The 20 ids share one notification.
+    expect(received.filter((r) => r.channel === TASK_CHANGED_CHANNEL).map((r) => r.payload)).toEqual([
+      `${Array.from({ length: 20 }, (_, i) => `task-${i}`).join(',')}:${LOCAL_ORIGIN}`,
+    ]);
+  });
+
+  it('names 1,000 changed tasks in 5 notifications, each under PostgreSQL’s 8,000-byte payload limit', async () => {
+    received.length = 0;
+    const notifier = createChangeNotifier(pool, (message) => {
+      throw new Error(message);
+    });
+    const ids = Array.from({ length: 1000 }, () => randomUUID());
+    for (const id of ids) notifier.taskChanged(id);
+    await notifier.flush();
+    await waitFor('5 notifications', () => received.length === 5);
+    const parsed = received.map((r) => parseTaskChanged(r.payload));
+    expect(parsed.flatMap((p) => p.taskIds)).toEqual(ids);
+    expect(new Set(parsed.map((p) => p.origin))).toEqual(new Set([LOCAL_ORIGIN]));
+    for (const r of received) expect(Buffer.byteLength(r.payload)).toBeLessThan(8000);
   });
 
   it('turns off pg-boss NOTIFY on the dispatch queue of a database created before, and only there', async () => {

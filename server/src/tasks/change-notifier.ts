@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
+import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL, taskChangedPayloads } from './task-events.ts';
 
 /**
  * NOTIFYed (payload: the sender's origin) when a dispatch job due at once was committed: wakes
@@ -8,7 +8,7 @@ import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
 export const DISPATCH_DUE_CHANNEL = 'asyncqueue_dispatch_due';
 
 export type ChangeNotifier = {
-  /** A task transition committed by this process (payload `<id>:<origin>`, see task-events.ts). */
+  /** A task transition committed by this process (the ids of one statement share payloads, see task-events.ts). */
   taskChanged(taskId: string): void;
   /** A dispatch job due now was committed. */
   dispatchDue(): void;
@@ -28,16 +28,19 @@ export type ChangeNotifier = {
  * deadline with the current state and pumps find the job at their next poll; nothing is lost.
  */
 export function createChangeNotifier(pool: pg.Pool, warn: (message: string) => void): ChangeNotifier {
-  let channels: string[] = [];
-  let payloads: string[] = [];
+  let changed: string[] = [];
   let dispatchQueued = false;
   let sending: Promise<void> | null = null;
 
   const send = async (): Promise<void> => {
-    while (channels.length > 0) {
-      const batch = { channels, payloads };
-      channels = [];
-      payloads = [];
+    while (changed.length > 0 || dispatchQueued) {
+      const payloads = taskChangedPayloads(changed, LOCAL_ORIGIN);
+      const batch = { channels: payloads.map(() => TASK_CHANGED_CHANNEL), payloads };
+      if (dispatchQueued) {
+        batch.channels.push(DISPATCH_DUE_CHANNEL);
+        batch.payloads.push(LOCAL_ORIGIN);
+      }
+      changed = [];
       dispatchQueued = false;
       await pool
         .query('select pg_notify(c, p) from unnest($1::text[], $2::text[]) as n(c, p)', [
@@ -48,19 +51,19 @@ export function createChangeNotifier(pool: pg.Pool, warn: (message: string) => v
     }
     sending = null;
   };
-  const queue = (channel: string, payload: string) => {
-    channels.push(channel);
-    payloads.push(payload);
+  const schedule = () => {
     // After this turn of the event loop: what the caller does next (e.g. the dispatch's HTTP call)
     // goes first, and everything queued meanwhile shares the statement.
     sending ??= new Promise<void>((resolve) => setImmediate(resolve)).then(send);
   };
   return {
-    taskChanged: (taskId) => queue(TASK_CHANGED_CHANNEL, `${taskId}:${LOCAL_ORIGIN}`),
+    taskChanged(taskId) {
+      changed.push(taskId);
+      schedule();
+    },
     dispatchDue() {
-      if (dispatchQueued) return;
       dispatchQueued = true;
-      queue(DISPATCH_DUE_CHANNEL, LOCAL_ORIGIN);
+      schedule();
     },
     flush: async () => {
       await sending;

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Task } from '../db/entities/task.ts';
-import { LOCAL_ORIGIN, TASK_CHANGED_CHANNEL } from './task-events.ts';
+import { LOCAL_ORIGIN, parseTaskChanged, TASK_CHANGED_CHANNEL } from './task-events.ts';
 
 export type WaitResult = 'changed' | 'timeout' | 'aborted' | 'closed';
 /** How a wait ended; a change published by this process carries the task's committed row. */
@@ -68,8 +68,15 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
   const connection = await openListenConnection(url, log, {
     channels: () => subscribers.keys(),
     onNotification: (msg) => {
-      if (msg.channel === TASK_CHANGED_CHANNEL) for (const w of watchers) w.onChange(taskIdOf(msg));
-      routeNotification(msg, waiters, subscribers);
+      if (msg.channel !== TASK_CHANGED_CHANNEL) {
+        subscribers.get(msg.channel)?.(msg.payload ?? '');
+        return;
+      }
+      const { taskIds, origin } = parseTaskChanged(msg.payload ?? '');
+      for (const taskId of taskIds) {
+        for (const w of watchers) w.onChange(taskId);
+        wakeWaiters(waiters, taskId, origin);
+      }
     },
     onReconnected: () => {
       wakeAll('changed');
@@ -102,24 +109,15 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
   };
 }
 
-/** A task-changed NOTIFY wakes that task's waiters (after a grace when this process sent it); others go to their subscriber. */
-function routeNotification(msg: pg.Notification, waiters: Waiters, subscribers: Subscribers): void {
-  if (msg.channel !== TASK_CHANGED_CHANNEL) {
-    subscribers.get(msg.channel)?.(msg.payload ?? '');
-    return;
-  }
-  const taskId = taskIdOf(msg);
-  const origin = (msg.payload ?? '').split(':')[1];
+/** A task-changed NOTIFY wakes that task's waiters (after a grace when this process sent it). */
+function wakeWaiters(waiters: Waiters, taskId: string, origin: string): void {
+  const set = waiters.get(taskId);
+  if (!set) return;
   const wake = () => {
     for (const w of waiters.get(taskId) ?? []) w('changed');
   };
   if (origin === LOCAL_ORIGIN) setTimeout(wake, OWN_PUBLISH_GRACE_MS).unref();
   else wake();
-}
-
-/** The task id of a task-changed payload (`<id>:<origin>`). */
-function taskIdOf(msg: pg.Notification): string {
-  return (msg.payload ?? '').split(':')[0] ?? '';
 }
 
 /** Registers a waiter for `taskId` at once; it settles on a change, the timeout, an abort or shutdown. */
