@@ -191,6 +191,25 @@ describe('POST /v1/tasks/batch', () => {
       await db.query('drop trigger aq_test_refuse on tasks');
     }
   });
+  it('a batch whose job pg-boss skips (its id exists) creates no task: the committed rows are taken back', async () => {
+    const own = await t.newTeam();
+    const first = await batch(own.apiKey, { tasks: [delayedTask(0)] });
+    const { rows } = await db.query('select dispatch_job_id from tasks where id = $1', [first.body.results[0].task.id]);
+    const taken = rows[0].dispatch_job_id as string;
+    // One row of the batch gets the job id of the task above: pg-boss's ON CONFLICT skips its job.
+    await db.query(`create or replace function aq_test_clash() returns trigger language plpgsql as $$
+      begin if new.target_url like '%clash%' then new.dispatch_job_id := '${taken}'; end if; return new; end $$`);
+    await db.query('create trigger aq_test_clash before insert on tasks for each row execute function aq_test_clash()');
+    try {
+      const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
+      tasks[7] = { ...delayedTask(7), targetUrl: 'https://example.com/clash' };
+      const res = await batch(own.apiKey, { tasks });
+      expectErrorBody(res, 500, 'internal_error');
+      expect(await counts(own.teamId)).toEqual({ tasks: 1, jobs: 1 });
+    } finally {
+      await db.query('drop trigger aq_test_clash on tasks');
+    }
+  });
 });
 
 describe('POST /v1/tasks/batch and the rate limit', () => {

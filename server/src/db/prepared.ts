@@ -97,17 +97,34 @@ export async function execute<R extends object = Record<string, unknown>>(
 /**
  * A pg-boss `db` on the ORM's pool for statements that pg-boss builds. `prepared: true`: as named
  * prepared statements (the job INSERT, complete, fail, touch: their texts are fixed per queue and
- * each finds its rows by id). pg-boss's fetch stays unnamed (`false`), planned on every pickup: as a
+ * each finds its rows by id); `'bounded'`: named up to MAX_VARYING_SHAPES distinct texts. pg-boss's fetch stays unnamed (`false`), planned on every pickup: as a
  * named statement its plan was kept while the queue's table grew, and the end-to-end bench fell
  * from 211 to 113 tasks/s over three runs of one session (86 ms a fetch in the slow-query log);
  * unnamed, 350 / 342 / 343.
  */
-export function poolExecutor(em: EntityManager, opts: { prepared: boolean }) {
+export function poolExecutor(em: EntityManager, opts: { prepared: boolean | 'bounded' }) {
   return {
     async executeSql(text: string, values: unknown[] = []) {
       const pool = await nativePool(em);
-      const result = await pool.query(opts.prepared ? { name: nameOf(text), text, values } : { text, values });
+      const named = opts.prepared === 'bounded' ? admitShape(text) : opts.prepared;
+      const result = await pool.query(named ? { name: nameOf(text), text, values } : { text, values });
       return { rows: result.rows as unknown[] };
     },
   };
+}
+
+/**
+ * Why 32: texts that vary with their input (a batch INSERT sends a column shared by every row as
+ * one value, so its text depends on which columns are shared) are named while fewer than 32 have
+ * been; the rest run unnamed. Each named text is kept by PostgreSQL on every pool connection, so
+ * input crafted to vary the shape must not make that grow without end; real batches use a few.
+ */
+const MAX_VARYING_SHAPES = 32;
+const varyingShapes = new Set<string>();
+
+function admitShape(text: string): boolean {
+  if (varyingShapes.has(text)) return true;
+  if (varyingShapes.size >= MAX_VARYING_SHAPES) return false;
+  varyingShapes.add(text);
+  return true;
 }

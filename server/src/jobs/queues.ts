@@ -109,9 +109,10 @@ export type ManyJob<Q extends QueueName> = {
 export type DerivedJobs = { derivedFromRows: number };
 
 /**
- * Sends many jobs of one queue in ONE statement on the caller's transaction (pg-boss's `insert`),
- * with `alongside` (e.g. the tasks' multi-row INSERT) as a CTE of it. Throws unless every job was
- * inserted (pg-boss skips a conflicting id silently), so the caller's transaction rolls back whole.
+ * Sends many jobs of one queue in ONE statement (pg-boss's `insert`), with `alongside` (e.g. the
+ * tasks' multi-row INSERT) as a CTE of it. Throws unless every job was inserted (pg-boss skips a
+ * conflicting id silently): on the caller's transaction it then rolls back whole; outside one (the
+ * statement is the whole change) the caller takes back the rows it inserted, as a single create does.
  */
 export type EnqueueMany = <Q extends QueueName>(
   em: EntityManager,
@@ -125,9 +126,10 @@ export function createEnqueueMany(boss: PgBoss): EnqueueMany {
     const derived = 'derivedFromRows' in jobs;
     const expected = derived ? jobs.derivedFromRows : jobs.length;
     if (expected === 0) return;
-    if (!em.isInTransaction()) throw new Error("enqueueMany runs inside the caller's transaction");
     if (derived && !alongside) throw new Error('derived jobs need the statement inserting their rows');
-    const db = fromKysely(em.getKysely() as never);
+    // Outside a transaction: named prepared statements on the ORM's pool (a batch's text varies
+    // with the columns its rows share, hence bounded).
+    const db = em.isInTransaction() ? fromKysely(em.getKysely() as never) : poolExecutor(em, { prepared: 'bounded' });
     const payload = derived
       ? []
       : jobs.map((job) => ({

@@ -4,7 +4,7 @@ import { AppError, type ErrorDetail } from '../shared/app-error.ts';
 import { type BatchItem, type CreateBatchInput, isInvalidItem } from './batch-input-schema.ts';
 import { type CreateDeps, type CreateTaskResponse, canonicalSha256, checkConfiguredRules } from './create-task.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
-import { DISPATCH_JOB_RETURNING, taskInsertMany } from './store/insert.ts';
+import { DISPATCH_JOB_RETURNING, deleteTaskRows, taskInsertMany } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { buildTaskRow, type NewTask } from './task-row.ts';
 import { toTaskView } from './task-view.ts';
@@ -33,8 +33,8 @@ type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
 type Prepared = { ids: string[]; anyDue: boolean; insert: { sql: string; params: unknown[] } };
 
 /**
- * Creates the valid items of a batch together: one transaction whose single statement inserts every
- * task row and its dispatch job (commit → all exist; any failure → none). Invalid items are answered
+ * Creates the valid items of a batch together: one statement inserts every task row and its dispatch
+ * job (commit → all exist; any failure → none), in a transaction only with an Idempotency-Key. Invalid items are answered
  * in their place with their own indexed details and create nothing. With an Idempotency-Key the key
  * covers the whole batch: the same body replays the stored results, a different one is a 409.
  * A batch with no valid item stores nothing, not even its key (bad input changes nothing).
@@ -59,15 +59,18 @@ export async function createBatch(
   await charge.take(count);
   let lost: BatchOutcome | null;
   try {
-    lost = await em.transactional(async (tem) => {
-      if (idempotencyKey) {
-        const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
-        const stored = await claimBatchKey(tem, deps, claim);
-        if (stored) return stored;
-      }
-      await insertAll(tem, deps, prepared);
-      return null;
-    });
+    // The one statement is the whole change (commit → every row and job; failure → none), so only a
+    // key needs a transaction, to claim it with them: no BEGIN and COMMIT round trips otherwise.
+    lost = idempotencyKey
+      ? await em.transactional(async (tem) => {
+          const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
+          return (await claimBatchKey(tem, deps, claim)) ?? (await insertAll(tem, deps, prepared));
+        })
+      : await insertAll(em, deps, prepared).catch(async (error: unknown) => {
+          // pg-boss skipped a job (an id conflict) while the rows committed: take them all back.
+          await deleteTaskRows(em, prepared.ids);
+          throw error;
+        });
   } catch (error) {
     await charge.giveBack(count).catch(() => {});
     throw error;
@@ -229,12 +232,14 @@ function accept(
  * Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'),
  * the jobs made in SQL from the inserted rows (no array of jobs built and sent).
  */
-async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<void> {
+async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<null> {
   await deps.enqueueMany(em, 'dispatch', { derivedFromRows: prepared.ids.length }, (first) => {
     // Numbered from $1 when it was built: derived jobs bring no parameter of their own.
     if (first !== 1) throw new Error(`the batch's INSERT was built from $1, not $${first}`);
     return prepared.insert;
   });
+  // No stored answer of another request: this batch's own.
+  return null;
 }
 
 /** The stored answer of this key, or 409 for another request under it; null when the key is free. */

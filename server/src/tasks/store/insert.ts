@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Task, TaskSchema } from '../../db/entities/task.ts';
 import { execute } from '../../db/prepared.ts';
 import { TASK_COLUMNS } from '../task-columns.ts';
+import { uuidArray } from './filters.ts';
 
 const COLUMN_LIST = TASK_COLUMNS.map((c) => `"${c.column}"`).join(', ');
 
@@ -31,6 +32,14 @@ export async function insertHeldTask(em: EntityManager, row: Task): Promise<void
 /** Takes back a task row whose dispatch job was not inserted (so that no task exists without its job). */
 export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<void> {
   await em.execute('delete from tasks where id = ?', [taskId]);
+}
+
+/**
+ * Takes back the rows of a batch whose jobs were not all inserted: the batch is all or nothing. A
+ * job that was inserted then finds no task, and its claim takes nothing.
+ */
+export async function deleteTaskRows(em: EntityManager, taskIds: readonly string[]): Promise<void> {
+  await em.execute('delete from tasks where id = any(?::uuid[])', [uuidArray(taskIds)]);
 }
 
 /**
