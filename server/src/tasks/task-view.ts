@@ -44,7 +44,14 @@ export type TaskView = {
   flowKey: string | null;
 };
 
-const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+/** The last instant formatted: the rows of a batch share their created and updated instants. */
+let lastIso = { time: Number.NaN, text: '' };
+function iso(d: Date | null | undefined): string | null {
+  if (!d) return null;
+  const time = d instanceof Date ? d.getTime() : new Date(d).getTime();
+  if (time !== lastIso.time) lastIso = { time, text: new Date(time).toISOString() };
+  return lastIso.text;
+}
 
 /** Progress is stored as JSON text (see storable-text.ts); a list leaves out a big one (null). */
 function parsedProgress(text: string | null | undefined): unknown {

@@ -113,7 +113,7 @@ function sharedText(rows: readonly Task[], key: keyof Task, type: SqlType): stri
     const value = (rows[i] as Task)[key];
     if (i > 0 && (value === last || (type === 'timestamptz' && sameInstant(value, last)))) continue;
     last = value;
-    const next = value == null ? null : type === 'jsonb' ? JSON.stringify(value) : elementText(value);
+    const next = value == null ? null : type === 'jsonb' ? jsonText(value) : elementText(value);
     if (i > 0 && next !== text) return undefined;
     text = next;
   }
@@ -141,7 +141,7 @@ function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): st
     if (value !== last && !(type === 'timestamptz' && sameInstant(value, last))) {
       last = value;
       // JSON values are new objects in every row: equal texts still share their element.
-      const text = type === 'jsonb' ? JSON.stringify(value) : elementText(value);
+      const text = type === 'jsonb' ? jsonText(value) : elementText(value);
       if (text !== lastText) {
         lastText = text;
         lastElement = arrayElement(text);
@@ -153,6 +153,9 @@ function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): st
 }
 
 const sameInstant = (a: unknown, b: unknown) => a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+
+/** A JSON column's text; the empty lists every new row has (attempts, deliveries) without a stringify. */
+const jsonText = (value: unknown) => (Array.isArray(value) && value.length === 0 ? '[]' : JSON.stringify(value));
 
 const elementText = (value: unknown) => (value instanceof Date ? value.toISOString() : String(value));
 
