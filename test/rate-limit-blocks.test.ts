@@ -107,25 +107,48 @@ describe('rate-limit points taken in blocks', () => {
     expect(again.remaining).toBe(first.remaining);
   });
 
-  it('a batch far from the limit is one store write; one that raced past a stale last word is refused whole, taking nothing', async () => {
+  it('batches far from the limit share a block: 12 batches of 100, three store writes, exact counts', async () => {
+    const limiter = createRateLimiter(pool, { points: 1_000_000, keyPrefix: 'team' });
+    const key = newKey();
+    const before = writes;
+    for (let i = 1; i <= 12; i += 1) {
+      expect(await limiter.consume(key, 100)).toMatchObject({ allowed: true, remaining: 1_000_000 - 100 * i });
+    }
+    // The first batch has not heard from the store: a look-up and its own take. The second takes
+    // its 100 with a block of 1,000 that serves the next ten.
+    expect(writes - before).toBe(3);
+    expect(await storedPoints(key)).toBe(1200);
+  });
+
+  it('concurrent batches of one key wait for its block being taken instead of each taking one', async () => {
+    const limiter = createRateLimiter(pool, { points: 1_000_000, keyPrefix: 'team' });
+    const key = newKey();
+    await limiter.consume(key, 100);
+    const before = writes;
+    const decisions = await Promise.all(Array.from({ length: 8 }, () => limiter.consume(key, 100)));
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    expect(decisions.map((d) => d.remaining).sort((x, y) => y - x)).toEqual(
+      Array.from({ length: 8 }, (_, i) => 1_000_000 - 100 * (i + 2)),
+    );
+    expect(writes - before).toBe(1);
+  });
+
+  it('near the limit a batch is refused whole and takes nothing, also after a stale last word', async () => {
     const a = createRateLimiter(pool, { points: 1000, keyPrefix: 'team' });
     const b = createRateLimiter(pool, { points: 1000, keyPrefix: 'team' });
     const key = newKey();
-    await a.consume(key, 100); // a has not heard yet: a look-up, then the take
-    let before = writes;
-    const far = await a.consume(key, 100);
-    expect(far).toMatchObject({ allowed: true, remaining: 800 });
-    expect(writes - before).toBe(1);
-    // b spends most of the window; a's last word (800 left) is stale, so a skips its look-up.
+    await a.consume(key, 100);
+    // Far from the limit: its 100 and a block of 14 (1/64 of the 900 left).
+    expect(await a.consume(key, 100)).toMatchObject({ allowed: true, remaining: 800 });
+    expect(await storedPoints(key)).toBe(214);
+    // b spends most of the window; a's last word is stale, so a tries a block, is refused, looks.
     expect((await b.consume(key, 700)).allowed).toBe(true);
-    before = writes;
-    const late = await a.consume(key, 150);
-    expect(late.allowed).toBe(false);
-    expect(writes - before).toBe(2); // the take, and its points given back
-    expect(await storedPoints(key)).toBe(900);
-    // Now a knows: the next batch too big looks first and takes nothing; one that fits is let through.
     expect((await a.consume(key, 150)).allowed).toBe(false);
-    expect(await storedPoints(key)).toBe(900);
-    expect(await a.consume(key, 100)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await storedPoints(key)).toBe(914);
+    // Now a knows the window is nearly spent: a batch that fits is let through, exactly.
+    expect(await a.consume(key, 80)).toMatchObject({ allowed: true, remaining: 6 });
+    expect(await storedPoints(key)).toBe(994);
+    expect((await a.consume(key, 20)).allowed).toBe(false);
+    expect(await storedPoints(key)).toBe(994);
   });
 });

@@ -16,6 +16,13 @@ const SHARE_OF_REMAINING = 64;
 /** Why 50: one store write per 50 requests already makes the limiter's cost negligible; larger blocks only hold more back. */
 const MAX_BLOCK = 50;
 
+/**
+ * Why 10: a batch far from the limit takes, with its own points, up to ten more batches of its size
+ * (never more than 1/64 of what is left, as a single point's block): a tenth of a store write per
+ * batch; larger would only hold more back from other instances.
+ */
+const BATCHES_PER_BLOCK = 10;
+
 /** Why 10,000 keys: far more teams than are active at once; idle teams' entries must not pile up. */
 const MAX_KEYS = 10_000;
 
@@ -26,6 +33,11 @@ export type Block = { left: number; windowEndsAt: number; storeRemaining: number
 export function blockSize(lastRemaining: number | undefined): number {
   if (lastRemaining === undefined) return 1;
   return Math.max(1, Math.min(MAX_BLOCK, Math.floor(lastRemaining / SHARE_OF_REMAINING)));
+}
+
+/** The points a batch of `points` takes from the store: its own and a block for the batches after it. */
+export function batchBlockSize(lastRemaining: number, points: number): number {
+  return points + Math.min(Math.floor(lastRemaining / SHARE_OF_REMAINING), points * BATCHES_PER_BLOCK);
 }
 
 /**
@@ -42,6 +54,13 @@ export function createBlockBook() {
       const block = blocks.get(key);
       if (!block || block.left <= 0 || now >= block.windowEndsAt) return null;
       block.left -= 1;
+      return block;
+    },
+    /** Takes `points` of the key's live block when it still holds that many in its window. */
+    takeMany(key: string, points: number, now: number): Block | null {
+      const block = blocks.get(key);
+      if (!block || block.left < points || now >= block.windowEndsAt) return null;
+      block.left -= points;
       return block;
     },
     /** Gives a point back to the key's live block; false when there is none (the caller refunds the store). */

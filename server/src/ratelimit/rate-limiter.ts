@@ -1,13 +1,14 @@
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { type Block, type BlockBook, createBlockBook } from './point-blocks.ts';
+import { type Block, type BlockBook, batchBlockSize, createBlockBook } from './point-blocks.ts';
 
 /** Why 60 s: every limit of the API is per one-minute fixed window (the *_PER_MINUTE settings in README.md). */
 const WINDOW_SECONDS = 60;
 export const RATE_LIMIT_TABLE = 'rate_limits';
 /**
- * Why 4: a batch skips the look-up before its take while the store last said the window had at
- * least 4 × its points left; what other instances take in between rarely eats three quarters.
+ * Why 4: a batch skips the look-up before its take (and takes a block for the batches after it)
+ * while the store last said the window had at least 4 × its points left; what other instances take
+ * in between rarely eats three quarters of that.
  */
 const BATCH_HEADROOM = 4;
 
@@ -59,31 +60,10 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
   const book = createBlockBook();
   const decide = decisions(opts.points);
   const consumeOne = singlePoints(limiter, blockTaker, book, decide);
+  const consumeMany = batchPoints({ limiter, blockTaker, book, decide, limit: opts.points });
   return {
     async consume(key, points = 1) {
-      if (points === 1) return consumeOne(key);
-      // Several points at once (a batch of tasks): refused without taking any when the window has
-      // not that many left, so a refused batch leaves the rest of the window to smaller requests.
-      // The look-up first is skipped while the store's last word leaves room for the batch many
-      // times over (a refusal is then all but impossible, and would be given back below).
-      const heard = book.lastHeard(key);
-      if (heard === undefined || heard < points * BATCH_HEADROOM) {
-        const current = await limiter.get(key);
-        if (current && current.consumedPoints + points > opts.points) return decide.fromStore(current, false);
-      }
-      try {
-        // Taken without the in-memory block: a batch refused for its size must not shut the key.
-        const res = await blockTaker.consume(key, points);
-        book.heard(key, res.remainingPoints);
-        return decide.fromStore(res, true);
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        // A refused consume still counted its points; several at once (a batch that raced another
-        // past the check above) are given back, so a refused batch takes none.
-        await blockTaker.reward(key, points);
-        book.heard(key, Math.max(0, opts.points - (rejection.consumedPoints - points)));
-        return decide.fromStore(rejection, false);
-      }
+      return points === 1 ? consumeOne(key) : consumeMany(key, points);
     },
     async refund(key, points = 1) {
       // A point of a live block goes back to the block (it is counted in the store already).
@@ -161,6 +141,72 @@ function singlePoints(
       const size = book.nextSize(key);
       if (size <= 1) return single(key);
       return (await book.exclusive(key, () => takeBlock(key, size))) ?? single(key);
+    }
+  };
+}
+
+type BatchDeps = {
+  limiter: RateLimiterPostgres;
+  blockTaker: RateLimiterPostgres;
+  book: BlockBook;
+  decide: ReturnType<typeof decisions>;
+  limit: number;
+};
+
+/**
+ * Several points at once (a batch of tasks). Far from the limit: from the key's live block, else
+ * with a block for the batches after it (one store write for several batches). Near it: refused
+ * without taking any when the window has not that many left (a look-up first), so a refused batch
+ * leaves the rest of the window to smaller requests.
+ */
+function batchPoints({ limiter, blockTaker, book, decide, limit }: BatchDeps) {
+  /** Exactly `points` (no block), or a refusal that takes none. */
+  const exact = async (key: string, points: number, lookFirst: boolean): Promise<RateDecision> => {
+    if (lookFirst) {
+      const current = await limiter.get(key);
+      if (current && current.consumedPoints + points > limit) return decide.fromStore(current, false);
+    }
+    return take(key, points, points);
+  };
+  /** `size` points in one store write, `points` of them this batch's (the rest its key's block); refused: none taken. */
+  const take = async (key: string, points: number, size: number): Promise<RateDecision> => {
+    try {
+      // Taken without the in-memory block: a batch refused for its size must not shut the key.
+      const res = await blockTaker.consume(key, size);
+      book.heard(key, res.remainingPoints);
+      if (size === points) return decide.fromStore(res, true);
+      const block = {
+        left: size - points,
+        windowEndsAt: Date.now() + res.msBeforeNext,
+        storeRemaining: res.remainingPoints,
+      };
+      book.store(key, block);
+      return decide.fromBlock(block);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      // A refused consume still counted its points: given back, so a refused batch takes none.
+      await blockTaker.reward(key, size);
+      book.heard(key, Math.max(0, limit - (rejection.consumedPoints - size)));
+      return decide.fromStore(rejection, false);
+    }
+  };
+  return async (key: string, points: number): Promise<RateDecision> => {
+    for (;;) {
+      const block = book.takeMany(key, points, Date.now());
+      if (block) return decide.fromBlock(block);
+      // Batches (and single requests) arriving while the key's block is being taken wait for it.
+      const inFlight = book.inFlight(key);
+      if (inFlight) {
+        await inFlight.catch(() => {});
+        continue;
+      }
+      const heard = book.lastHeard(key);
+      // Why × BATCH_HEADROOM: only while the store's last word leaves room for the batch many times
+      // over is a refusal all but impossible; nearer the limit, look first.
+      if (heard === undefined || heard < points * BATCH_HEADROOM) return exact(key, points, true);
+      const taken = await book.exclusive(key, () => take(key, points, batchBlockSize(heard, points)));
+      // Refused with its block: the window has less left than heard; the batch alone, looking first.
+      return taken.allowed ? taken : exact(key, points, true);
     }
   };
 }
