@@ -49,13 +49,6 @@ export function createBlockBook() {
   const lastRemaining = new Map<string, number>();
   const taking = new Map<string, Promise<unknown>>();
   return {
-    /** Takes a point of the key's live block, if it has one left in its window. */
-    takeOne(key: string, now: number): Block | null {
-      const block = blocks.get(key);
-      if (!block || block.left <= 0 || now >= block.windowEndsAt) return null;
-      block.left -= 1;
-      return block;
-    },
     /** Takes `points` of the key's live block when it still holds that many in its window. */
     takeMany(key: string, points: number, now: number): Block | null {
       const block = blocks.get(key);

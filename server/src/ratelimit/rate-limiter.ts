@@ -59,8 +59,9 @@ export function createRateLimiter(pool: pg.Pool, opts: { points: number; keyPref
   const blockTaker = new RateLimiterPostgres(settings);
   const book = createBlockBook();
   const decide = decisions(opts.points);
-  const consumeOne = singlePoints(limiter, blockTaker, book, decide);
-  const consumeMany = batchPoints({ limiter, blockTaker, book, decide, limit: opts.points });
+  const parts: Parts = { limiter, book, decide, limit: opts.points, take: blockTakes(blockTaker, book, decide) };
+  const consumeOne = singlePoints(parts);
+  const consumeMany = batchPoints(parts);
   return {
     async consume(key, points = 1) {
       return points === 1 ? consumeOne(key) : consumeMany(key, points);
@@ -93,13 +94,54 @@ function decisions(limit: number) {
   };
 }
 
+type Parts = {
+  limiter: RateLimiterPostgres;
+  book: BlockBook;
+  decide: ReturnType<typeof decisions>;
+  limit: number;
+  take: ReturnType<typeof blockTakes>;
+};
+
+/**
+ * `size` points in one store write, `points` of them this request's and the rest its key's block
+ * (none when size = points); refused: none taken. Taken without the in-memory block: a take refused
+ * for being larger than what is left is given back at once and must not shut the key.
+ */
+function blockTakes(blockTaker: RateLimiterPostgres, book: BlockBook, decide: ReturnType<typeof decisions>) {
+  return async (key: string, points: number, size: number): Promise<RateDecision> => {
+    try {
+      const res = await blockTaker.consume(key, size);
+      book.heard(key, res.remainingPoints);
+      if (size === points) return decide.fromStore(res, true);
+      const windowEndsAt = Date.now() + res.msBeforeNext;
+      const block = { left: size - points, windowEndsAt, storeRemaining: res.remainingPoints };
+      book.store(key, block);
+      return decide.fromBlock(block);
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      // A refused consume still counted its points: given back, so a refused take takes none.
+      await blockTaker.reward(key, size);
+      // What the window had left before this take (its refused points included in consumedPoints).
+      book.heard(key, Math.max(0, blockTaker.points - (rejection.consumedPoints - size)));
+      return decide.fromStore(rejection, false);
+    }
+  };
+}
+
+/**
+ * `points` of the key's live block; else the take of a block in flight for the key (requests
+ * arriving meanwhile wait for it and share the block instead of each taking one); else null, and
+ * the caller may take one. Synchronous, so that no other request can start a take between this
+ * answer and the caller's.
+ */
+function liveBlock(book: BlockBook, key: string, points: number): Block | Promise<unknown> | null {
+  return book.takeMany(key, points, Date.now()) ?? book.inFlight(key) ?? null;
+}
+
+const isBlock = (found: Block | Promise<unknown>): found is Block => !(found instanceof Promise);
+
 /** One point per request: from the key's live block, else a new block, else a single point of the store. */
-function singlePoints(
-  limiter: RateLimiterPostgres,
-  blockTaker: RateLimiterPostgres,
-  book: BlockBook,
-  decide: ReturnType<typeof decisions>,
-): (key: string) => Promise<RateDecision> {
+function singlePoints({ limiter, book, decide, take }: Parts): (key: string) => Promise<RateDecision> {
   const single = async (key: string): Promise<RateDecision> => {
     try {
       const res = await limiter.consume(key, 1);
@@ -111,47 +153,17 @@ function singlePoints(
       return decide.fromStore(rejection, false);
     }
   };
-  /** A block of `size` points, one of them this request's; null when the window has not that many (none taken). */
-  const takeBlock = async (key: string, size: number): Promise<RateDecision | null> => {
-    try {
-      const res = await blockTaker.consume(key, size);
-      const windowEndsAt = Date.now() + res.msBeforeNext;
-      const block = { left: size - 1, windowEndsAt, storeRemaining: res.remainingPoints };
-      book.store(key, block);
-      book.heard(key, res.remainingPoints);
-      return decide.fromBlock(block);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      await blockTaker.reward(key, size);
-      // What the window had left before this take (its refused points included in consumedPoints).
-      book.heard(key, Math.max(0, blockTaker.points - (rejection.consumedPoints - size)));
-      return null;
-    }
-  };
   return async (key) => {
-    for (;;) {
-      const block = book.takeOne(key, Date.now());
-      if (block) return decide.fromBlock(block);
-      // Requests arriving while the key's block is being taken wait for it, then share it.
-      const inFlight = book.inFlight(key);
-      if (inFlight) {
-        await inFlight.catch(() => {});
-        continue;
-      }
-      const size = book.nextSize(key);
-      if (size <= 1) return single(key);
-      return (await book.exclusive(key, () => takeBlock(key, size))) ?? single(key);
+    for (let found = liveBlock(book, key, 1); found; found = liveBlock(book, key, 1)) {
+      if (isBlock(found)) return decide.fromBlock(found);
+      await found.catch(() => {});
     }
+    const size = book.nextSize(key);
+    if (size <= 1) return single(key);
+    const taken = await book.exclusive(key, () => take(key, 1, size));
+    return taken.allowed ? taken : single(key);
   };
 }
-
-type BatchDeps = {
-  limiter: RateLimiterPostgres;
-  blockTaker: RateLimiterPostgres;
-  book: BlockBook;
-  decide: ReturnType<typeof decisions>;
-  limit: number;
-};
 
 /**
  * Several points at once (a batch of tasks). Far from the limit: from the key's live block, else
@@ -159,54 +171,24 @@ type BatchDeps = {
  * without taking any when the window has not that many left (a look-up first), so a refused batch
  * leaves the rest of the window to smaller requests.
  */
-function batchPoints({ limiter, blockTaker, book, decide, limit }: BatchDeps) {
-  /** Exactly `points` (no block), or a refusal that takes none. */
-  const exact = async (key: string, points: number, lookFirst: boolean): Promise<RateDecision> => {
-    if (lookFirst) {
-      const current = await limiter.get(key);
-      if (current && current.consumedPoints + points > limit) return decide.fromStore(current, false);
-    }
+function batchPoints({ limiter, book, decide, limit, take }: Parts) {
+  /** Exactly `points` (no block) after a look-up, or a refusal that takes none. */
+  const exact = async (key: string, points: number): Promise<RateDecision> => {
+    const current = await limiter.get(key);
+    if (current && current.consumedPoints + points > limit) return decide.fromStore(current, false);
     return take(key, points, points);
   };
-  /** `size` points in one store write, `points` of them this batch's (the rest its key's block); refused: none taken. */
-  const take = async (key: string, points: number, size: number): Promise<RateDecision> => {
-    try {
-      // Taken without the in-memory block: a batch refused for its size must not shut the key.
-      const res = await blockTaker.consume(key, size);
-      book.heard(key, res.remainingPoints);
-      if (size === points) return decide.fromStore(res, true);
-      const block = {
-        left: size - points,
-        windowEndsAt: Date.now() + res.msBeforeNext,
-        storeRemaining: res.remainingPoints,
-      };
-      book.store(key, block);
-      return decide.fromBlock(block);
-    } catch (rejection) {
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      // A refused consume still counted its points: given back, so a refused batch takes none.
-      await blockTaker.reward(key, size);
-      book.heard(key, Math.max(0, limit - (rejection.consumedPoints - size)));
-      return decide.fromStore(rejection, false);
-    }
-  };
   return async (key: string, points: number): Promise<RateDecision> => {
-    for (;;) {
-      const block = book.takeMany(key, points, Date.now());
-      if (block) return decide.fromBlock(block);
-      // Batches (and single requests) arriving while the key's block is being taken wait for it.
-      const inFlight = book.inFlight(key);
-      if (inFlight) {
-        await inFlight.catch(() => {});
-        continue;
-      }
-      const heard = book.lastHeard(key);
-      // Why × BATCH_HEADROOM: only while the store's last word leaves room for the batch many times
-      // over is a refusal all but impossible; nearer the limit, look first.
-      if (heard === undefined || heard < points * BATCH_HEADROOM) return exact(key, points, true);
-      const taken = await book.exclusive(key, () => take(key, points, batchBlockSize(heard, points)));
-      // Refused with its block: the window has less left than heard; the batch alone, looking first.
-      return taken.allowed ? taken : exact(key, points, true);
+    for (let found = liveBlock(book, key, points); found; found = liveBlock(book, key, points)) {
+      if (isBlock(found)) return decide.fromBlock(found);
+      await found.catch(() => {});
     }
+    const heard = book.lastHeard(key);
+    // Why × BATCH_HEADROOM: only while the store's last word leaves room for the batch many times
+    // over is a refusal all but impossible; nearer the limit, look first.
+    if (heard === undefined || heard < points * BATCH_HEADROOM) return exact(key, points);
+    const taken = await book.exclusive(key, () => take(key, points, batchBlockSize(heard, points)));
+    // Refused with its block: the window has less left than heard; the batch alone, looking first.
+    return taken.allowed ? taken : exact(key, points);
   };
 }
