@@ -35,7 +35,11 @@ export function blockSize(lastRemaining: number | undefined): number {
   return Math.max(1, Math.min(MAX_BLOCK, Math.floor(lastRemaining / SHARE_OF_REMAINING)));
 }
 
-/** The points a batch of `points` takes from the store: its own and a block for the batches after it. */
+/**
+ * The points a batch of `points` takes from the store: its own and a block for the batches after it.
+ * A block left with fewer points than the next batch needs is replaced, and those last points go
+ * unused (the limit is then met a little sooner, never exceeded).
+ */
 export function batchBlockSize(lastRemaining: number, points: number): number {
   return points + Math.min(Math.floor(lastRemaining / SHARE_OF_REMAINING), points * BATCHES_PER_BLOCK);
 }
