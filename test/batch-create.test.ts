@@ -17,6 +17,20 @@ const batch = (key: string, body: unknown, headers?: Record<string, string>) =>
   api(t.url, 'POST', '/v1/tasks/batch', { key, body, ...(headers ? { headers } : {}) });
 
 /** Rows of the team's tasks and their dispatch jobs, read directly. */
+/** Runs `run` while a BEFORE INSERT trigger on tasks runs `body` (PL/pgSQL) for each row. */
+async function withInsertTrigger(body: string, run: () => Promise<void>): Promise<void> {
+  await db.query(`create or replace function aq_test_trigger() returns trigger language plpgsql as $$
+    begin ${body} return new; end $$`);
+  await db.query(
+    'create trigger aq_test_trigger before insert on tasks for each row execute function aq_test_trigger()',
+  );
+  try {
+    await run();
+  } finally {
+    await db.query('drop trigger aq_test_trigger on tasks');
+  }
+}
+
 async function counts(teamId: string): Promise<{ tasks: number; jobs: number }> {
   const { rows } = await db.query(
     `select (select count(*)::int from tasks where team_id = $1) as tasks,
@@ -176,39 +190,34 @@ describe('POST /v1/tasks/batch', () => {
   it('a batch whose statement fails creates nothing (no task, no job)', async () => {
     const own = await t.newTeam();
     // A trigger refusing one row makes the single INSERT of the batch fail inside PostgreSQL.
-    await db.query(`create or replace function aq_test_refuse() returns trigger language plpgsql as $$
-      begin if new.target_url like '%refuse-me%' then raise exception 'refused by test'; end if; return new; end $$`);
-    await db.query(
-      'create trigger aq_test_refuse before insert on tasks for each row execute function aq_test_refuse()',
+    await withInsertTrigger(
+      "if new.target_url like '%refuse-me%' then raise exception 'refused by test'; end if;",
+      async () => {
+        const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
+        tasks[10] = { ...delayedTask(10), targetUrl: 'https://example.com/refuse-me' };
+        const res = await batch(own.apiKey, { tasks });
+        expectErrorBody(res, 500, 'internal_error');
+        expect(await counts(own.teamId)).toEqual({ tasks: 0, jobs: 0 });
+      },
     );
-    try {
-      const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
-      tasks[10] = { ...delayedTask(10), targetUrl: 'https://example.com/refuse-me' };
-      const res = await batch(own.apiKey, { tasks });
-      expectErrorBody(res, 500, 'internal_error');
-      expect(await counts(own.teamId)).toEqual({ tasks: 0, jobs: 0 });
-    } finally {
-      await db.query('drop trigger aq_test_refuse on tasks');
-    }
   });
+
   it('a batch whose job pg-boss skips (its id exists) creates no task: the committed rows are taken back', async () => {
     const own = await t.newTeam();
     const first = await batch(own.apiKey, { tasks: [delayedTask(0)] });
     const { rows } = await db.query('select dispatch_job_id from tasks where id = $1', [first.body.results[0].task.id]);
     const taken = rows[0].dispatch_job_id as string;
     // One row of the batch gets the job id of the task above: pg-boss's ON CONFLICT skips its job.
-    await db.query(`create or replace function aq_test_clash() returns trigger language plpgsql as $$
-      begin if new.target_url like '%clash%' then new.dispatch_job_id := '${taken}'; end if; return new; end $$`);
-    await db.query('create trigger aq_test_clash before insert on tasks for each row execute function aq_test_clash()');
-    try {
-      const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
-      tasks[7] = { ...delayedTask(7), targetUrl: 'https://example.com/clash' };
-      const res = await batch(own.apiKey, { tasks });
-      expectErrorBody(res, 500, 'internal_error');
-      expect(await counts(own.teamId)).toEqual({ tasks: 1, jobs: 1 });
-    } finally {
-      await db.query('drop trigger aq_test_clash on tasks');
-    }
+    await withInsertTrigger(
+      `if new.target_url like '%clash%' then new.dispatch_job_id := '${taken}'; end if;`,
+      async () => {
+        const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
+        tasks[7] = { ...delayedTask(7), targetUrl: 'https://example.com/clash' };
+        const res = await batch(own.apiKey, { tasks });
+        expectErrorBody(res, 500, 'internal_error');
+        expect(await counts(own.teamId)).toEqual({ tasks: 1, jobs: 1 });
+      },
+    );
   });
 });
 

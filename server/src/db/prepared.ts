@@ -97,10 +97,10 @@ export async function execute<R extends object = Record<string, unknown>>(
 /**
  * A pg-boss `db` on the ORM's pool for statements that pg-boss builds. `prepared: true`: as named
  * prepared statements (the job INSERT, complete, fail, touch: their texts are fixed per queue and
- * each finds its rows by id); `'bounded'`: named up to MAX_VARYING_SHAPES distinct texts. pg-boss's fetch stays unnamed (`false`), planned on every pickup: as a
- * named statement its plan was kept while the queue's table grew, and the end-to-end bench fell
- * from 211 to 113 tasks/s over three runs of one session (86 ms a fetch in the slow-query log);
- * unnamed, 350 / 342 / 343.
+ * each finds its rows by id); `'bounded'`: named up to MAX_VARYING_SHAPES distinct texts. pg-boss's
+ * fetch stays unnamed (`false`), planned on every pickup: as a named statement its plan was kept
+ * while the queue's table grew, and the end-to-end bench fell from 211 to 113 tasks/s over three
+ * runs of one session (86 ms a fetch in the slow-query log); unnamed, 350 / 342 / 343.
  */
 export function poolExecutor(em: EntityManager, opts: { prepared: boolean | 'bounded' }) {
   return {

@@ -33,9 +33,10 @@ type Accepted = { index: number; built: NewTask; response: CreateTaskResponse };
 type Prepared = { ids: string[]; anyDue: boolean; insert: { sql: string; params: unknown[] } };
 
 /**
- * Creates the valid items of a batch together: one statement inserts every task row and its dispatch
- * job (commit → all exist; any failure → none), in a transaction only with an Idempotency-Key. Invalid items are answered
- * in their place with their own indexed details and create nothing. With an Idempotency-Key the key
+ * Creates the valid items of a batch together: one statement inserts every task row and its
+ * dispatch job (commit → all exist; any failure → none), in a transaction only with an
+ * Idempotency-Key. Invalid items are answered in their place with their own indexed details and
+ * create nothing. With an Idempotency-Key the key
  * covers the whole batch: the same body replays the stored results, a different one is a 409.
  * A batch with no valid item stores nothing, not even its key (bad input changes nothing).
  */
@@ -57,20 +58,24 @@ export async function createBatch(
   if (!prepared) return { body, replayed: false };
   const count = prepared.ids.length;
   await charge.take(count);
-  let lost: BatchOutcome | null;
+  let lost: BatchOutcome | null = null;
   try {
     // The one statement is the whole change (commit → every row and job; failure → none), so only a
     // key needs a transaction, to claim it with them: no BEGIN and COMMIT round trips otherwise.
-    lost = idempotencyKey
-      ? await em.transactional(async (tem) => {
-          const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
-          return (await claimBatchKey(tem, deps, claim)) ?? (await insertAll(tem, deps, prepared));
-        })
-      : await insertAll(em, deps, prepared).catch(async (error: unknown) => {
-          // pg-boss skipped a job (an id conflict) while the rows committed: take them all back.
-          await deleteTaskRows(em, prepared.ids);
-          throw error;
-        });
+    if (idempotencyKey) {
+      lost = await em.transactional(async (tem) => {
+        const claim = { teamId, key: idempotencyKey, hash, taskId: prepared.ids[0] as string, body };
+        const stored = await claimBatchKey(tem, deps, claim);
+        if (!stored) await insertAll(tem, deps, prepared);
+        return stored;
+      });
+    } else {
+      await insertAll(em, deps, prepared).catch(async (error: unknown) => {
+        // pg-boss skipped a job (an id conflict) while the rows committed: take them all back.
+        await deleteTaskRows(em, prepared.ids);
+        throw error;
+      });
+    }
   } catch (error) {
     await charge.giveBack(count).catch(() => {});
     throw error;
@@ -232,14 +237,12 @@ function accept(
  * Every accepted row and its dispatch job: one statement (the rows' INSERT is a CTE of the jobs'),
  * the jobs made in SQL from the inserted rows (no array of jobs built and sent).
  */
-async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<null> {
+async function insertAll(em: EntityManager, deps: BatchDeps, prepared: Prepared): Promise<void> {
   await deps.enqueueMany(em, 'dispatch', { derivedFromRows: prepared.ids.length }, (first) => {
     // Numbered from $1 when it was built: derived jobs bring no parameter of their own.
     if (first !== 1) throw new Error(`the batch's INSERT was built from $1, not $${first}`);
     return prepared.insert;
   });
-  // No stored answer of another request: this batch's own.
-  return null;
 }
 
 /** The stored answer of this key, or 409 for another request under it; null when the key is free. */

@@ -3,7 +3,7 @@ import type { SecretBox } from '../auth/secret-box.ts';
 import { dispatchGroup, type Enqueue } from '../jobs/queues.ts';
 import { AppError, type ErrorDetail, validationError } from '../shared/app-error.ts';
 import { claimIdempotencyKeyRow, findIdempotencyKey } from './store/idempotency.ts';
-import { deleteTaskRow, insertHeldTask, taskInsert } from './store/insert.ts';
+import { deleteTaskRows, insertHeldTask, taskInsert } from './store/insert.ts';
 import type { CreateTaskInput } from './task-input-schema.ts';
 import { buildTaskRow, sha256Hex } from './task-row.ts';
 import { type TaskView, toTaskView } from './task-view.ts';
@@ -123,7 +123,7 @@ export async function createTask(
     await insert(em).catch(async (error: unknown) => {
       // pg-boss inserted no job (it answers null, e.g. an id conflict) while the task row committed:
       // take the row back so that no task exists without its job. A failed statement left nothing.
-      await deleteTaskRow(em, row.id);
+      await deleteTaskRows(em, [row.id]);
       throw error;
     });
   } else {

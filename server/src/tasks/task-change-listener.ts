@@ -111,8 +111,8 @@ export async function startTaskChangeListener(url: string, log: (msg: string) =>
 
 /** A task-changed NOTIFY wakes that task's waiters (after a grace when this process sent it). */
 function wakeWaiters(waiters: Waiters, taskId: string, origin: string): void {
-  const set = waiters.get(taskId);
-  if (!set) return;
+  // No waiter now: none to wake later either (a waiter registered after this reads the row anyway).
+  if (!waiters.has(taskId)) return;
   const wake = () => {
     for (const w of waiters.get(taskId) ?? []) w('changed');
   };

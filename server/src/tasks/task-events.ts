@@ -29,7 +29,6 @@ export function taskChangedPayloads(taskIds: readonly string[], origin: string):
 /** The task ids and the origin of a task-changed payload. */
 export function parseTaskChanged(payload: string): { taskIds: string[]; origin: string } {
   const colon = payload.lastIndexOf(':');
-  if (colon < 0) return { taskIds: payload === '' ? [] : payload.split(','), origin: '' };
-  const ids = payload.slice(0, colon);
-  return { taskIds: ids === '' ? [] : ids.split(','), origin: payload.slice(colon + 1) };
+  const ids = colon < 0 ? payload : payload.slice(0, colon);
+  return { taskIds: ids === '' ? [] : ids.split(','), origin: colon < 0 ? '' : payload.slice(colon + 1) };
 }

@@ -29,14 +29,10 @@ export async function insertHeldTask(em: EntityManager, row: Task): Promise<void
   await execute(em, `insert into tasks (${COLUMN_LIST}) values (${params.map(() => '?').join(', ')})`, params);
 }
 
-/** Takes back a task row whose dispatch job was not inserted (so that no task exists without its job). */
-export async function deleteTaskRow(em: EntityManager, taskId: string): Promise<void> {
-  await em.execute('delete from tasks where id = ?', [taskId]);
-}
-
 /**
- * Takes back the rows of a batch whose jobs were not all inserted: the batch is all or nothing. A
- * job that was inserted then finds no task, and its claim takes nothing.
+ * Takes back task rows whose dispatch jobs were not all inserted (so that no task exists without its
+ * job; a batch is all or nothing). A job that was inserted then finds no task, and its claim takes
+ * nothing.
  */
 export async function deleteTaskRows(em: EntityManager, taskIds: readonly string[]): Promise<void> {
   await em.execute('delete from tasks where id = any(?::uuid[])', [uuidArray(taskIds)]);
@@ -50,10 +46,10 @@ export async function deleteTaskRows(em: EntityManager, taskIds: readonly string
  * that is null in every row is written as a plain null, and one with the same value in every row
  * (team, status, defaults, often URL, headers and body) as that one value: a batch's statement then
  * carries little more than its ids, fewer bytes to send and for PostgreSQL to parse (jsonb once,
- * not once a row). The id stays an array, so the SELECT has as many rows as the batch.
- * `returning` (optional) is the statement's RETURNING list. Why arrays rather than one JSON array of records: PostgreSQL
- * decodes an array of each column's own type about twice as fast as json_populate_recordset finds
- * ~25 keys per record, and no column name is sent a thousand times.
+ * not once a row). The id stays an array, so the SELECT has as many rows as the batch. `returning`
+ * (optional) is the statement's RETURNING list. Why arrays rather than one JSON array of records:
+ * PostgreSQL decodes an array of each column's own type about twice as fast as
+ * json_populate_recordset finds ~25 keys per record, and no column name is sent a thousand times.
  */
 export function taskInsertMany(
   rows: readonly Task[],
@@ -63,12 +59,11 @@ export function taskInsertMany(
   const params: string[] = [];
   const values = TASK_COLUMNS.map((column, i) => {
     const type = SQL_TYPES[i] as SqlType;
-    const shared = column.key === 'id' ? undefined : sharedText(rows, column.key, type);
-    if (shared === null) return 'null';
-    params.push(shared ?? (arrayLiteral(rows, column.key, type) as string));
-    return shared === undefined
-      ? `unnest($${first + params.length - 1}::${type}[])`
-      : `$${first + params.length - 1}::${type}`;
+    const param = columnParam(rows, column.key, type, column.key !== 'id');
+    if (param === null) return 'null';
+    params.push(param.text);
+    const placeholder = `$${first + params.length - 1}::${type}`;
+    return param.array ? `unnest(${placeholder}[])` : placeholder;
   });
   // unnest() calls side by side in one SELECT list run in lockstep: row i of every array together.
   const sql = `insert into tasks (${COLUMN_LIST}) select ${values.join(', ')}${returning ? ` returning ${returning}` : ''}`;
@@ -103,53 +98,47 @@ const SQL_TYPES: readonly SqlType[] = TASK_COLUMNS.map(({ key, column }) => {
 });
 
 /**
- * The text of a column's value when every row has the same one, null when every row has none,
- * undefined when the rows differ (the column then goes as an array).
+ * One column of every row, in one pass: null when it is null in every row; its one value's text
+ * when every row has the same (and `shareable`); else a PostgreSQL array literal (`{"a",b,NULL}`).
+ * A value equal to the previous row's reuses its element (a batch's rows share most values: team,
+ * status, method, often URL and body).
  */
-function sharedText(rows: readonly Task[], key: keyof Task, type: SqlType): string | null | undefined {
-  let text: string | null | undefined;
-  let last: unknown;
-  for (let i = 0; i < rows.length; i++) {
-    const value = (rows[i] as Task)[key];
-    if (i > 0 && (value === last || (type === 'timestamptz' && sameInstant(value, last)))) continue;
-    last = value;
-    const next = value == null ? null : type === 'jsonb' ? jsonText(value) : elementText(value);
-    if (i > 0 && next !== text) return undefined;
-    text = next;
-  }
-  return text;
-}
-
-/**
- * One column of every row as a PostgreSQL array literal (`{"a",b,NULL}`), or null when the column
- * is null in every row. A value equal to the previous row's reuses its element (a batch's rows
- * share most values: team, status, method, often URL and body).
- */
-function arrayLiteral(rows: readonly Task[], key: keyof Task, type: SqlType): string | null {
+function columnParam(
+  rows: readonly Task[],
+  key: keyof Task,
+  type: SqlType,
+  shareable: boolean,
+): { text: string; array: boolean } | null {
   const elements = new Array<string>(rows.length);
   let anyValue = false;
+  let anyNull = false;
+  let distinct = 0;
   let last: unknown;
   let lastText = '';
   let lastElement = '';
   for (let i = 0; i < rows.length; i++) {
     const value = (rows[i] as Task)[key];
     if (value == null) {
+      anyNull = true;
       elements[i] = 'NULL';
       continue;
     }
     anyValue = true;
-    if (value !== last && !(type === 'timestamptz' && sameInstant(value, last))) {
+    if (distinct === 0 || (value !== last && !(type === 'timestamptz' && sameInstant(value, last)))) {
       last = value;
       // JSON values are new objects in every row: equal texts still share their element.
       const text = type === 'jsonb' ? jsonText(value) : elementText(value);
-      if (text !== lastText) {
+      if (distinct === 0 || text !== lastText) {
+        distinct += 1;
         lastText = text;
         lastElement = arrayElement(text);
       }
     }
     elements[i] = lastElement;
   }
-  return anyValue ? `{${elements.join(',')}}` : null;
+  if (!anyValue) return null;
+  if (shareable && !anyNull && distinct === 1) return { text: lastText, array: false };
+  return { text: `{${elements.join(',')}}`, array: true };
 }
 
 const sameInstant = (a: unknown, b: unknown) => a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
