@@ -18,8 +18,8 @@ const MAX_BLOCK = 50;
 
 /**
  * Why 10: a batch far from the limit takes, with its own points, up to ten more batches of its size
- * (never more than 1/64 of what is left, as a single point's block): a tenth of a store write per
- * batch; larger would only hold more back from other instances.
+ * (whole batches only, never more than 1/64 of what is left, as a single point's block): a tenth of
+ * a store write per batch; larger would only hold more back from other instances.
  */
 const BATCHES_PER_BLOCK = 10;
 
@@ -36,12 +36,14 @@ export function blockSize(lastRemaining: number | undefined): number {
 }
 
 /**
- * The points a batch of `points` takes from the store: its own and a block for the batches after it.
- * A block left with fewer points than the next batch needs is replaced, and those last points go
- * unused (the limit is then met a little sooner, never exceeded).
+ * The points a batch of `points` takes from the store: its own and a block of whole batches of its
+ * size for the batches after it (none when 1/64 of what is left is less than one batch). A block
+ * left with fewer points than a larger batch needs is replaced, and those last points go unused
+ * (the limit is then met a little sooner, never exceeded).
  */
 export function batchBlockSize(lastRemaining: number, points: number): number {
-  return points + Math.min(Math.floor(lastRemaining / SHARE_OF_REMAINING), points * BATCHES_PER_BLOCK);
+  const batches = Math.min(BATCHES_PER_BLOCK, Math.floor(lastRemaining / SHARE_OF_REMAINING / points));
+  return points * (1 + batches);
 }
 
 /**
