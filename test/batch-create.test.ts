@@ -17,6 +17,13 @@ const batch = (key: string, body: unknown, headers?: Record<string, string>) =>
   api(t.url, 'POST', '/v1/tasks/batch', { key, body, ...(headers ? { headers } : {}) });
 
 /** Rows of the team's tasks and their dispatch jobs, read directly. */
+/** A batch of 20 delayed tasks, the one at `index` calling `url` (which a test trigger looks for). */
+const twentyWithOne = (apiKey: string, index: number, url: string) => {
+  const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
+  tasks[index] = { ...delayedTask(index), targetUrl: url };
+  return batch(apiKey, { tasks });
+};
+
 /** Runs `run` while a BEFORE INSERT trigger on tasks runs `body` (PL/pgSQL) for each row. */
 async function withInsertTrigger(body: string, run: () => Promise<void>): Promise<void> {
   await db.query(`create or replace function aq_test_trigger() returns trigger language plpgsql as $$
@@ -193,9 +200,7 @@ describe('POST /v1/tasks/batch', () => {
     await withInsertTrigger(
       "if new.target_url like '%refuse-me%' then raise exception 'refused by test'; end if;",
       async () => {
-        const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
-        tasks[10] = { ...delayedTask(10), targetUrl: 'https://example.com/refuse-me' };
-        const res = await batch(own.apiKey, { tasks });
+        const res = await twentyWithOne(own.apiKey, 10, 'https://example.com/refuse-me');
         expectErrorBody(res, 500, 'internal_error');
         expect(await counts(own.teamId)).toEqual({ tasks: 0, jobs: 0 });
       },
@@ -211,9 +216,7 @@ describe('POST /v1/tasks/batch', () => {
     await withInsertTrigger(
       `if new.target_url like '%clash%' then new.dispatch_job_id := '${taken}'; end if;`,
       async () => {
-        const tasks = Array.from({ length: 20 }, (_, i) => delayedTask(i));
-        tasks[7] = { ...delayedTask(7), targetUrl: 'https://example.com/clash' };
-        const res = await batch(own.apiKey, { tasks });
+        const res = await twentyWithOne(own.apiKey, 7, 'https://example.com/clash');
         expectErrorBody(res, 500, 'internal_error');
         expect(await counts(own.teamId)).toEqual({ tasks: 1, jobs: 1 });
       },
