@@ -8,8 +8,10 @@
  *   BENCH_HEAP_SNAPSHOT=1     also a heap snapshot next to that file
  *   BENCH_PROBE_TRACE=1       also a timeline: every statement's start and end (with its pool's
  *                             application_name), NOTIFY arrivals, HTTP requests in and answers out,
- *                             on the wall clock the load generator uses
+ *                             outbound calls (undici: created, headers sent, response headers), on
+ *                             the wall clock the load generator uses
  */
+import diagnostics from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -104,6 +106,22 @@ if (tracing) {
     }
     return emit.call(this, name, ...rest);
   } as typeof http.Server.prototype.emit;
+}
+
+if (tracing) {
+  // Outbound calls (dispatches, webhooks, polls) as undici publishes them.
+  const host = (request: { origin?: unknown; path?: string }) =>
+    `${String(request.origin ?? '')}${(request.path ?? '').split('?')[0]}`;
+  for (const [channel, ev] of [
+    ['undici:request:create', 'call-create'],
+    ['undici:client:sendHeaders', 'call-sent'],
+    ['undici:request:headers', 'call-answer'],
+  ] as const) {
+    diagnostics.subscribe(channel, (message) => {
+      const { request } = message as { request: { origin?: unknown; path?: string } };
+      trace.push({ t: now(), ev, label: host(request).slice(0, 60) });
+    });
+  }
 }
 
 const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;

@@ -188,6 +188,25 @@ async function latencyTimeline(
       steps.set(key, [...(steps.get(key) ?? []), e.ms]);
     }
   }
+  // Time on the critical path that is no statement and no message: from the previous event's end
+  // (a statement's or answer's end, else its instant) to each event, per event shape.
+  const gaps = new Map<string, number[]>();
+  for (const s of perSample) {
+    let lastEnd = 0;
+    for (const e of s.events) {
+      const key = `${e.ev} ${e.app ?? ''} ${e.label}`;
+      gaps.set(key, [...(gaps.get(key) ?? []), Math.max(0, e.at - lastEnd)]);
+      lastEnd = Math.max(lastEnd, e.at + (e.ev === 'sql' ? (e.ms ?? 0) : 0));
+    }
+  }
+  console.log('\nmedian gap before each step (since the previous event ended; count per sample):');
+  for (const [key, values] of [...gaps.entries()]
+    .sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50))
+    .slice(0, 8)) {
+    console.log(
+      `  ${percentile(values, 50).toFixed(2).padStart(6)} ms  ×${(values.length / perSample.length).toFixed(1)}  ${key}`,
+    );
+  }
   console.log('\nmedian duration per step over all samples (count per sample):');
   for (const [key, values] of [...steps.entries()].sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50))) {
     console.log(
