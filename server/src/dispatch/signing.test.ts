@@ -65,6 +65,25 @@ describe('dispatchSignature', () => {
   });
 });
 
+describe('the keys kept per secret', () => {
+  it('sign right for more secrets than are kept (1,000), the first ones again after the cache started over', () => {
+    const secrets = Array.from({ length: 1_200 }, (_, i) => {
+      const bytes = Buffer.alloc(32, 0);
+      bytes.writeUInt32BE(i);
+      return { whsec: `whsec_${bytes.toString('base64')}`, bytes };
+    });
+    for (const { whsec, bytes } of [...secrets, ...secrets.slice(0, 5)]) {
+      const webhook = createHmac('sha256', bytes).update(`7.${BODY}`).digest('hex');
+      expect(asyncQueueSignature([whsec], BODY, 7)).toBe(`t=7,v1=${webhook}`);
+      const key = createHmac('sha256', bytes).update('asyncqueue-dispatch-v1').digest();
+      const dispatch = createHmac('sha256', key).update(`7.GET.https://t.test/.`).digest('hex');
+      expect(dispatchSignature([whsec], { method: 'GET', url: 'https://t.test/', body: null }, 7)).toBe(
+        `t=7,v1=${dispatch}`,
+      );
+    }
+  });
+});
+
 describe('standardWebhookHeaders, verified by the standardwebhooks package', () => {
   it('matches Webhook.sign and verifies with one secret', () => {
     const t = nowSeconds();
