@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrm } from '../server/src/db/database.ts';
-import { poolExecutor } from '../server/src/db/prepared.ts';
+import { numberPlaceholders, poolExecutor } from '../server/src/db/prepared.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
 /**
@@ -29,5 +29,17 @@ describe('bounded named statements', () => {
     expect(again).toEqual([{ n: 7 }]);
     const { rows } = await db.executeSql('select count(*)::int as kept from pg_prepared_statements', []);
     expect(rows).toEqual([{ kept: 32 }]);
+  });
+});
+
+describe('numbered placeholders, kept per text', () => {
+  it('numbers each text from its own first number, again the same from the cache, quoted ? untouched', () => {
+    const sql = "update t set a = ?, b = '?' where id = ?";
+    expect(numberPlaceholders(sql, 1)).toBe("update t set a = $1, b = '?' where id = $2");
+    expect(numberPlaceholders(sql, 4)).toBe("update t set a = $4, b = '?' where id = $5");
+    expect(numberPlaceholders(sql, 1)).toBe("update t set a = $1, b = '?' where id = $2");
+    // More texts than the cache keeps: each still numbered right, then the first ones again.
+    for (let i = 0; i < 300; i += 1) expect(numberPlaceholders(`select ? + ${i}`, 2)).toBe(`select $2 + ${i}`);
+    expect(numberPlaceholders(sql, 4)).toBe("update t set a = $4, b = '?' where id = $5");
   });
 });

@@ -18,8 +18,26 @@ function nameOf(text: string): string {
   return name;
 }
 
-/** `?` placeholders outside quoted literals → `$first…`. */
+/**
+ * Why 256: the texts numbered are the store's statements (a few dozen), some from several first
+ * numbers; the cache starts over rather than grow if more ever came.
+ */
+const MAX_NUMBERED = 256;
+const numbered = new Map<string, string>();
+
+/** `?` placeholders outside quoted literals → `$first…`; kept per text (riding statements number theirs on every call). */
 export function numberPlaceholders(sql: string, first = 1): string {
+  const key = `${first}\u0000${sql}`;
+  let text = numbered.get(key);
+  if (text === undefined) {
+    text = numberFrom(sql, first);
+    if (numbered.size >= MAX_NUMBERED) numbered.clear();
+    numbered.set(key, text);
+  }
+  return text;
+}
+
+function numberFrom(sql: string, first: number): string {
   let n = first - 1;
   let quoted = false;
   let text = '';

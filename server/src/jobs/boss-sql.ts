@@ -123,16 +123,8 @@ export function withConditionalAlongside(
 ): SqlExecutor {
   return {
     async executeSql(sql, values = []) {
-      if (!JOB_INSERT_SOURCE_END.test(sql))
-        throw new Error('pg-boss job INSERT has an unknown shape; cannot make it conditional');
-      const conditional = sql.replace(JOB_INSERT_SOURCE_END, '$1 WHERE EXISTS (SELECT 1 FROM aq_alongside)$2');
-      const text = conditional.trimStart();
       const extra = alongside(values.length + 1);
-      // `WITH ins AS (INSERT …), notified AS (…) SELECT id …` (a queue with notify) or a bare `INSERT … RETURNING id`.
-      const { ctes, main } = /^with\s/i.test(text) ? splitWith(text) : { ctes: '', main: text };
-      const more = extras ? `, ${extras.columns}` : '';
-      const combined = `with aq_alongside as (${extra.sql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
-        select aq_row.*, (select id from aq_job limit 1) as aq_job_id${more} from aq_alongside aq_row ${extras?.join ?? ''}`;
+      const combined = conditionalStatement(sql, extra.sql, extras);
       const { rows } = (await db.executeSql(combined, [...values, ...extra.params])) as {
         rows: Record<string, unknown>[];
       };
@@ -141,6 +133,50 @@ export function withConditionalAlongside(
       return { rows: jobId ? [{ id: jobId }] : [] };
     },
   };
+}
+
+/**
+ * Why 64: the texts are one per store statement that rides a job (a handful), each with pg-boss's
+ * INSERT of its queue; more would be a defect, and then the cache starts over rather than grow.
+ */
+const MAX_CONDITIONAL_TEXTS = 64;
+/** By the riding statement's text (the store's own string, hashed once), then by pg-boss's text. */
+const conditionalTexts = new Map<string, Map<string, string>>();
+let conditionalCount = 0;
+
+/**
+ * pg-boss's job INSERT `sql`, made to insert only if the statement `alongsideSql` returned a row,
+ * with that statement's rows as the answer. Built once per pair of texts and kept: splitting
+ * pg-boss's text was ~50 µs of every webhook job's send, and the same string each time is also
+ * named and looked up at once (db/prepared.ts).
+ */
+function conditionalStatement(sql: string, alongsideSql: string, extras: RowExtras | undefined): string {
+  const more = extras ? `, ${extras.columns}` : '';
+  const join = extras?.join ?? '';
+  let texts = conditionalTexts.get(alongsideSql);
+  const known = texts?.get(sql);
+  // The extras are fixed per riding statement: a cached text built with others would be a defect.
+  if (known !== undefined && known.endsWith(`as aq_job_id${more} from aq_alongside aq_row ${join}`)) return known;
+  if (!JOB_INSERT_SOURCE_END.test(sql))
+    throw new Error('pg-boss job INSERT has an unknown shape; cannot make it conditional');
+  const conditional = sql.replace(JOB_INSERT_SOURCE_END, '$1 WHERE EXISTS (SELECT 1 FROM aq_alongside)$2');
+  const text = conditional.trimStart();
+  // `WITH ins AS (INSERT …), notified AS (…) SELECT id …` (a queue with notify) or a bare `INSERT … RETURNING id`.
+  const { ctes, main } = /^with\s/i.test(text) ? splitWith(text) : { ctes: '', main: text };
+  const combined = `with aq_alongside as (${alongsideSql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
+        select aq_row.*, (select id from aq_job limit 1) as aq_job_id${more} from aq_alongside aq_row ${join}`;
+  if (conditionalCount >= MAX_CONDITIONAL_TEXTS) {
+    conditionalTexts.clear();
+    conditionalCount = 0;
+    texts = undefined;
+  }
+  if (!texts) {
+    texts = new Map();
+    conditionalTexts.set(alongsideSql, texts);
+  }
+  if (!texts.has(sql)) conditionalCount += 1;
+  texts.set(sql, combined);
+  return combined;
 }
 
 /**
