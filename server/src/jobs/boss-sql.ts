@@ -156,7 +156,7 @@ function conditionalStatement(sql: string, alongsideSql: string, extras: RowExtr
   let texts = conditionalTexts.get(alongsideSql);
   const known = texts?.get(sql);
   // The extras are fixed per riding statement: a cached text built with others would be a defect.
-  if (known !== undefined && known.endsWith(`as aq_job_id${more} from aq_alongside aq_row ${join}`)) return known;
+  if (known?.endsWith(`as aq_job_id${more} from aq_alongside aq_row ${join}`)) return known;
   if (!JOB_INSERT_SOURCE_END.test(sql))
     throw new Error('pg-boss job INSERT has an unknown shape; cannot make it conditional');
   const conditional = sql.replace(JOB_INSERT_SOURCE_END, '$1 WHERE EXISTS (SELECT 1 FROM aq_alongside)$2');
