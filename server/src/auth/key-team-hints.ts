@@ -1,3 +1,5 @@
+import { boundedMap } from '../shared/bounded-map.ts';
+
 /** Why 10,000: far more keys than a deployment uses at once, and a bounded map (≈1.5 MB). */
 const MAX_ENTRIES = 10_000;
 
@@ -14,15 +16,6 @@ export type KeyTeamHints = {
 };
 
 export function createKeyTeamHints(): KeyTeamHints {
-  const teams = new Map<string, string>();
-  return {
-    get: (keyHash) => teams.get(keyHash),
-    remember(keyHash, teamId) {
-      if (teams.size >= MAX_ENTRIES && !teams.has(keyHash)) teams.clear();
-      teams.set(keyHash, teamId);
-    },
-    forget(keyHash) {
-      teams.delete(keyHash);
-    },
-  };
+  const teams = boundedMap<string, string>(MAX_ENTRIES);
+  return { get: teams.get, remember: teams.set, forget: teams.delete };
 }

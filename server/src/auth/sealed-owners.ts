@@ -1,3 +1,4 @@
+import { type BoundedMap, boundedMap } from '../shared/bounded-map.ts';
 import type { SecretBox } from './secret-box.ts';
 
 // What each sealed column is bound to (AES-GCM additional data), in one place: a ciphertext copied
@@ -17,7 +18,7 @@ export const callbackIdOwner = (taskId: string): string => `task-callback-id:${t
  * matters against a flood of rotations. Each entry is a team's sealed value and its opening.
  */
 const MAX_OPENED_SECRETS = 1_000;
-const openedSecrets = new WeakMap<SecretBox, Map<string, string>>();
+const openedSecrets = new WeakMap<SecretBox, BoundedMap<string, string>>();
 
 /**
  * The team's plain `whsec_` secrets from their sealed column values (current first). Every dispatch
@@ -28,18 +29,9 @@ const openedSecrets = new WeakMap<SecretBox, Map<string, string>>();
 export function openTeamSecrets(box: SecretBox, teamId: string, sealed: readonly string[]): string[] {
   let opened = openedSecrets.get(box);
   if (!opened) {
-    opened = new Map();
+    opened = boundedMap(MAX_OPENED_SECRETS);
     openedSecrets.set(box, opened);
   }
   const cache = opened;
-  return sealed.map((value) => {
-    const key = `${teamId} ${value}`;
-    let plain = cache.get(key);
-    if (plain === undefined) {
-      plain = box.open(value, teamSecretOwner(teamId));
-      if (cache.size >= MAX_OPENED_SECRETS) cache.clear();
-      cache.set(key, plain);
-    }
-    return plain;
-  });
+  return sealed.map((value) => cache.getOrMake(`${teamId} ${value}`, () => box.open(value, teamSecretOwner(teamId))));
 }

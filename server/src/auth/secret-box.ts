@@ -24,7 +24,8 @@ export class SealedValueError extends Error {
 export function createSecretBox(key: Buffer): SecretBox {
   if (key.length !== 32) throw new Error('the encryption key must be 32 bytes');
   // A KeyObject made once: given the raw bytes, node:crypto wraps them anew for every cipher (37 µs
-  // a cipher on Node 24, against 5 µs with the KeyObject), and every dispatch and webhook opens one.
+  // a cipher on Node 24, against 5 µs with the KeyObject): a callback task's create seals its
+  // callback id and each of its dispatches opens it (team secrets' openings are kept, sealed-owners.ts).
   const keyObject = createSecretKey(key);
   return {
     seal(plain, boundTo) {

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type pg from 'pg';
+import { boundedMap } from '../shared/bounded-map.ts';
 
-type Statement = { name: string; text: string };
-
-/** Every distinct statement text of the process: a handful, so the maps stay tiny. */
-const statements = new Map<string, Statement>();
+/** Every distinct statement text of the process: a handful, so the map stays tiny. */
 const names = new Map<string, string>();
 
 /** A statement's name: a digest of its text (PostgreSQL names are at most 63 bytes). */
@@ -19,20 +17,20 @@ function nameOf(text: string): string {
 }
 
 /**
- * Why 256: the texts numbered are the store's statements (a few dozen), some from several first
+ * Why 256: the texts numbered are the store's statements (a few dozen), each from one or two first
  * numbers; the cache starts over rather than grow if more ever came.
  */
 const MAX_NUMBERED = 256;
-const numbered = new Map<string, string>();
+/** By text (the store's own strings, hashed once), then by first number. */
+const numbered = boundedMap<string, Map<number, string>>(MAX_NUMBERED);
 
 /** `?` placeholders outside quoted literals → `$first…`; kept per text (riding statements number theirs on every call). */
 export function numberPlaceholders(sql: string, first = 1): string {
-  const key = `${first}\u0000${sql}`;
-  let text = numbered.get(key);
+  const byFirst = numbered.getOrMake(sql, () => new Map());
+  let text = byFirst.get(first);
   if (text === undefined) {
     text = numberFrom(sql, first);
-    if (numbered.size >= MAX_NUMBERED) numbered.clear();
-    numbered.set(key, text);
+    byFirst.set(first, text);
   }
   return text;
 }
@@ -52,14 +50,9 @@ function numberFrom(sql: string, first: number): string {
 }
 
 /** `?` placeholders outside quoted literals → `$1…`; the name is a digest of the resulting text. */
-function statementFor(sql: string): Statement {
-  let statement = statements.get(sql);
-  if (!statement) {
-    const text = numberPlaceholders(sql);
-    statement = { name: nameOf(text), text };
-    statements.set(sql, statement);
-  }
-  return statement;
+function statementFor(sql: string): { name: string; text: string } {
+  const text = numberPlaceholders(sql);
+  return { name: nameOf(text), text };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { boundedMap } from '../shared/bounded-map.ts';
 
 // Signatures on outbound calls and completion webhooks, with node:crypto only:
 // - completion webhooks: X-AsyncQueue-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
@@ -28,7 +29,7 @@ export function dispatchKey(whsec: string): Buffer {
 
 /** Why 1,000: a team has one or two secrets (two during a rotation); far more than one process signs for. */
 const MAX_CACHED_SECRETS = 1000;
-const keyObjects = new Map<string, { webhook: KeyObject; dispatch: KeyObject }>();
+const keyObjects = boundedMap<string, { webhook: KeyObject; dispatch: KeyObject }>(MAX_CACHED_SECRETS);
 
 /**
  * The HMAC keys of a secret as KeyObjects, made once per secret: given raw bytes, node:crypto wraps
@@ -36,13 +37,10 @@ const keyObjects = new Map<string, { webhook: KeyObject; dispatch: KeyObject }>(
  * dispatch key was derived again for every call. Bounded; a full cache starts over.
  */
 function keysOf(whsec: string): { webhook: KeyObject; dispatch: KeyObject } {
-  let keys = keyObjects.get(whsec);
-  if (!keys) {
-    if (keyObjects.size >= MAX_CACHED_SECRETS) keyObjects.clear();
-    keys = { webhook: createSecretKey(secretKey(whsec)), dispatch: createSecretKey(dispatchKey(whsec)) };
-    keyObjects.set(whsec, keys);
-  }
-  return keys;
+  return keyObjects.getOrMake(whsec, () => ({
+    webhook: createSecretKey(secretKey(whsec)),
+    dispatch: createSecretKey(dispatchKey(whsec)),
+  }));
 }
 
 /** `t=<unix>,v1=<hex>[,v1=<hex>…]`, one v1 per secret, over `<t>.<body>`: completion webhooks. */

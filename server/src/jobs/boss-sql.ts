@@ -1,3 +1,4 @@
+import { boundedMap } from '../shared/bounded-map.ts';
 import { type Claim, claimStatement, type FetchedJobs, type HeldKey, splitClaimedRow } from '../tasks/store/claim.ts';
 
 /**
@@ -140,9 +141,11 @@ export function withConditionalAlongside(
  * INSERT of its queue; more would be a defect, and then the cache starts over rather than grow.
  */
 const MAX_CONDITIONAL_TEXTS = 64;
-/** By the riding statement's text (the store's own string, hashed once), then by pg-boss's text. */
-const conditionalTexts = new Map<string, Map<string, string>>();
-let conditionalCount = 0;
+/**
+ * By the riding statement's text (the store's own string, hashed once), then by pg-boss's text
+ * (one per queue): the combined text and the extras it was built with.
+ */
+const conditionalTexts = boundedMap<string, Map<string, { extras: string; text: string }>>(MAX_CONDITIONAL_TEXTS);
 
 /**
  * pg-boss's job INSERT `sql`, made to insert only if the statement `alongsideSql` returned a row,
@@ -151,32 +154,25 @@ let conditionalCount = 0;
  * named and looked up at once (db/prepared.ts).
  */
 function conditionalStatement(sql: string, alongsideSql: string, extras: RowExtras | undefined): string {
-  const more = extras ? `, ${extras.columns}` : '';
-  const join = extras?.join ?? '';
-  let texts = conditionalTexts.get(alongsideSql);
-  const known = texts?.get(sql);
-  // The extras are fixed per riding statement: a cached text built with others would be a defect.
-  if (known?.endsWith(`as aq_job_id${more} from aq_alongside aq_row ${join}`)) return known;
+  const byInsert = conditionalTexts.getOrMake(alongsideSql, () => new Map());
+  const extrasKey = extras ? `${extras.columns}\u0000${extras.join}` : '';
+  const known = byInsert.get(sql);
+  if (known?.extras === extrasKey) return known.text;
+  const text = buildConditional(sql, alongsideSql, extras);
+  byInsert.set(sql, { extras: extrasKey, text });
+  return text;
+}
+
+function buildConditional(sql: string, alongsideSql: string, extras: RowExtras | undefined): string {
   if (!JOB_INSERT_SOURCE_END.test(sql))
     throw new Error('pg-boss job INSERT has an unknown shape; cannot make it conditional');
   const conditional = sql.replace(JOB_INSERT_SOURCE_END, '$1 WHERE EXISTS (SELECT 1 FROM aq_alongside)$2');
   const text = conditional.trimStart();
   // `WITH ins AS (INSERT …), notified AS (…) SELECT id …` (a queue with notify) or a bare `INSERT … RETURNING id`.
   const { ctes, main } = /^with\s/i.test(text) ? splitWith(text) : { ctes: '', main: text };
-  const combined = `with aq_alongside as (${alongsideSql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
-        select aq_row.*, (select id from aq_job limit 1) as aq_job_id${more} from aq_alongside aq_row ${join}`;
-  if (conditionalCount >= MAX_CONDITIONAL_TEXTS) {
-    conditionalTexts.clear();
-    conditionalCount = 0;
-    texts = undefined;
-  }
-  if (!texts) {
-    texts = new Map();
-    conditionalTexts.set(alongsideSql, texts);
-  }
-  if (!texts.has(sql)) conditionalCount += 1;
-  texts.set(sql, combined);
-  return combined;
+  const more = extras ? `, ${extras.columns}` : '';
+  return `with aq_alongside as (${alongsideSql}), ${ctes ? `${ctes}, ` : ''}aq_job as (${main})
+        select aq_row.*, (select id from aq_job limit 1) as aq_job_id${more} from aq_alongside aq_row ${extras?.join ?? ''}`;
 }
 
 /**
