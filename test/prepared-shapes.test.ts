@@ -1,7 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOrm } from '../server/src/db/database.ts';
-import { numberPlaceholders, poolExecutor } from '../server/src/db/prepared.ts';
+import { executeReplanned, numberPlaceholders, poolExecutor, REPLAN_MS } from '../server/src/db/prepared.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
 /**
@@ -41,5 +42,46 @@ describe('numbered placeholders, kept per text', () => {
     // More texts than the cache keeps: each still numbered right, then the first ones again.
     for (let i = 0; i < 300; i += 1) expect(numberPlaceholders(`select ? + ${i}`, 2)).toBe(`select $2 + ${i}`);
     expect(numberPlaceholders(sql, 4)).toBe("update t set a = $4, b = '?' where id = $5");
+  });
+});
+
+describe('replanned named statements', () => {
+  it('keeps one plan per connection within a period, and plans again (old one deallocated) in the next', async () => {
+    const pool = await (orm.em.getConnection().getNativeClient() as unknown as Promise<pg.Pool>);
+    const text = "select count(*)::int as n from pg_class where relname <> 'aq_replanned_test'";
+    const kept = async () =>
+      (
+        await pool.query<{ name: string; prepared: string; generic: number }>(
+          `select name, prepare_time::text as prepared, generic_plans::int as generic
+             from pg_prepared_statements where statement = $1`,
+          [text],
+        )
+      ).rows;
+    const start = 1_000_000 * REPLAN_MS;
+    for (let i = 0; i < 3; i += 1) {
+      const rows = (await executeReplanned(pool, text, [], REPLAN_MS, start + i)) as { n: number }[];
+      expect(rows[0]?.n).toBeGreaterThan(0);
+    }
+    const first = await kept();
+    expect(first).toHaveLength(1);
+    // No parameters: every run after the first uses the plan made at the first.
+    expect(first[0]?.generic).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await executeReplanned(pool, text, [], REPLAN_MS, start + REPLAN_MS);
+    const next = await kept();
+    expect(next).toHaveLength(1);
+    expect(next[0]?.name).toBe(first[0]?.name);
+    expect(next[0]?.generic).toBe(1);
+    expect(next[0]?.prepared).not.toBe(first[0]?.prepared);
+    // Back to a period already left: still one statement, prepared again.
+    await executeReplanned(pool, text, [], REPLAN_MS, start);
+    expect(await kept()).toHaveLength(1);
+  });
+
+  it('a failed run releases the connection and the next run works', async () => {
+    const pool = await (orm.em.getConnection().getNativeClient() as unknown as Promise<pg.Pool>);
+    await expect(executeReplanned(pool, 'select 1/0 as n', [], REPLAN_MS, 0)).rejects.toThrow(/division by zero/);
+    const rows = (await executeReplanned(pool, 'select 2 as n', [], REPLAN_MS, REPLAN_MS)) as { n: number }[];
+    expect(rows).toEqual([{ n: 2 }]);
   });
 });

@@ -108,20 +108,80 @@ export async function execute<R extends object = Record<string, unknown>>(
 /**
  * A pg-boss `db` on the ORM's pool for statements that pg-boss builds. `prepared: true`: as named
  * prepared statements (the job INSERT, complete, fail, touch: their texts are fixed per queue and
- * each finds its rows by id); `'bounded'`: named up to MAX_VARYING_SHAPES distinct texts. pg-boss's
- * fetch stays unnamed (`false`), planned on every pickup: as a named statement its plan was kept
- * while the queue's table grew, and the end-to-end bench fell from 211 to 113 tasks/s over three
- * runs of one session (86 ms a fetch in the slow-query log); unnamed, 350 / 342 / 343.
+ * each finds its rows by id); `'bounded'`: named up to MAX_VARYING_SHAPES distinct texts;
+ * `'replanned'`: named, its plan made again every REPLAN_MS (executeReplanned, for pg-boss's fetch).
  */
-export function poolExecutor(em: EntityManager, opts: { prepared: boolean | 'bounded' }) {
+export function poolExecutor(em: EntityManager, opts: { prepared: boolean | 'bounded' | 'replanned' }) {
   return {
     async executeSql(text: string, values: unknown[] = []) {
       const pool = await nativePool(em);
+      if (opts.prepared === 'replanned') return { rows: await executeReplanned(pool, text, values) };
       const named = opts.prepared === 'bounded' ? admitShape(text) : opts.prepared;
       const result = await pool.query(named ? { name: nameOf(text), text, values } : { text, values });
       return { rows: result.rows as unknown[] };
     },
   };
+}
+
+/**
+ * Why 1 s: the dispatch fetch (pg-boss's fetch with the claim around it) has no parameters, so a
+ * named statement keeps the plan of its first run for as long as the connection lives. Kept for a
+ * whole run, that plan (made while the tables were small) fell to 86 ms a fetch and the end-to-end
+ * bench from 211 to 113 tasks/s. Planned on every fetch instead, it spends ~1.1–1.5 ms planning
+ * and ~0.5 ms parsing per pickup, against ~0.7 ms running it. Made again every 10 s, a plan from
+ * 100 tasks took 20 ms a fetch once there were 5,000 (3.5 ms planned afresh), and the end-to-end
+ * bench lost 10–15 % in two interleaved pairs; every 1 s it held even and pickup p50 fell from
+ * 7.9 / 7.2 ms to 5.6 / 5.5 ms (bench/README). Planning then costs each connection ~2 ms a second
+ * at most, and only while it runs fetches.
+ */
+export const REPLAN_MS = 1_000;
+
+/** Per pool connection: the period its replanned statements were prepared in, and their names. */
+const replannedOn = new WeakMap<pg.PoolClient, { period: number; names: Set<string> }>();
+
+/** node-postgres's record of the statements a connection has prepared (it skips parsing those). */
+type PreparedRecord = { connection?: { parsedStatements?: Record<string, string> } };
+
+/**
+ * Runs `text` as a named statement whose plan is at most `replanMs` old: on a connection that
+ * prepared its replanned statements in an earlier period, they are deallocated first (and
+ * forgotten by node-postgres), so the next run parses and plans them again. A connection thus
+ * holds at most the texts of one period. Errors release the connection as `pool.query` does.
+ */
+export async function executeReplanned(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[],
+  replanMs = REPLAN_MS,
+  now = Date.now(),
+): Promise<unknown[]> {
+  const period = Math.floor(now / replanMs);
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    let kept = replannedOn.get(client);
+    if (kept && kept.period !== period) {
+      const parsed = (client as unknown as PreparedRecord).connection?.parsedStatements;
+      // Only what was prepared: a run that failed before its parse left nothing to deallocate.
+      const stale = [...kept.names].filter((name) => !parsed || parsed[name] !== undefined);
+      if (stale.length > 0) await client.query(stale.map((name) => `deallocate "${name}"`).join('; '));
+      for (const name of stale) if (parsed) delete parsed[name];
+      kept = undefined;
+    }
+    if (!kept) {
+      kept = { period, names: new Set() };
+      replannedOn.set(client, kept);
+    }
+    const name = nameOf(text);
+    kept.names.add(name);
+    const result = await client.query({ name, text, values });
+    return result.rows as unknown[];
+  } catch (error) {
+    failure = error as Error;
+    throw error;
+  } finally {
+    client.release(failure);
+  }
 }
 
 /**

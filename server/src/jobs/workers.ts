@@ -156,9 +156,9 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
     // On the ORM's pool; each fetch claims its tasks in the same statement (boss-sql.ts);
-    // the fetch unnamed (planned on every pickup), complete/fail/touch named (see db/prepared.ts).
+    // the fetch named and planned again every 10 s, complete/fail/touch named (see db/prepared.ts).
     db: {
-      fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: false })),
+      fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: 'replanned' })),
       settle: poolExecutor(deps.lifecycle.em(), { prepared: true }),
     },
     onError: (message) => opts.onJobError('dispatch', message),
