@@ -185,7 +185,9 @@ main().then(
   (error: unknown) => {
     // After Ctrl-C the killed children fail the pending step; the signal handler finishes the exit.
     if (interrupted) return;
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)} cause: ${String((error as { cause?: unknown })?.cause)}\n`,
+    );
     killAllChildren();
     process.exit(2);
   },

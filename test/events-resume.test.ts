@@ -125,6 +125,27 @@ describe('resuming with Last-Event-ID', () => {
     expect(BigInt(late.id as string)).toBeLessThan(BigInt(lastSeen.id as string));
   });
 
+  it('a new stream gets from the sweep the change made just before it opened, not the older ones', async () => {
+    // No stream open: nothing reads the changes below until one opens (sweeps then start over).
+    for (const c of open.splice(0)) c.close();
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Silent changes (a raw UPDATE sends no NOTIFY): only a sweep can send them.
+    const older = await createDelayed(8);
+    await direct.query(`update tasks set progress = '{"older":true}', updated_at = now() where id = $1`, [older.id]);
+    // Past the sweep's grace (2 s) before the stream opens, well inside the window it reads (25 s).
+    await new Promise((r) => setTimeout(r, 3_000));
+    const recent = await createDelayed(9);
+    await direct.query(`update tasks set progress = '{"recent":true}', updated_at = now() where id = $1`, [recent.id]);
+    const conn = await subscribe();
+    await conn.waitForEvent(
+      'the change made just before the stream opened (from the sweep)',
+      (e) => e.data.task.id === recent.id && e.data.task.progress?.recent === true,
+      30_000,
+    );
+    // The same sweep read the older change and did not send it: a new stream is not sent the past.
+    expect(conn.events.filter((e) => e.data.task.id === older.id)).toEqual([]);
+  });
+
   it('delivers a change that sent no NOTIFY to open streams within the sweep interval', async () => {
     const task = await createDelayed(7);
     const conn = await subscribe(`?taskId=${task.id}`);

@@ -32,6 +32,16 @@ const SWEEP_INTERVAL_MS = 10_000;
  * each sweep re-reads 15 s before the previous one started and no late commit falls between sweeps.
  */
 const SWEEP_OVERLAP_SECONDS = 15;
+/**
+ * Why 2 s: a sweep sends a stream the changes from 2 s before it opened on, not the whole window it
+ * reads. A client that subscribes right after a change (its NOTIFY came before the stream was
+ * there) still gets it, since a transition commits milliseconds after its start. Older changes are
+ * the past, which a stream without a cursor does not ask for (Last-Event-ID replays it). Sent to
+ * every new stream, they were a flood: 1,000 streams opened ~5 s after 1,000 tasks were parked got
+ * ~3,000 changes each from the first sweep, the server dropped ~860 of them for being too far
+ * behind, and the writes held the event loop long enough for other requests to time out.
+ */
+const SWEEP_GRACE_MICROS = 2_000_000n;
 /** Why 500 rows × 20 pages: a sweep stays bounded; a backlog beyond it continues at the next sweep. */
 const SWEEP_PAGE_ROWS = 500;
 const MAX_SWEEP_PAGES = 20;
@@ -135,8 +145,20 @@ async function readPending(state: HubState, fork: () => ReturnType<MikroORM['em'
     const ids = [...state.pending].slice(0, MAX_IDS_PER_READ);
     for (const id of ids) state.pending.delete(id);
     const changes = await findChangedTasks(fork(), ids, [...state.teams.keys()]);
-    for (const change of changes) dispatch(state, change);
-    dropFurthestBehind(allStreams(state), MAX_UNSENT_BYTES);
+    dispatchAll(state, changes, () => 0n);
+  }
+}
+
+/**
+ * Sends `changes` to their streams (each only from its floor on), keeping the unsent bytes within
+ * MAX_UNSENT_BYTES after every change: checked once per read, 500 changes to 1,000 streams could
+ * queue hundreds of MiB before the first check.
+ */
+function dispatchAll(state: HubState, changes: ChangedTask[], floorOf: (stream: EventStream) => bigint): void {
+  const streams = allStreams(state);
+  for (const change of changes) {
+    dispatch(state, change, floorOf);
+    dropFurthestBehind(streams, MAX_UNSENT_BYTES);
   }
 }
 
@@ -161,8 +183,8 @@ export function dropFurthestBehind(streams: EventStream[], budget: number): Even
   return dropped;
 }
 
-/** Sends a version to every matching stream of its team, unless it was sent already. */
-function dispatch(state: HubState, change: ChangedTask): void {
+/** Sends a version to every matching stream of its team whose floor it reaches, unless it was sent already. */
+function dispatch(state: HubState, change: ChangedTask, floorOf: (stream: EventStream) => bigint): void {
   const { id } = change.task;
   if (state.delivered.get(id) === change.version) return;
   state.delivered.delete(id);
@@ -172,13 +194,17 @@ function dispatch(state: HubState, change: ChangedTask): void {
     if (oldest !== undefined) state.delivered.delete(oldest);
   }
   for (const stream of state.teams.get(change.task.teamId) ?? []) {
-    if (matches(stream.filter, change)) stream.deliver(change);
+    if (matches(stream.filter, change) && change.version >= floorOf(stream)) stream.deliver(change);
   }
 }
 
 /** Reads every change of the streams' teams since the previous sweep (minus the overlap) and sends what is new. */
 async function sweepChanges(state: HubState, fork: () => ReturnType<MikroORM['em']['fork']>): Promise<void> {
+  const asked = Date.now();
   const now = await databaseNowMicros(fork());
+  // A stream's opening on the database's clock: the host's, moved by their difference now.
+  const skew = now - BigInt(Math.round((asked + Date.now()) / 2)) * 1000n;
+  const floorOf = (stream: EventStream) => BigInt(stream.openedAt) * 1000n + skew - SWEEP_GRACE_MICROS;
   const from = state.sweptFrom ?? now - BigInt(SWEEP_INTERVAL_MS) * 1000n;
   let after = changesSince(from, SWEEP_OVERLAP_SECONDS);
   let nextFrom = now;
@@ -186,8 +212,7 @@ async function sweepChanges(state: HubState, fork: () => ReturnType<MikroORM['em
     const teamIds = [...state.teams.keys()];
     if (teamIds.length === 0) return;
     const changes = await listChangesAfter(fork(), { teamIds, after, limit: SWEEP_PAGE_ROWS });
-    for (const change of changes) dispatch(state, change);
-    dropFurthestBehind(allStreams(state), MAX_UNSENT_BYTES);
+    dispatchAll(state, changes, floorOf);
     const last = changes.at(-1);
     if (!last || changes.length < SWEEP_PAGE_ROWS) break;
     after = { version: last.version, id: last.task.id };

@@ -30,6 +30,8 @@ export type EventFilter = { teamId: string; taskId?: string | undefined; status?
 /** One open GET /v1/events response: writes events in order, bounded in memory, drops a stalled reader. */
 export type EventStream = {
   filter: EventFilter;
+  /** When it opened (host clock, ms): a sweep sends it only changes from shortly before (event-hub.ts). */
+  openedAt: number;
   /** A live change (queued while the resume's replay runs). */
   deliver(change: ChangedTask): void;
   /** Writes a replayed change; resolves when the socket can take more (false: the stream is gone). */
@@ -76,6 +78,7 @@ export function createEventStream(res: ServerResponse, filter: EventFilter, onGo
   const replayed = new Map<string, bigint>();
   return {
     filter,
+    openedAt: Date.now(),
     deliver(change) {
       if (!socket.isOpen() || !matches(filter, change)) return;
       if (live) {
