@@ -186,9 +186,15 @@ main().then(
     // After Ctrl-C the killed children fail the pending step; the signal handler finishes the exit.
     if (interrupted) return;
     process.stderr.write(
-      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)} cause: ${String((error as { cause?: unknown })?.cause)}\n`,
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}${causeOf(error)}\n`,
     );
     killAllChildren();
     process.exit(2);
   },
 );
+
+/** An error's cause, when it has one (e.g. fetch's "fetch failed" hides ECONNRESET there). */
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause === undefined ? '' : ` (cause: ${String(cause)})`;
+}
