@@ -64,7 +64,7 @@ describe('replanned named statements', () => {
     }
     const first = await kept();
     expect(first).toHaveLength(1);
-    // No parameters: every run after the first uses the plan made at the first.
+    // No parameters: one generic plan, made at the first run and used by all three.
     expect(first[0]?.generic).toBe(3);
     await new Promise((resolve) => setTimeout(resolve, 5));
     await executeReplanned(pool, text, [], REPLAN_MS, start + REPLAN_MS);

@@ -145,6 +145,7 @@ async function readPending(state: HubState, fork: () => ReturnType<MikroORM['em'
     const ids = [...state.pending].slice(0, MAX_IDS_PER_READ);
     for (const id of ids) state.pending.delete(id);
     const changes = await findChangedTasks(fork(), ids, [...state.teams.keys()]);
+    // Notified just now: a new change for every stream, whenever it opened (no floor).
     dispatchAll(state, changes, () => 0n);
   }
 }

@@ -156,7 +156,7 @@ function startDispatchPump(boss: PgBoss, deps: HandlerDeps, opts: WorkersOptions
     heartbeatMs: (opts.heartbeatSeconds * 1000) / 2,
     handler: (job) => handleDispatch(deps, job),
     // On the ORM's pool; each fetch claims its tasks in the same statement (boss-sql.ts);
-    // the fetch named and planned again every 10 s, complete/fail/touch named (see db/prepared.ts).
+    // the fetch named and planned again every second, complete/fail/touch named (see db/prepared.ts).
     db: {
       fetch: claimingFetch(poolExecutor(deps.lifecycle.em(), { prepared: 'replanned' })),
       settle: poolExecutor(deps.lifecycle.em(), { prepared: true }),
