@@ -159,13 +159,16 @@ export async function executeReplanned(
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
+    const parsed = (client as unknown as PreparedRecord).connection?.parsedStatements;
+    // Without node-postgres's record a deallocated name could not be forgotten (its next run would
+    // bind a statement the server no longer has): run unnamed, planned each time, as before.
+    if (!parsed) return (await client.query({ text, values })).rows as unknown[];
     let kept = replannedOn.get(client);
     if (kept && kept.period !== period) {
-      const parsed = (client as unknown as PreparedRecord).connection?.parsedStatements;
       // Only what was prepared: a run that failed before its parse left nothing to deallocate.
-      const stale = [...kept.names].filter((name) => !parsed || parsed[name] !== undefined);
+      const stale = [...kept.names].filter((name) => parsed[name] !== undefined);
       if (stale.length > 0) await client.query(stale.map((name) => `deallocate "${name}"`).join('; '));
-      for (const name of stale) if (parsed) delete parsed[name];
+      for (const name of stale) delete parsed[name];
       kept = undefined;
     }
     if (!kept) {
